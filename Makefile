@@ -1,0 +1,51 @@
+# ebguard build. `make deps` once on a fresh Debian 12 machine, then `make`.
+SHELL := /bin/bash
+SWIFT ?= swift
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CONFIG ?= release
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h bpf/lib/*.h)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
+EMBEDDED := Sources/CEbguardObjects/objects.c
+SWIFT_SRCS := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h' | grep -v objects.c) Package.swift
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Ibpf
+
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev clang llvm bpftool pkg-config \
+	qemu-system-x86 busybox-static cpio iproute2 util-linux procps
+
+.PHONY: all bpf deps test test-unit test-host test-vm demo clean
+all: bin/ebguard
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all installed"; fi
+
+# Each program is compiled alone, then passed through the libbpf linker, which
+# keeps BTF and drops DWARF: smaller embedded objects, same CO-RE relocations.
+build/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(BPFTOOL) gen object $@ $@.tmp >/dev/null
+	@rm -f $@.tmp
+
+bpf: $(BPF_OBJS)
+
+$(EMBEDDED): $(BPF_OBJS) scripts/embed-bpf
+	scripts/embed-bpf $@ $(BPF_OBJS)
+
+bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS)
+	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product ebguard
+	@mkdir -p bin
+	cp "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ebguard" bin/ebguard
+
+# Tests: unit tests unprivileged; privileged host tests and the BPF-LSM VM tests as root.
+test: bin/ebguard
+	scripts/run-tests
+
+clean:
+	rm -rf build bin .build $(EMBEDDED)

@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map of responsibilities (see ../shared/DESIGN.md):
+//   CLibBPF, CBPFShims, CEbguardObjects  C interop; imported by EbguardBPF alone.
+//   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h).
+//   EbguardBPF                            owners of libbpf objects, maps, ring buffers.
+//   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.
+//   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure.
+//   EbguardDoctor                         capability probes shared by `doctor` and tests.
+//   ebguard                               the executable.
+let package = Package(
+    name: "ebguard",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ebguard", targets: ["ebguard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf",
+                       providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]),
+        .target(name: "CBPFShims", dependencies: ["CLibBPF"]),
+        .target(name: "CEbguardABI"),
+        .target(name: "CEbguardObjects"),
+        .target(name: "EbguardBPF", dependencies: [
+            "CLibBPF", "CBPFShims", "CEbguardABI", "CEbguardObjects", "EbguardSystem",
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .target(name: "EbguardSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "EbguardPolicy", dependencies: ["Yams"]),
+        .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
+        .executableTarget(name: "ebguard", dependencies: [
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
+        .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
+        .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor"]),
+        .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor"]),
+    ]
+)

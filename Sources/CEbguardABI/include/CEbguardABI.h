@@ -1,0 +1,2 @@
+/* The one ABI definition lives in bpf/; this module only lets Swift import it. */
+#include "../../../bpf/ebguard.h"

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `ebguard` command: one file per subcommand, this file only lists them.
+@main
+struct Ebguard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ebguard",
+        abstract: "Observe and enforce what a process tree may do, in the kernel, with eBPF.",
+        subcommands: [
+            DoctorCommand.self,
+            PolicyCommand.self,
+        ]
+    )
+}
