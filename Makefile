@@ -44,8 +44,13 @@ bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS)
 	cp "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ebguard" bin/ebguard
 
 # Tests: unit tests unprivileged; privileged host tests and the BPF-LSM VM tests as root.
-test: bin/ebguard
+test: deps bin/ebguard
 	scripts/run-tests
+
+# The main job, end to end. Exec/file enforcement needs BPF-LSM: where this kernel refuses
+# it (see `ebguard doctor`), the demo runs inside the VM and says so.
+demo: deps bin/ebguard
+	scripts/demo
 
 clean:
 	rm -rf build bin .build $(EMBEDDED)

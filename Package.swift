@@ -39,9 +39,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "EbguardTestSupport", dependencies: ["EbguardSystem"], path: "Tests/EbguardTestSupport"),
         .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
+        .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
-        .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor"]),
-        .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor"]),
+        .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
+        .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
     ]
 )

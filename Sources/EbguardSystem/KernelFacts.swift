@@ -62,3 +62,20 @@ public enum Mounts {
         try ensure("tracefs", at: "/sys/kernel/tracing")
     }
 }
+
+/// Device numbers as the kernel stores them in `struct super_block.s_dev`
+/// (`MAJOR << 20 | MINOR`), which differ from the encoding `stat(2)` returns.
+public enum KernelDevice {
+    public static func encode(statDevice: UInt64) -> UInt32 {
+        let major = UInt32(((statDevice >> 32) & 0xffff_f000) | ((statDevice >> 8) & 0x0000_0fff))
+        let minor = UInt32(((statDevice >> 12) & 0xffff_ff00) | (statDevice & 0x0000_00ff))
+        return (major << 20) | minor
+    }
+
+    /// (kernel device, inode) of a path, following symlinks as open(2) would.
+    public static func identity(of path: String) throws -> (device: UInt32, inode: UInt64) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw SystemError.current("stat \(path)") }
+        return (encode(statDevice: UInt64(info.st_dev)), UInt64(info.st_ino))
+    }
+}

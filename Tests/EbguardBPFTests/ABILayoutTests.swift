@@ -1,0 +1,51 @@
+import EbguardBPF
+import Testing
+
+/// The ABI header is the single definition; these pin the layout Swift sees to the one the BPF side was built with.
+@Suite struct ABILayoutTests {
+    @Test func eventHeaderLayout() {
+        #expect(MemoryLayout<eg_event_header>.size == 16)
+        #expect(MemoryLayout<eg_event_header>.offset(of: \.type) == 0)
+        #expect(MemoryLayout<eg_event_header>.offset(of: \.version) == 2)
+        #expect(MemoryLayout<eg_event_header>.offset(of: \.size) == 4)
+        #expect(MemoryLayout<eg_event_header>.offset(of: \.time_ns) == 8)
+    }
+
+    @Test func taskLayout() {
+        #expect(MemoryLayout<eg_task>.size == 40)
+        #expect(MemoryLayout<eg_task>.offset(of: \.pid) == 8)
+        #expect(MemoryLayout<eg_task>.offset(of: \.comm) == 24)
+    }
+
+    @Test func eventLayouts() {
+        #expect(MemoryLayout<eg_probe_event>.size == 64)
+        #expect(MemoryLayout<eg_probe_event>.offset(of: \.task) == 16)
+        #expect(MemoryLayout<eg_probe_event>.offset(of: \.cookie) == 56)
+        #expect(MemoryLayout<eg_selftest_event>.size == 320)
+        #expect(MemoryLayout<eg_selftest_event>.offset(of: \.path) == 64)
+        #expect(MemoryLayout<eg_inode_key>.size == 16)
+    }
+
+    @Test func decodeChecksSizeAndLength() {
+        var event = eg_probe_event()
+        event.hdr.type = UInt16(EG_EVENT_PROBE.rawValue)
+        event.hdr.size = UInt32(MemoryLayout<eg_probe_event>.size)
+        event.cookie = 7
+        withUnsafeBytes(of: event) { raw in
+            #expect(EventRecord.decode(eg_probe_event.self, from: raw)?.cookie == 7)
+            #expect(EventRecord.decode(eg_probe_event.self, from: UnsafeRawBufferPointer(rebasing: raw.prefix(40))) == nil)
+            #expect(EventRecord.decode(eg_selftest_event.self, from: raw) == nil)  // header says 64 bytes
+            #expect(EventRecord.header(of: UnsafeRawBufferPointer(rebasing: raw.prefix(8))) == nil)
+        }
+    }
+
+    @Test func cArrayStringsStopAtNulAndRepairUTF8() {
+        var task = eg_task()
+        withUnsafeMutableBytes(of: &task.comm) { raw in
+            raw.copyBytes(from: Array("bash".utf8) + [0, 65, 66])
+        }
+        #expect(string(fromCArray: task.comm) == "bash")
+        withUnsafeMutableBytes(of: &task.comm) { raw in raw.copyBytes(from: [0xff, 0x41, 0]) }
+        #expect(string(fromCArray: task.comm) == "\u{FFFD}A")
+    }
+}
