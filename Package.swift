@@ -34,8 +34,9 @@ let package = Package(
         .target(name: "EbguardSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardPolicy", dependencies: ["Yams"]),
         .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
+        .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy"]),
         .executableTarget(name: "ebguard", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor",
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -44,6 +45,8 @@ let package = Package(
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
+        .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
+        .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
     ]
 )

@@ -28,6 +28,7 @@ enum eg_event_type {
 	EG_EVENT_FILE = 3,	/* a file access was decided */
 	EG_EVENT_NET = 4,	/* a connect/sendmsg was decided */
 	EG_EVENT_SELFTEST = 5,	/* the foundation's VM self-test deny */
+	EG_EVENT_UNIX = 6,	/* a Unix socket connect was decided */
 };
 
 /* Verdicts, ordered so that on a precedence tie the larger one wins. */
@@ -78,6 +79,157 @@ struct eg_inode_key {
 	__u32 dev;		/* kernel dev_t encoding (MAJOR << 20 | MINOR) */
 	__u32 _pad;
 };
+
+/* ---- Enforcement (policy v1) ---------------------------------------------- */
+
+/* No rule for this access: fall through to a less specific match or the default. */
+#define EG_VERDICT_NONE 0xff
+/* Rule index meaning "the domain's default decided". */
+#define EG_RULE_DEFAULT 0xffff
+
+/* Access kinds, as bit numbers; masks are (1 << kind). */
+enum eg_access {
+	EG_ACCESS_READ = 0,
+	EG_ACCESS_WRITE = 1,	/* open for writing, truncate */
+	EG_ACCESS_CREATE = 2,
+	EG_ACCESS_DELETE = 3,	/* unlink, rmdir, the source of a rename */
+	EG_ACCESS_RENAME = 4,
+	EG_ACCESS_CHMOD = 5,
+	EG_ACCESS_EXEC = 6,
+	EG_ACCESS_KINDS = 7,
+};
+
+enum eg_domain {
+	EG_DOMAIN_EXEC = 0,
+	EG_DOMAIN_FILE = 1,
+	EG_DOMAIN_NET = 2,
+};
+
+/* Why a decision came out as it did. */
+enum eg_reason {
+	EG_REASON_RULE = 0,		/* a rule matched */
+	EG_REASON_DEFAULT = 1,		/* no rule: the domain's default */
+	EG_REASON_UNRESOLVED = 2,	/* path could not be resolved: fail closed */
+	EG_REASON_TOO_LONG = 3,		/* path longer than EG_PATH_MAX: fail closed */
+	EG_REASON_NO_POLICY = 4,	/* session without policy entry: fail closed */
+	EG_REASON_TAMPER = 5,		/* the session tried to leave or disarm ebguard */
+};
+
+/* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
+struct eg_session {
+	__u32 policy_id;
+	__u8 default_verdict[3];	/* indexed by enum eg_domain */
+	__u8 flags;			/* EG_SESSION_* */
+};
+#define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
+
+enum eg_path_kind {
+	EG_PATH_EXACT = 1,	/* /etc/shadow */
+	EG_PATH_SUBTREE = 2,	/* "/dir/ **": /dir and all below; "" (len 0) is the root */
+	EG_PATH_NAME = 3,	/* a final component: .env */
+};
+
+/* Key of eg_path_rules: one path string of one kind, for one policy and domain. */
+struct eg_path_key {
+	__u32 policy_id;
+	__u8 domain;		/* EG_DOMAIN_EXEC or EG_DOMAIN_FILE */
+	__u8 kind;		/* enum eg_path_kind */
+	__u16 len;		/* bytes of path used, no NUL; the rest is zero */
+	char path[EG_PATH_MAX];
+};
+
+/* Value of eg_path_rules: the merged verdict per access kind for that key. */
+struct eg_path_rule {
+	__u8 verdict[8];	/* by enum eg_access; EG_VERDICT_NONE where no rule */
+	__u16 rule[8];		/* rule index within its domain (file[N], exec[N]) */
+	__u32 flags;		/* EG_PATH_RULE_* */
+	__u32 _pad;
+};
+#define EG_PATH_RULE_ARGV 0x1	/* exec rules with argv exist: hold the exec for userspace */
+
+/* Network: LPM keys; the policy id is matched in full (32 bits) before the address bits. */
+struct eg_net4_key {
+	__u32 prefixlen;	/* 32 + CIDR prefix length */
+	__u32 policy_id;
+	__u8 addr[4];
+};
+
+struct eg_net6_key {
+	__u32 prefixlen;	/* 32 + CIDR prefix length */
+	__u32 policy_id;
+	__u8 addr[16];
+};
+
+struct eg_net_rule {
+	__u16 port_lo;		/* host order; 0-65535 for "any port" */
+	__u16 port_hi;
+	__u8 protocol;		/* 0 any, 6 tcp, 17 udp */
+	__u8 verdict;
+	__u16 rule;		/* network[N] */
+};
+
+#define EG_NET_RULES_MAX 16
+/* Value of the LPM maps: every rule whose CIDR covers this prefix, most specific first,
+ * then by verdict (deny > ask > audit > allow). Userspace pushes shorter prefixes' rules
+ * down into longer ones, so one LPM lookup finds every candidate. */
+struct eg_net_rules {
+	__u32 count;
+	__u32 _pad;
+	struct eg_net_rule rules[EG_NET_RULES_MAX];
+};
+
+#define EG_UNIX_PATH_MAX 108
+struct eg_unix_key {
+	__u32 policy_id;
+	__u32 len;
+	char path[EG_UNIX_PATH_MAX];
+};
+
+/* EG_EVENT_EXEC, EG_EVENT_FILE: a decision on a path. */
+struct eg_path_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;	/* the session cgroup's id */
+	__u32 policy_id;
+	__u32 access;		/* mask of (1 << enum eg_access) */
+	__s32 ret;		/* what the hook returned: 0 or -errno */
+	__u16 rule;		/* rule index, or EG_RULE_DEFAULT */
+	__u8 verdict;		/* enum eg_verdict */
+	__u8 reason;		/* enum eg_reason */
+	__u32 path_len;		/* bytes of path, NUL included; 0 if unresolved */
+	__u32 _pad;
+	char path[EG_PATH_MAX];
+};
+
+/* EG_EVENT_NET, EG_EVENT_UNIX: a decision on a destination. */
+struct eg_net_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;
+	__u32 policy_id;
+	__s32 ret;
+	__u16 rule;
+	__u8 verdict;
+	__u8 reason;
+	__u8 family;		/* AF_INET, AF_INET6 (mapped v4 reported as AF_INET), AF_UNIX */
+	__u8 protocol;		/* 6 tcp, 17 udp */
+	__u16 port;		/* host order */
+	__u8 addr[16];		/* v4 in the first 4 bytes */
+	char unix_path[EG_UNIX_PATH_MAX];
+	__u32 _pad;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
+_Static_assert(sizeof(struct eg_path_key) == 264, "eg_path_key layout");
+_Static_assert(sizeof(struct eg_path_rule) == 32, "eg_path_rule layout");
+_Static_assert(sizeof(struct eg_net4_key) == 12, "eg_net4_key layout");
+_Static_assert(sizeof(struct eg_net6_key) == 24, "eg_net6_key layout");
+_Static_assert(sizeof(struct eg_net_rules) == 136, "eg_net_rules layout");
+_Static_assert(sizeof(struct eg_unix_key) == 116, "eg_unix_key layout");
+_Static_assert(sizeof(struct eg_path_event) == 344, "eg_path_event layout");
+_Static_assert(sizeof(struct eg_net_event) == 208, "eg_net_event layout");
+#endif
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct eg_event_header) == 16, "eg_event_header layout");

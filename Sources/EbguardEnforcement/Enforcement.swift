@@ -1,0 +1,1 @@
+// Policy -> BPF maps, sessions, the loader.
