@@ -1,0 +1,89 @@
+/// A policy compiled against a `PolicyContext`: every path expanded and normalized, every rule
+/// keeping its id, location and verdict. This is what the BPF maps are built from and what the
+/// reference evaluator (`decideExec` and friends) reads.
+public struct CompiledPolicy: Sendable, Hashable {
+    public var name: String
+    public var description: String?
+    public var context: PolicyContext
+    public var defaults: PolicyDefaults
+    public var noNewPrivs: Bool
+    public var askTimeout: Int
+    public var onTimeout: TimeoutVerdict
+    public var exec: [CompiledExecRule]
+    public var file: [CompiledFileRule]
+    /// Address rules and Unix socket rules together, in policy order.
+    public var network: [CompiledNetworkRule]
+
+    /// Only the address (`cidr`) rules of `network`.
+    public var addressRules: [CompiledNetworkRule] { network.filter { $0.address != nil } }
+    /// Only the Unix socket rules of `network`.
+    public var unixRules: [CompiledNetworkRule] { network.filter { $0.unix != nil } }
+}
+
+public struct CompiledExecRule: Sendable, Hashable {
+    public var id: RuleID
+    public var location: SourceLocation
+    public var verdict: Verdict
+    public var matcher: PathMatcher
+    /// Set for rules decided in userspace from the command line, once the exec is held.
+    public var argv: ArgvPattern?
+}
+
+public struct CompiledFileRule: Sendable, Hashable {
+    public var id: RuleID
+    public var location: SourceLocation
+    public var verdict: Verdict
+    public var matcher: PathMatcher
+    public var access: FileAccess
+}
+
+/// The address part of a compiled network rule.
+public struct AddressMatch: Sendable, Hashable {
+    public var network: IPNetwork
+    public var ports: PortSet
+    public var `protocol`: NetworkProtocol
+
+    public func matches(_ address: IPAddress, port: UInt16, transport: TransportProtocol) -> Bool {
+        network.contains(address) && ports.contains(port) && `protocol`.matches(transport)
+    }
+}
+
+public struct CompiledNetworkRule: Sendable, Hashable {
+    public var id: RuleID
+    public var location: SourceLocation
+    public var verdict: Verdict
+    /// Set for `cidr` rules.
+    public var address: AddressMatch?
+    /// Set for `unix` rules: an exact or subtree matcher of the socket's path.
+    public var unix: PathMatcher?
+}
+
+extension Policy {
+    /// Expands `~`, `${home}` and `${workspace}` with `context`. Cannot fail: everything that
+    /// could be wrong with a path was rejected when the policy was parsed, and `PolicyContext`
+    /// only holds absolute, normalized paths.
+    public func compile(in context: PolicyContext) -> CompiledPolicy {
+        CompiledPolicy(
+            name: name, description: description, context: context, defaults: defaults,
+            noNewPrivs: noNewPrivs, askTimeout: askTimeout, onTimeout: onTimeout,
+            exec: exec.map {
+                CompiledExecRule(id: $0.id, location: $0.location, verdict: $0.verdict,
+                                 matcher: $0.target.matcher(in: context), argv: $0.argv)
+            },
+            file: file.map {
+                CompiledFileRule(id: $0.id, location: $0.location, verdict: $0.verdict,
+                                 matcher: $0.target.matcher(in: context), access: $0.access)
+            },
+            network: network.map { rule in
+                var compiled = CompiledNetworkRule(id: rule.id, location: rule.location, verdict: rule.verdict)
+                switch rule.target {
+                case .cidr(let network, let ports, let proto):
+                    compiled.address = AddressMatch(network: network, ports: ports, protocol: proto)
+                case .unix(let pattern):
+                    compiled.unix = pattern.matcher(in: context)
+                }
+                return compiled
+            }
+        )
+    }
+}

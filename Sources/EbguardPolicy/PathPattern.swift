@@ -1,0 +1,171 @@
+/// A problem with one value in a policy; the parser adds the location.
+public struct PolicyValueError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Where a policy path starts before it is compiled against a `PolicyContext`.
+public enum PathAnchor: String, Sendable, Hashable, Codable {
+    /// An absolute path: `/etc/shadow`.
+    case root
+    /// `~` or `${home}`: the home of the user who started the session.
+    case home
+    /// `${workspace}`: the directory the session started in.
+    case workspace
+}
+
+/// A validated, still unexpanded `path:` value: an anchor, normalized components, and whether it
+/// names a whole subtree (a trailing `/**`).
+public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
+    public var anchor: PathAnchor
+    /// Components below the anchor; never empty strings, `.` or `..`.
+    public var components: [String]
+    /// `true` for `dir/**`: the directory itself and everything under it.
+    public var isSubtree: Bool
+
+    public init(anchor: PathAnchor, components: [String], isSubtree: Bool) {
+        self.anchor = anchor
+        self.components = components
+        self.isSubtree = isSubtree
+    }
+
+    /// Parses a policy path: `/abs`, `~`, `~/rel`, `${home}/rel`, `${workspace}/rel`, each with an
+    /// optional trailing `/**`. Normalizes `//`, `/./` and a trailing `/`; rejects `..`, relative
+    /// paths, unknown variables and every glob but a trailing `/**`.
+    public init(parsing raw: String) throws(PolicyValueError) {
+        if raw.isEmpty { throw PolicyValueError("empty path") }
+        if raw.contains("\0") { throw PolicyValueError("path contains a NUL byte") }
+        let rest: Substring
+        if raw == "~" || raw.hasPrefix("~/") {
+            anchor = .home
+            rest = raw.dropFirst()
+        } else if raw.hasPrefix("~") {
+            throw PolicyValueError("'\(raw)': only '~' alone (the session user's home) may start a path, not '~user'")
+        } else if raw.hasPrefix("${") {
+            guard let close = raw.firstIndex(of: "}") else {
+                throw PolicyValueError("unterminated variable in '\(raw)'")
+            }
+            let name = raw[raw.index(raw.startIndex, offsetBy: 2)..<close]
+            switch name {
+            case "home": anchor = .home
+            case "workspace": anchor = .workspace
+            default:
+                throw PolicyValueError("unknown variable '${\(name)}' in '\(raw)' (only ${workspace} and ${home} are defined)")
+            }
+            rest = raw[raw.index(after: close)...]
+            if !rest.isEmpty && !rest.hasPrefix("/") {
+                throw PolicyValueError("'${\(name)}' must be followed by '/' or end the path in '\(raw)'")
+            }
+        } else if raw.hasPrefix("/") {
+            anchor = .root
+            rest = raw[...]
+        } else if raw.hasPrefix("$") {
+            throw PolicyValueError("'\(raw)': environment variables are not expanded; use ${home} or ${workspace}")
+        } else {
+            throw PolicyValueError("path '\(raw)' is not absolute (start it with '/', '~/' or '${workspace}/')")
+        }
+        if rest.contains("$") {
+            throw PolicyValueError("'\(raw)': a variable may only start a path")
+        }
+        var parts = LexicalPath.split(String(rest))
+        isSubtree = parts.last == "**"
+        if isSubtree { parts.removeLast() }
+        components = []
+        for part in parts {
+            if part == "." { continue }
+            if part == ".." {
+                throw PolicyValueError("'..' is not allowed in paths (rules must be unambiguous): '\(raw)'")
+            }
+            if part.contains(where: Self.globCharacters.contains) {
+                throw PolicyValueError("unsupported glob in '\(raw)': only a trailing '/**' is supported in version 1")
+            }
+            components.append(part)
+        }
+    }
+
+    /// Characters that would make a path a glob; `{` because `{a,b}` reads like brace expansion.
+    static let globCharacters: Set<Character> = ["*", "?", "[", "{"]
+
+    /// The canonical spelling: `/etc/shadow`, `~/.ssh/**`, `${workspace}/**`, `/**`.
+    public var description: String {
+        let prefix: String
+        switch anchor {
+        case .root: prefix = ""
+        case .home: prefix = "~"
+        case .workspace: prefix = "${workspace}"
+        }
+        var text = prefix + components.map { "/" + $0 }.joined()
+        if isSubtree { text += "/**" }
+        return text.isEmpty ? "/" : text
+    }
+
+    /// The absolute path this pattern names once `~`, `${home}` and `${workspace}` are replaced.
+    public func expandedPath(in context: PolicyContext) -> String {
+        let base: String
+        switch anchor {
+        case .root: base = "/"
+        case .home: base = context.home
+        case .workspace: base = context.workspace
+        }
+        return LexicalPath.join(base, components)
+    }
+
+    /// The compiled matcher for this pattern in `context`.
+    public func matcher(in context: PolicyContext) -> PathMatcher {
+        let path = expandedPath(in: context)
+        return isSubtree ? .subtree(path) : .exact(path)
+    }
+}
+
+/// A `name:` value: one path component matched against the last component of a path.
+public enum BasenamePattern {
+    /// Validates a basename: non-empty, no `/`, not `.` or `..`, no glob characters.
+    public static func validate(_ name: String) throws(PolicyValueError) -> String {
+        if name.isEmpty { throw PolicyValueError("empty name") }
+        if name.contains("/") {
+            throw PolicyValueError("'name' is a single path component and cannot contain '/': use 'path' for '\(name)'")
+        }
+        if name == "." || name == ".." { throw PolicyValueError("'\(name)' is not a file name") }
+        if name.contains("\0") { throw PolicyValueError("name contains a NUL byte") }
+        if name.contains(where: PathPattern.globCharacters.contains) {
+            throw PolicyValueError("unsupported glob in name '\(name)': names match exactly in version 1")
+        }
+        return name
+    }
+}
+
+/// Purely lexical path handling: no file system access, no symlink resolution.
+///
+/// Works on UTF-8 bytes, as the kernel does: Swift's `String` comparison uses canonical
+/// equivalence, which would make two different file names equal.
+enum LexicalPath {
+    /// Splits at every `/` byte, dropping empty components.
+    static func split(_ path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Splits an absolute path into components, dropping empty ones and `.`; `..` is kept as is.
+    static func components(_ path: String) -> [String] {
+        split(path).filter { $0 != "." }
+    }
+
+    /// Byte-wise equality.
+    static func same(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
+        a.utf8.elementsEqual(b.utf8)
+    }
+
+    /// `/a//b/./c/` -> `/a/b/c`; `..` is kept literally (the kernel's resolved paths have none).
+    static func normalize(_ path: String) -> String {
+        "/" + components(path).joined(separator: "/")
+    }
+
+    static func join(_ base: String, _ more: [String]) -> String {
+        normalize(base + "/" + more.joined(separator: "/"))
+    }
+}

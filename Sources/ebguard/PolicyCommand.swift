@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `ebguard policy`: work with policy files without running anything.
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Check and show policies.",
+        subcommands: [PolicyCheckCommand.self, PolicyShowCommand.self]
+    )
+}
