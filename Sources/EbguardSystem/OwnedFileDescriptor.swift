@@ -10,8 +10,8 @@ public final class OwnedFileDescriptor {
     }
 
     /// `open(2)` with `O_CLOEXEC` always added, so descriptors never leak into children.
-    public convenience init(opening path: String, flags: Int32) throws {
-        let fd = open(path, flags | O_CLOEXEC)
+    public convenience init(opening path: String, flags: Int32, mode: mode_t = 0o644) throws {
+        let fd = open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError.current("opening \(path)") }
         self.init(adopting: fd)
     }

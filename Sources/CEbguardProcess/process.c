@@ -1,0 +1,122 @@
+#define _GNU_SOURCE
+#include "CEbguardProcess.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+/* Runs in the child: only async-signal-safe calls from here to exec. */
+static void eg_child(const struct eg_spawn_request *request, int report_fd)
+{
+	sigset_t none;
+	int err;
+
+	for (int signo = 1; signo < NSIG; signo++)
+		signal(signo, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (request->cwd && chdir(request->cwd) != 0)
+		goto fail;
+	if (request->set_ids) {
+		if (setgroups(request->group_count, request->groups) != 0)
+			goto fail;
+		if (setresgid(request->gid, request->gid, request->gid) != 0)
+			goto fail;
+		if (setresuid(request->uid, request->uid, request->uid) != 0)
+			goto fail;
+	}
+	if (request->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		goto fail;
+	/* Nothing but the terminal's three descriptors crosses into the agent. */
+	if (report_fd > 3)
+		syscall(SYS_close_range, 3, report_fd - 1, 0);
+	syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+	execve(request->path, request->argv, request->envp);
+fail:
+	err = errno;
+	(void)!write(report_fd, &err, sizeof(err));
+	_exit(127);
+}
+
+pid_t eg_spawn(const struct eg_spawn_request *request)
+{
+	struct clone_args args;
+	int report[2];
+	int child_errno = 0;
+	ssize_t got;
+	pid_t pid;
+
+	if (pipe2(report, O_CLOEXEC) != 0)
+		return -errno;
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (uint64_t)request->cgroup_fd;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		int err = errno;
+		close(report[0]);
+		close(report[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		close(report[0]);
+		eg_child(request, report[1]);
+	}
+	close(report[1]);
+	/* EOF means exec succeeded (the pipe closed on exec); 4 bytes are the child's errno. */
+	do {
+		got = read(report[0], &child_errno, sizeof(child_errno));
+	} while (got < 0 && errno == EINTR);
+	close(report[0]);
+	if (got == sizeof(child_errno)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -child_errno;
+	}
+	return pid;
+}
+
+static int eg_signal_fd = -1;
+
+static void eg_signal_handler(int signo, siginfo_t *info, void *context)
+{
+	struct eg_signal_note note = { .signo = signo, .code = info->si_code, .pid = info->si_pid };
+	int saved = errno;
+
+	(void)context;
+	(void)!write(eg_signal_fd, &note, sizeof(note));
+	errno = saved;
+}
+
+int eg_signals_forward_to_pipe(const int *signals, size_t count, int write_fd)
+{
+	struct sigaction action;
+
+	eg_signal_fd = write_fd;
+	memset(&action, 0, sizeof(action));
+	action.sa_sigaction = eg_signal_handler;
+	action.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&action.sa_mask);
+	for (size_t i = 0; i < count; i++) {
+		if (sigaction(signals[i], &action, NULL) != 0)
+			return -errno;
+	}
+	return 0;
+}

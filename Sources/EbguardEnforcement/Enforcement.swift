@@ -1,1 +1,0 @@
-// Policy -> BPF maps, sessions, the loader.

@@ -1,0 +1,127 @@
+import EbguardBPF
+import EbguardSystem
+import Glibc
+
+/// Loads ebguard's enforcement programs once per host and keeps them attached through pins,
+/// so enforcement outlives any one `ebguard run` or daemon. Sessions are map entries.
+///
+/// Layout under the pin root: the maps (pinned by name by libbpf) and `link-<program>` for
+/// each attachment. A second session finds the pins and only adds its entries.
+public final class Enforcer {
+    /// What this kernel let ebguard attach.
+    public struct Coverage: Sendable, Equatable {
+        public var network: Bool
+        public var execAndFile: Bool
+        public var unixSockets: Bool
+        public var observedExec: Bool
+    }
+
+    public let pinRoot: String
+    /// ebguard's own cgroup: every session is a child of it; network programs attach here.
+    public let parent: Cgroup
+    public private(set) var coverage = Coverage(network: false, execAndFile: false, unixSockets: false, observedExec: false)
+    private let sessionLevel: UInt32
+
+    public init(pinRoot: String = "/sys/fs/bpf/ebguard", parentName: String = "ebguard") throws {
+        try Mounts.ensure("bpf", at: "/sys/fs/bpf")
+        self.pinRoot = pinRoot
+        if mkdir(pinRoot, 0o700) != 0 && errno != EEXIST { throw SystemError.current("creating \(pinRoot)") }
+        parent = try Cgroup.ensure(path: try Cgroup.mountPoint() + "/" + parentName)
+        sessionLevel = UInt32(try parent.level() + 1)
+    }
+
+    /// Loads and attaches what is not attached yet. `lsm` false skips BPF-LSM (degraded kernels).
+    public func ensureLoaded(lsm: Bool) throws {
+        let lock = try HostLock.acquire()
+        defer { withExtendedLifetime(lock) {} }
+        let parentDirectory = try parent.open()
+        coverage.network = try ensure(object: "net") { program in
+            try program.attach(cgroupFD: parentDirectory.rawValue)
+        }
+        withExtendedLifetime(parentDirectory) {}
+        if lsm {
+            coverage.execAndFile = try ensure(object: "exec") { try $0.attach() } && ensure(object: "file") { try $0.attach() }
+            coverage.unixSockets = try ensure(object: "unix") { try $0.attach() }
+        } else {
+            coverage.observedExec = try ensure(object: "observe") { try $0.attach() }
+        }
+    }
+
+    /// Loads `object` unless all its programs are already attached (pinned), and pins new links.
+    /// Returns false when this binary carries no such object.
+    private func ensure(object name: String, attach: (BPFProgram) throws -> BPFLink) throws -> Bool {
+        guard EmbeddedObjects.names.contains(name) else { return false }
+        let object = try BPFObject(embedded: name, pinRoot: pinRoot)
+        let programs = object.programs
+        if programs.allSatisfy({ access(linkPath($0.name), F_OK) == 0 }) { return true }
+        try object.setConstant("eg_session_level", to: sessionLevel)
+        try object.load()
+        for program in programs where access(linkPath(program.name), F_OK) != 0 {
+            try attach(program).pin(at: linkPath(program.name))
+        }
+        return true
+    }
+
+    private func linkPath(_ program: String) -> String { pinRoot + "/link-" + program }
+
+    /// Path of a map pinned by name.
+    public func mapPath(_ name: String) -> String { pinRoot + "/" + name }
+
+    /// Writes a session's rules, then its session entry: the session is enforced from the
+    /// moment its entry exists, and never with half its rules.
+    public func install(_ maps: PolicyMaps, sessionID: UInt64) throws {
+        if coverage.execAndFile || coverage.observedExec || !maps.paths.isEmpty {
+            if access(mapPath("eg_path_rules"), F_OK) == 0 {
+                let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
+                for entry in maps.paths { try paths.update(entry.key, entry.rule) }
+            }
+        }
+        if access(mapPath("eg_net4_rules"), F_OK) == 0 {
+            let v4 = try BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules"))
+            for entry in maps.ipv4 { try v4.update(entry.key, entry.rules) }
+            let v6 = try BPFMap<eg_net6_key, eg_net_rules>(pinnedAt: mapPath("eg_net6_rules"))
+            for entry in maps.ipv6 { try v6.update(entry.key, entry.rules) }
+        }
+        if access(mapPath("eg_unix_rules"), F_OK) == 0 {
+            let unix = try BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules"))
+            for entry in maps.unix { try unix.update(entry.key, entry.rule) }
+        }
+        try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, maps.session)
+    }
+
+    /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its rules.
+    public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
+        _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
+        if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
+            for entry in maps.paths { _ = try? paths.delete(entry.key) }
+        }
+        if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {
+            for entry in maps.ipv4 { _ = try? v4.delete(entry.key) }
+        }
+        if let v6 = try? BPFMap<eg_net6_key, eg_net_rules>(pinnedAt: mapPath("eg_net6_rules")) {
+            for entry in maps.ipv6 { _ = try? v6.delete(entry.key) }
+        }
+        if let unix = try? BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules")) {
+            for entry in maps.unix { _ = try? unix.delete(entry.key) }
+        }
+    }
+
+    /// A policy id no live session uses.
+    public func freshPolicyID() throws -> UInt32 {
+        let sessions = try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions"))
+        let used = Set(try sessions.entries().map(\.value.policy_id))
+        var id: UInt32
+        repeat { id = UInt32.random(in: 1..<UInt32.max) } while used.contains(id)
+        return id
+    }
+}
+
+/// Serializes loading between concurrent `ebguard run`s on one host.
+enum HostLock {
+    static func acquire() throws -> OwnedFileDescriptor {
+        mkdir("/run/ebguard", 0o755)
+        let lock = try OwnedFileDescriptor(opening: "/run/ebguard/load.lock", flags: O_RDWR | O_CREAT)
+        guard flock(lock.rawValue, LOCK_EX) == 0 else { throw SystemError.current("locking /run/ebguard/load.lock") }
+        return lock
+    }
+}

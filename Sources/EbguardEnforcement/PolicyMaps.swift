@@ -1,0 +1,227 @@
+import EbguardBPF
+import EbguardPolicy
+
+/// A compiled policy as the kernel reads it: the entries of the path, network and Unix
+/// socket maps, keyed by one policy id. Pure: built and checked without touching the kernel.
+///
+/// The kernel does one lookup per path component and one LPM lookup per connect, so the work
+/// of precedence is done here: rules on the same key are merged per access kind (deny > ask >
+/// audit > allow, the lowest rule index naming the winner), and every network prefix carries
+/// the rules of every shorter prefix that covers it, most specific first.
+public struct PolicyMaps {
+    public let policyID: UInt32
+    public let session: eg_session
+    public let paths: [(key: eg_path_key, rule: eg_path_rule)]
+    public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
+    public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
+    public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
+
+    public struct CompileError: Error, CustomStringConvertible, Equatable {
+        public let rule: String
+        public let message: String
+        public var description: String { "\(rule): \(message)" }
+    }
+
+    public init(_ policy: CompiledPolicy, policyID: UInt32, auditAllows: Bool = false) throws(CompileError) {
+        self.policyID = policyID
+        var session = eg_session()
+        session.policy_id = policyID
+        session.default_verdict = (policy.defaults.exec.kernelValue, policy.defaults.file.kernelValue,
+                                   policy.defaults.network.kernelValue)
+        session.flags = auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0
+        self.session = session
+        paths = try Self.pathEntries(policy, policyID: policyID)
+        (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
+        unix = try Self.unixEntries(policy, policyID: policyID)
+    }
+
+    // MARK: paths
+
+    struct PathSlot: Hashable {
+        let domain: UInt8
+        let kind: UInt8
+        let path: String
+    }
+
+    private static func pathEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError) -> [(key: eg_path_key, rule: eg_path_rule)] {
+        var merged: [PathSlot: eg_path_rule] = [:]
+        var order: [PathSlot] = []
+        func merge(_ slot: PathSlot, access: [Int], verdict: Verdict?, index: Int, argv: Bool) {
+            if merged[slot] == nil {
+                merged[slot] = .empty
+                order.append(slot)
+            }
+            var rule = merged[slot]!
+            if argv { rule.flags |= UInt32(EG_PATH_RULE_ARGV) }
+            if let verdict {
+                for kind in access {
+                    let current = rule.verdicts[kind]
+                    // Stronger verdict wins; on equal verdicts the earlier rule keeps the name.
+                    if current == UInt8(EG_VERDICT_NONE) || verdict.kernelValue > current {
+                        rule.verdicts[kind] = verdict.kernelValue
+                        rule.rules[kind] = UInt16(index)
+                    }
+                }
+            }
+            merged[slot] = rule
+        }
+        for rule in policy.exec {
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: rule.matcher, rule: rule.id)
+            // An argv rule only marks the binary for a hold; userspace matches the command line.
+            merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: rule.argv == nil ? rule.verdict : nil,
+                  index: rule.id.index, argv: rule.argv != nil)
+        }
+        for rule in policy.file {
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id)
+            let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
+            merge(slot, access: kinds, verdict: rule.verdict, index: rule.id.index, argv: false)
+        }
+        return order.map { slot in
+            var key = eg_path_key()
+            key.policy_id = policyID
+            key.domain = slot.domain
+            key.kind = slot.kind
+            key.len = UInt16(slot.path.utf8.count)
+            withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: slot.path.utf8) }
+            return (key, merged[slot]!)
+        }
+    }
+
+    // MARK: network
+
+    private static func networkEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError)
+        -> ([(key: eg_net4_key, rules: eg_net_rules)], [(key: eg_net6_key, rules: eg_net_rules)]) {
+        let rules = policy.addressRules
+        var v4: [(key: eg_net4_key, rules: eg_net_rules)] = []
+        var v6: [(key: eg_net6_key, rules: eg_net_rules)] = []
+        let prefixes = Set(rules.compactMap { $0.address?.network })
+        for prefix in prefixes.sorted(by: { $0.description < $1.description }) {
+            // Every rule whose network contains this whole prefix is a candidate here.
+            let covering = rules.filter { rule in
+                guard let network = rule.address?.network, network.address.isIPv4 == prefix.address.isIPv4 else { return false }
+                return network.prefixLength <= prefix.prefixLength && network.contains(prefix.address)
+            }
+            let ordered = covering.sorted { a, b in
+                let (pa, pb) = (a.address!.network.prefixLength, b.address!.network.prefixLength)
+                if pa != pb { return pa > pb }
+                if a.verdict.strength != b.verdict.strength { return a.verdict.strength > b.verdict.strength }
+                return a.id.index < b.id.index
+            }
+            var list: [eg_net_rule] = []
+            for rule in ordered {
+                let match = rule.address!
+                let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
+                for (low, high) in ranges {
+                    list.append(eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
+                                            verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index)))
+                }
+            }
+            guard list.count <= Int(EG_NET_RULES_MAX) else {
+                throw CompileError(rule: ordered.first.map { "\($0.id)" } ?? "network",
+                                   message: "\(list.count) port rules apply to \(prefix); the kernel holds at most \(EG_NET_RULES_MAX) per network")
+            }
+            var value = eg_net_rules()
+            value.count = UInt32(list.count)
+            withUnsafeMutableBytes(of: &value.rules) { raw in
+                list.withUnsafeBytes { raw.copyMemory(from: $0) }
+            }
+            let prefixLength = UInt32(32 + prefix.prefixLength)
+            if prefix.address.isIPv4 {
+                var key = eg_net4_key()
+                key.prefixlen = prefixLength
+                key.policy_id = policyID
+                withUnsafeMutableBytes(of: &key.addr) { $0.copyBytes(from: prefix.address.bytes) }
+                v4.append((key, value))
+            } else {
+                var key = eg_net6_key()
+                key.prefixlen = prefixLength
+                key.policy_id = policyID
+                withUnsafeMutableBytes(of: &key.addr) { $0.copyBytes(from: prefix.address.bytes) }
+                v6.append((key, value))
+            }
+        }
+        return (v4, v6)
+    }
+
+    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError) -> [(key: eg_unix_key, rule: eg_net_rule)] {
+        var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
+        for rule in policy.unixRules {
+            guard case .exact(let path)? = rule.unix else {
+                throw CompileError(rule: "\(rule.id)", message: "unix rules must name one socket path (subtrees are not enforced yet)")
+            }
+            guard path.utf8.count < Int(EG_UNIX_PATH_MAX) else {
+                throw CompileError(rule: "\(rule.id)", message: "socket path longer than \(EG_UNIX_PATH_MAX - 1) bytes")
+            }
+            var key = eg_unix_key()
+            key.policy_id = policyID
+            key.len = UInt32(path.utf8.count)
+            withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
+            let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index))
+            if let existing = entries[path], existing.rule.verdict >= value.verdict { continue }
+            entries[path] = (key, value)
+        }
+        return entries.keys.sorted().map { entries[$0]! }
+    }
+}
+
+extension PolicyMaps.PathSlot {
+    init(domain: UInt8, matcher: PathMatcher, rule: RuleID) throws(PolicyMaps.CompileError) {
+        let kind: eg_path_kind
+        var path = matcher.value
+        switch matcher {
+        case .exact: kind = EG_PATH_EXACT
+        case .subtree:
+            kind = EG_PATH_SUBTREE
+            if path == "/" { path = "" }  // the kernel names the root subtree by the empty prefix
+        case .basename: kind = EG_PATH_NAME
+        }
+        guard path.utf8.count < Int(EG_PATH_MAX) else {
+            throw PolicyMaps.CompileError(rule: "\(rule)", message: "path longer than \(EG_PATH_MAX - 1) bytes cannot be enforced")
+        }
+        self.init(domain: domain, kind: UInt8(kind.rawValue), path: path)
+    }
+}
+
+extension eg_path_rule {
+    /// No verdict for any access kind.
+    static var empty: eg_path_rule {
+        var rule = eg_path_rule()
+        withUnsafeMutableBytes(of: &rule.verdict) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(EG_VERDICT_NONE)) }
+        return rule
+    }
+
+    /// Verdict per access kind (`enum eg_access`), EG_VERDICT_NONE where there is no rule.
+    var verdicts: [UInt8] {
+        get { withUnsafeBytes(of: verdict) { Array($0) } }
+        set { withUnsafeMutableBytes(of: &verdict) { $0.copyBytes(from: newValue) } }
+    }
+
+    /// Rule index per access kind.
+    var rules: [UInt16] {
+        get { withUnsafeBytes(of: rule) { Array($0.bindMemory(to: UInt16.self)) } }
+        set { withUnsafeMutableBytes(of: &rule) { raw in newValue.withUnsafeBytes { raw.copyMemory(from: $0) } } }
+    }
+}
+
+extension Verdict {
+    /// The `enum eg_verdict` value the kernel compares.
+    var kernelValue: UInt8 {
+        switch self {
+        case .allow: UInt8(EG_VERDICT_ALLOW.rawValue)
+        case .audit: UInt8(EG_VERDICT_AUDIT.rawValue)
+        case .ask: UInt8(EG_VERDICT_ASK.rawValue)
+        case .deny: UInt8(EG_VERDICT_DENY.rawValue)
+        }
+    }
+}
+
+extension NetworkProtocol {
+    /// IPPROTO_TCP, IPPROTO_UDP, or 0 for any.
+    var ipProtocol: UInt8 {
+        switch self {
+        case .tcp: 6
+        case .udp: 17
+        case .any: 0
+        }
+    }
+}
