@@ -113,6 +113,8 @@ enum eg_reason {
 	EG_REASON_TOO_LONG = 3,		/* path longer than EG_PATH_MAX: fail closed */
 	EG_REASON_NO_POLICY = 4,	/* session without policy entry: fail closed */
 	EG_REASON_TAMPER = 5,		/* the session tried to leave or disarm ebguard */
+	EG_REASON_HELD = 6,		/* exec allowed but stopped (SIGSTOP): userspace checks argv */
+	EG_REASON_OBSERVED = 7,		/* seen by a tracepoint on a degraded kernel: not decided */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -127,6 +129,7 @@ enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */
 	EG_PATH_SUBTREE = 2,	/* "/dir/ **": /dir and all below; "" (len 0) is the root */
 	EG_PATH_NAME = 3,	/* a final component: .env */
+	EG_PATH_LOADED = 4,	/* marker, path "" (len 0): every rule of this (policy, domain) is in */
 };
 
 /* Key of eg_path_rules: one path string of one kind, for one policy and domain. */

@@ -9,6 +9,7 @@ struct Ebguard: AsyncParsableCommand {
         subcommands: [
             DoctorCommand.self,
             PolicyCommand.self,
+            RunCommand.self,
         ]
     )
 }

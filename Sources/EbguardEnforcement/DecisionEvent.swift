@@ -1,0 +1,102 @@
+import EbguardBPF
+import Glibc
+
+/// A decision the kernel reported, decoded from the ring buffer.
+public struct DecisionEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable { case exec, file, network, unix }
+    public enum Verdict: String, Sendable { case allow, audit, ask, deny }
+
+    public let kind: Kind
+    public let sessionID: UInt64
+    public let pid: UInt32
+    public let comm: String
+    public let verdict: Verdict
+    /// The kernel refused the operation.
+    public let blocked: Bool
+    /// `file[2]`, or nil when the domain's default decided.
+    public let rule: String?
+    /// Path, `address:port`, or socket path.
+    public let object: String
+    /// "read,write", "tcp", ...
+    public let detail: String
+    public let reason: UInt8
+
+    /// Decodes a ring-buffer record; nil for records of other types or sizes.
+    public init?(record: UnsafeRawBufferPointer) {
+        guard let header = EventRecord.header(of: record) else { return nil }
+        switch UInt32(header.type) {
+        case EG_EVENT_EXEC.rawValue, EG_EVENT_FILE.rawValue:
+            guard let event = EventRecord.decode(eg_path_event.self, from: record) else { return nil }
+            let isExec = UInt32(header.type) == EG_EVENT_EXEC.rawValue
+            kind = isExec ? .exec : .file
+            sessionID = event.session_id
+            pid = event.task.pid
+            comm = string(fromCArray: event.task.comm)
+            verdict = Self.verdict(event.verdict)
+            blocked = event.ret != 0
+            rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : "\(isExec ? "exec" : "file")[\(event.rule)]"
+            object = event.path_len == 0 ? "(unresolved path)" : string(fromCArray: event.path)
+            detail = isExec ? "exec" : Self.accessNames(event.access)
+            reason = event.reason
+        case EG_EVENT_NET.rawValue, EG_EVENT_UNIX.rawValue:
+            guard let event = EventRecord.decode(eg_net_event.self, from: record) else { return nil }
+            let isUnix = UInt32(header.type) == EG_EVENT_UNIX.rawValue || Int32(event.family) == AF_UNIX
+            kind = isUnix ? .unix : .network
+            sessionID = event.session_id
+            pid = event.task.pid
+            comm = string(fromCArray: event.task.comm)
+            verdict = Self.verdict(event.verdict)
+            blocked = event.ret != 0
+            rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : "network[\(event.rule)]"
+            object = isUnix ? string(fromCArray: event.unix_path) : Self.endpoint(event)
+            detail = isUnix ? "unix" : (event.protocol == 17 ? "udp" : "tcp")
+            reason = event.reason
+        default:
+            return nil
+        }
+    }
+
+    /// `ebguard: denied open /home/u/.ssh/id_rsa (read) by rule file[2]`.
+    public func line(home: String?) -> String {
+        var shown = object
+        if let home, !home.isEmpty, shown.hasPrefix(home + "/") { shown = "~" + shown.dropFirst(home.count) }
+        let action = switch kind {
+        case .exec: "exec"
+        case .file: "open"
+        case .network, .unix: "connect"
+        }
+        let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
+        let why = switch reason {
+        case UInt8(EG_REASON_UNRESOLVED.rawValue): " (path could not be resolved: fail closed)"
+        case UInt8(EG_REASON_TOO_LONG.rawValue): " (path too long: fail closed)"
+        case UInt8(EG_REASON_NO_POLICY.rawValue): " (session without policy: fail closed)"
+        case UInt8(EG_REASON_TAMPER.rawValue): " (tampering with ebguard)"
+        default: rule.map { " by rule \($0)" } ?? " by the \(kind == .exec ? "exec" : kind == .file ? "file" : "network") default"
+        }
+        let detailText = kind == .exec ? "" : " (\(detail))"
+        return "ebguard: \(word) \(action) \(shown)\(detailText)\(why)"
+    }
+
+    private static func verdict(_ value: UInt8) -> Verdict {
+        switch UInt32(value) {
+        case EG_VERDICT_ALLOW.rawValue: .allow
+        case EG_VERDICT_AUDIT.rawValue: .audit
+        case EG_VERDICT_ASK.rawValue: .ask
+        default: .deny
+        }
+    }
+
+    static func accessNames(_ mask: UInt32) -> String {
+        let names = ["read", "write", "create", "delete", "rename", "chmod", "exec"]
+        return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
+    }
+
+    private static func endpoint(_ event: eg_net_event) -> String {
+        let bytes = withUnsafeBytes(of: event.addr) { Array($0) }
+        if Int32(event.family) == AF_INET6 {
+            let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            return "[\(groups.joined(separator: ":"))]:\(event.port)"
+        }
+        return bytes.prefix(4).map(String.init).joined(separator: ".") + ":\(event.port)"
+    }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import EbguardBPF
+import EbguardDoctor
+import EbguardEnforcement
+import EbguardPolicy
+import EbguardSystem
+import Foundation
+import Glibc
+
+/// `ebguard run -- CMD`: one governed session, standalone (it loads the programs itself).
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command in its own cgroup under a policy enforced in the kernel.",
+        discussion: """
+        Exit status: the command's (128+N when killed by signal N); 125 when ebguard itself \
+        fails, 126 when the command cannot be executed, 127 when it is not found, 2 when \
+        --require-full is given and this kernel cannot enforce exec and file rules.
+        """
+    )
+
+    @Option(help: "Policy file (default: policies/agent.yaml next to ebguard, or /etc/ebguard/policies/agent.yaml).")
+    var policy: String?
+
+    @Option(help: "Session name shown in events (default: the command's name).")
+    var name: String?
+
+    @Option(help: "Run the command as this user (default: SUDO_USER, else root).")
+    var user: String?
+
+    @Flag(help: "Refuse to run when exec and file rules cannot be enforced on this kernel.")
+    var requireFull = false
+
+    @Flag(help: "Do not print denials on stderr.")
+    var quiet = false
+
+    @Argument(parsing: .postTerminator, help: "The command to govern, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("give the command to run after --, e.g. ebguard run -- bash") }
+        guard geteuid() == 0 else { throw ValidationError("ebguard run needs root (sudo) to load BPF programs and create cgroups") }
+        if let name, name.isEmpty || name.contains("/") || name.count > 64 {
+            throw ValidationError("--name must be 1-64 characters without '/'")
+        }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let identity: UserIdentity
+        var viaSudo = false
+        do {
+            if let user {
+                identity = try UserIdentity.named(user)
+            } else {
+                (identity, viaSudo) = try UserIdentity.invoking(environment: environment)
+            }
+        } catch {
+            fail("\(error)")
+        }
+        if user == nil && !viaSudo && identity.uid == 0 {
+            warn("running the command as root (no SUDO_USER); use sudo or --user to run it as yourself")
+        }
+
+        let policyPath = policy ?? Self.defaultPolicyPath()
+        let parsed: Policy
+        do {
+            parsed = try Policy.load(path: policyPath)
+        } catch {
+            for diagnostic in error.diagnostics { warn(diagnostic.description) }
+            throw ExitCode(125)
+        }
+        let workspace = FileManager.default.currentDirectoryPath
+        let context: PolicyContext
+        do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
+        let compiled = parsed.compile(in: context)
+
+        let lsmWorks: Bool
+        do {
+            try Probes.lsm()
+            lsmWorks = true
+        } catch {
+            lsmWorks = false
+            if requireFull {
+                warn("--require-full: this kernel cannot enforce exec and file rules (\(error.localizedDescription)); see ebguard doctor")
+                throw ExitCode(2)
+            }
+        }
+
+        let enforcer: Enforcer
+        let session: Session
+        do {
+            enforcer = try Enforcer()
+            try enforcer.ensureLoaded(lsm: lsmWorks)
+            session = try Session(name: name ?? Self.sessionName(command[0]), policy: compiled, enforcer: enforcer,
+                                  auditAllows: false)
+        } catch {
+            fail("\(error)")
+        }
+        if !enforcer.coverage.execAndFile {
+            warn("""
+            DEGRADED: this kernel refuses BPF-LSM programs, so exec and file rules are NOT enforced \
+            (exec is only observed); network rules are enforced. Run `ebguard doctor` for the remedy, \
+            or pass --require-full to refuse to run like this.
+            """)
+        }
+
+        var childEnvironment = environment.filter { !$0.key.hasPrefix("SUDO_") }
+        childEnvironment["HOME"] = identity.home
+        childEnvironment["USER"] = identity.name
+        childEnvironment["LOGNAME"] = identity.name
+        childEnvironment["EBGUARD_SESSION"] = session.name
+
+        let status = SessionLoop(session: session, enforcer: enforcer, quiet: quiet, home: identity.home)
+            .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
+                              workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
+                              noNewPrivileges: compiled.noNewPrivs))
+        session.end()
+        throw ExitCode(status)
+    }
+
+    static func defaultPolicyPath() -> String {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let beside = executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies/agent.yaml").path
+        if FileManager.default.fileExists(atPath: beside) { return beside }
+        return "/etc/ebguard/policies/agent.yaml"
+    }
+
+    static func sessionName(_ command: String) -> String {
+        let base = command.split(separator: "/").last.map(String.init) ?? "session"
+        let cleaned = base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        return cleaned.isEmpty ? "session" : String(cleaned.prefix(32))
+    }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("ebguard: \(message)\n".utf8))
+}
+
+func fail(_ message: String) -> Never {
+    warn(message)
+    Foundation.exit(125)
+}
