@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Network decisions: which destination a session may reach. Shared by net.bpf.c
+ * (cgroup/connect4|6, cgroup/sendmsg4|6) and unix.bpf.c (BPF-LSM Unix sockets).
+ *
+ * ---- Map semantics (the contract with the policy compiler) -----------------
+ *
+ * eg_net4_rules, eg_net6_rules: LPM tries, pinned by name, BPF_F_NO_PREALLOC.
+ *   key   = { prefixlen = 32 + CIDR length, policy_id, addr = network bytes of the CIDR }
+ *           (addr in network byte order, host bits zero). The policy id is always
+ *           matched in full, so policies never see each other's entries. IPv4 CIDRs go
+ *           in eg_net4_rules only; IPv6 CIDRs in eg_net6_rules. Do not write
+ *           ::ffff:0:0/96 entries: the kernel checks IPv4-mapped destinations
+ *           (::ffff:a.b.c.d) against eg_net4_rules, as a.b.c.d.
+ *   value = struct eg_net_rules: count (0..EG_NET_RULES_MAX) rules, each a port range
+ *           [port_lo, port_hi] (host order, inclusive; 0-65535 = any port), a protocol
+ *           (0 any, 6 tcp, 17 udp) and a verdict, with the policy's rule index.
+ *           The list holds every rule whose CIDR covers the key's prefix (userspace
+ *           pushes shorter prefixes' rules down into longer ones), ordered most
+ *           specific prefix first, then deny > ask > audit > allow, then rule index.
+ *   The kernel does ONE longest-prefix lookup per connect/sendmsg and walks that
+ *   entry's list in order: the first rule whose port range and protocol match
+ *   decides. No entry, or no rule in it matching, means the session's
+ *   default_verdict[EG_DOMAIN_NET] decides (rule EG_RULE_DEFAULT, reason DEFAULT).
+ *   Updating a key replaces its whole list atomically for readers.
+ *
+ * eg_unix_rules: hash, pinned by name. key = struct eg_unix_key { policy_id, len,
+ *   path }: the peer socket's bound name exactly as the server passed it to bind()
+ *   (no normalisation: a server that bound a relative path has a relative name),
+ *   len bytes without NUL, the rest of path zero. Abstract names (sun_path[0] == 0)
+ *   are keyed with their leading NUL byte included in path and len, so they can
+ *   never collide with a filesystem path. value = struct eg_net_rule: only verdict
+ *   and rule are read. No entry: default_verdict[EG_DOMAIN_NET]. Peers without any
+ *   address (socketpair, unbound datagram sockets) are not nameable and are allowed.
+ *
+ * eg_sessions (lib/maps.h): the session's policy_id, default verdicts and flags.
+ *
+ * ---- Outcomes ----------------------------------------------------------------
+ * deny, ask -> the call fails with EPERM (ask denies at once; the event says ask).
+ * audit     -> allowed, with an event.
+ * allow     -> allowed; an event only if the session has EG_SESSION_AUDIT_ALLOWS.
+ * Tasks outside every session: allowed after one hash lookup, no event.
+ * Fail closed: a session whose entries are malformed (verdict out of range, count
+ * above EG_NET_RULES_MAX) is denied with reason EG_REASON_NO_POLICY.
+ * Destinations 0.0.0.0 and :: are matched as 127.0.0.1 and ::1, where the kernel
+ * really sends them, so "deny 127.0.0.0/8" cannot be dodged through INADDR_ANY.
+ */
+#ifndef EG_LIB_NET_MATCH_H
+#define EG_LIB_NET_MATCH_H
+
+#include "maps.h"
+
+#ifndef AF_UNIX
+#define AF_UNIX 1
+#endif
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+#define EG_NET_MAX_PREFIXES (1 << 16)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EG_NET_MAX_PREFIXES);
+	__type(key, struct eg_net4_key);
+	__type(value, struct eg_net_rules);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_net4_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EG_NET_MAX_PREFIXES);
+	__type(key, struct eg_net6_key);
+	__type(value, struct eg_net_rules);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_net6_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct eg_unix_key);
+	__type(value, struct eg_net_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_unix_rules SEC(".maps");
+
+/* What decided, and how. */
+struct eg_net_decision {
+	__u16 rule;	/* rule index, or EG_RULE_DEFAULT */
+	__u8 verdict;	/* enum eg_verdict */
+	__u8 reason;	/* enum eg_reason */
+};
+
+/* A destination as the rules see it. */
+struct eg_net_dest {
+	__u8 family;	/* AF_INET (also for mapped v6), AF_INET6, AF_UNIX */
+	__u8 protocol;
+	__u16 port;	/* host order */
+	__u8 addr[16];	/* network order; v4 in the first 4 bytes */
+};
+
+static __always_inline struct eg_net_decision eg_net_fail_closed(void)
+{
+	return (struct eg_net_decision){ EG_RULE_DEFAULT, EG_VERDICT_DENY, EG_REASON_NO_POLICY };
+}
+
+/* The session's default for the network, or deny when the session's entry is corrupt. */
+static __always_inline struct eg_net_decision eg_net_default(const struct eg_session *session)
+{
+	__u8 verdict = session->default_verdict[EG_DOMAIN_NET];
+
+	if (verdict > EG_VERDICT_DENY)
+		return eg_net_fail_closed();
+	return (struct eg_net_decision){ EG_RULE_DEFAULT, verdict, EG_REASON_DEFAULT };
+}
+
+/*
+ * Walks one LPM entry's candidate list: the first rule whose port range and
+ * protocol match decides. NULL (no entry) or no match: the session's default.
+ */
+static __always_inline struct eg_net_decision
+eg_net_decide(const struct eg_session *session, const struct eg_net_rules *rules, __u16 port, __u8 protocol)
+{
+	__u32 count, i;
+
+	if (!rules)
+		return eg_net_default(session);
+	count = rules->count;
+	if (count > EG_NET_RULES_MAX)
+		return eg_net_fail_closed();
+	for (i = 0; i < EG_NET_RULES_MAX; i++) {
+		const struct eg_net_rule *rule = &rules->rules[i];
+
+		if (i >= count)
+			break;
+		if (port < rule->port_lo || port > rule->port_hi)
+			continue;
+		if (rule->protocol && rule->protocol != protocol)
+			continue;
+		if (rule->verdict > EG_VERDICT_DENY)
+			return eg_net_fail_closed();
+		return (struct eg_net_decision){ rule->rule, rule->verdict, EG_REASON_RULE };
+	}
+	return eg_net_default(session);
+}
+
+static __always_inline struct eg_net_decision
+eg_net_decide4(const struct eg_session *session, const struct eg_net_dest *dest)
+{
+	struct eg_net4_key key = {
+		.prefixlen = 32 + 32,
+		.policy_id = session->policy_id,
+	};
+
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	return eg_net_decide(session, bpf_map_lookup_elem(&eg_net4_rules, &key), dest->port, dest->protocol);
+}
+
+static __always_inline struct eg_net_decision
+eg_net_decide6(const struct eg_session *session, const struct eg_net_dest *dest)
+{
+	struct eg_net6_key key = {
+		.prefixlen = 32 + 128,
+		.policy_id = session->policy_id,
+	};
+
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	return eg_net_decide(session, bpf_map_lookup_elem(&eg_net6_rules, &key), dest->port, dest->protocol);
+}
+
+/* Whether the decision is reported: everything but allows, unless the session audits allows. */
+static __always_inline bool eg_net_reported(const struct eg_session *session, struct eg_net_decision d)
+{
+	return d.verdict != EG_VERDICT_ALLOW || (session->flags & EG_SESSION_AUDIT_ALLOWS);
+}
+
+static __always_inline bool eg_net_denies(struct eg_net_decision d)
+{
+	return d.verdict == EG_VERDICT_DENY || d.verdict == EG_VERDICT_ASK;
+}
+
+/*
+ * Reserves and fills an EG_EVENT_NET/EG_EVENT_UNIX event; the caller adds what is
+ * specific (the Unix path) and submits. NULL when the ring buffer is full: the
+ * decision stands regardless.
+ */
+static __always_inline struct eg_net_event *
+eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *session,
+		   struct eg_net_decision d, const struct eg_net_dest *dest)
+{
+	struct eg_net_event *ev;
+
+	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	if (!ev)
+		return NULL;
+	eg_fill_header(&ev->hdr, type, sizeof(*ev));
+	eg_fill_task(&ev->task);
+	ev->session_id = session_id;
+	ev->policy_id = session->policy_id;
+	ev->ret = eg_net_denies(d) ? -EPERM : 0;
+	ev->rule = d.rule;
+	ev->verdict = d.verdict;
+	ev->reason = d.reason;
+	ev->family = dest->family;
+	ev->protocol = dest->protocol;
+	ev->port = dest->port;
+	__builtin_memcpy(ev->addr, dest->addr, sizeof(ev->addr));
+	ev->unix_path[0] = 0;
+	ev->_pad = 0;
+	return ev;
+}
+
+/* ---- cgroup sock_addr programs ---------------------------------------------- */
+
+/* 0.0.0.0 is routed to the host itself: match it as 127.0.0.1. */
+static __always_inline void eg_net_set_ip4(struct eg_net_dest *dest, __u32 ip4)
+{
+	if (ip4 == 0)
+		ip4 = bpf_htonl(0x7f000001);
+	__builtin_memcpy(dest->addr, &ip4, sizeof(ip4));
+}
+
+/* Reads the destination of an IPv4 or IPv6 sock_addr call; mapped v6 becomes v4. */
+static __always_inline void eg_net_read_dest(struct bpf_sock_addr *ctx, bool v6, struct eg_net_dest *dest)
+{
+	__u32 a0, a1, a2, a3;
+
+	dest->protocol = ctx->protocol;
+	dest->port = bpf_ntohs((__u16)ctx->user_port);
+	if (!v6) {
+		dest->family = AF_INET;
+		eg_net_set_ip4(dest, ctx->user_ip4);
+		return;
+	}
+	a0 = ctx->user_ip6[0];
+	a1 = ctx->user_ip6[1];
+	a2 = ctx->user_ip6[2];
+	a3 = ctx->user_ip6[3];
+	if (a0 == 0 && a1 == 0 && a2 == bpf_htonl(0xffff)) {
+		dest->family = AF_INET;
+		eg_net_set_ip4(dest, a3);
+		return;
+	}
+	/* :: is routed to the host itself: match it as ::1. */
+	if ((a0 | a1 | a2 | a3) == 0)
+		a3 = bpf_htonl(1);
+	dest->family = AF_INET6;
+	__builtin_memcpy(&dest->addr[0], &a0, 4);
+	__builtin_memcpy(&dest->addr[4], &a1, 4);
+	__builtin_memcpy(&dest->addr[8], &a2, 4);
+	__builtin_memcpy(&dest->addr[12], &a3, 4);
+}
+
+/*
+ * The whole decision for connect4|6 and sendmsg4|6: 1 lets the call through, 0
+ * makes it fail with EPERM (what cgroup sock_addr programs return).
+ */
+static __always_inline int eg_net_sock_addr(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct eg_net_dest dest = {};
+	struct eg_net_decision d;
+	struct eg_session *session;
+	struct eg_net_event *ev;
+	__u64 session_id = 0;
+
+	session = eg_current_session(&session_id);
+	if (!session)
+		return 1;
+	eg_net_read_dest(ctx, v6, &dest);
+	if (dest.family == AF_INET)
+		d = eg_net_decide4(session, &dest);
+	else
+		d = eg_net_decide6(session, &dest);
+	if (eg_net_reported(session, d)) {
+		ev = eg_net_event_start(EG_EVENT_NET, session_id, session, d, &dest);
+		if (ev)
+			bpf_ringbuf_submit(ev, 0);
+	}
+	return eg_net_denies(d) ? 0 : 1;
+}
+
+#endif /* EG_LIB_NET_MATCH_H */
