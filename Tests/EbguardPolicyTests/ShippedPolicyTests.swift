@@ -1,0 +1,184 @@
+import EbguardPolicy
+import Foundation
+import Testing
+
+/// The policies in policies/, loaded from the source tree.
+enum Shipped {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("policies")
+
+    static func load(_ name: String) throws -> Policy {
+        try Policy.load(path: directory.appendingPathComponent(name).path)
+    }
+
+    static func compiled(_ name: String) throws -> CompiledPolicy {
+        try load(name).compile(in: testContext)
+    }
+}
+
+@Suite("Shipped policies")
+struct ShippedPolicyTests {
+    @Test(arguments: ["agent.yaml", "observe.yaml", "strict.yaml"])
+    func parsesCompilesWithoutWarnings(file: String) throws {
+        let policy = try Shipped.load(file)
+        let compiled = policy.compile(in: testContext)
+        #expect(compiled.exec.count == policy.exec.count)
+        #expect(compiled.warnings() == [])
+        // Also when the workspace is the home directory, a common way to start an agent.
+        let home = try PolicyContext(home: "/home/u", workspace: "/home/u")
+        #expect(policy.compile(in: home).warnings() == [])
+    }
+
+    @Test func everyShippedPolicyIsListed() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Shipped.directory.path)
+            .filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files == ["agent.yaml", "observe.yaml", "strict.yaml"])
+    }
+
+    @Test func agentFileRules() throws {
+        let c = try Shipped.compiled("agent.yaml")
+        func v(_ path: String, _ access: FileAccess) -> Verdict { c.decideFile(path: path, access: access).verdict }
+        // The workspace and temporary files are writable.
+        #expect(v("/home/u/proj/src/main.c", .write) == .allow)
+        #expect(v("/home/u/proj/build", .create) == .allow)
+        #expect(v("/home/u/proj/old.o", .delete) == .allow)
+        #expect(v("/tmp/cc1234.s", [.create, .write]) == .allow)
+        #expect(v("/dev/null", .write) == .allow)
+        #expect(v("/dev/pts/3", .write) == .allow)
+        // Caches and the agent's own state.
+        #expect(v("/home/u/.cache/pip/http/x", .create) == .allow)
+        #expect(v("/home/u/.local/lib/python3.11/site-packages/x.py", .create) == .allow)
+        #expect(v("/home/u/.cargo/registry/index/x", .write) == .allow)
+        #expect(v("/home/u/.claude/projects/p.jsonl", .write) == .allow)
+        #expect(v("/home/u/.claude.json", .write) == .allow)
+        // No other writes.
+        #expect(v("/home/u/notes.txt", .write) == .deny)
+        #expect(v("/etc/hosts", .write) == .deny)
+        #expect(v("/usr/local/bin/git", .create) == .deny)
+        #expect(v("/home/u/.config/Code/settings.json", .write) == .deny)
+        // Reads are allowed in general...
+        #expect(v("/etc/passwd", .read) == .allow)
+        #expect(v("/home/u/.gitconfig", .read) == .allow)
+        #expect(v("/usr/lib/x86_64-linux-gnu/libc.so.6", [.read, .exec]) == .allow)
+        // ...but not secrets, which are not writable either.
+        for secret in ["/home/u/.ssh/id_ed25519", "/home/u/.aws/credentials", "/home/u/.gnupg/private-keys-v1.d/k",
+                       "/home/u/.config/gh/hosts.yml", "/home/u/.netrc", "/home/u/.docker/config.json",
+                       "/home/u/.kube/config", "/home/u/.git-credentials", "/home/u/.local/share/keyrings/login.keyring"] {
+            #expect(v(secret, .read) == .deny, "\(secret)")
+            #expect(v(secret, .write) == .deny, "\(secret)")
+        }
+        #expect(v("/home/u/proj/.env", .read) == .deny)
+        #expect(v("/srv/other/.env.local", .read) == .deny)
+        #expect(v("/home/u/proj/.env", .write) == .allow)
+        #expect(v("/home/u/proj/.envrc", .read) == .allow)
+        // Persistence.
+        for spot in ["/home/u/.bashrc", "/home/u/.profile", "/home/u/.zshrc", "/home/u/.config/autostart/x.desktop",
+                     "/home/u/.config/systemd/user/x.service", "/home/u/.local/share/systemd/user/x.service",
+                     "/home/u/.ssh/authorized_keys", "/home/u/proj/.git/hooks/pre-commit", "/home/u/.gitconfig",
+                     "/home/u/.cargo/env"] {
+            #expect(v(spot, .write) == .deny, "\(spot)")
+            #expect(v(spot, .rename) == .deny, "\(spot)")
+        }
+        #expect(c.decideFile(path: "/home/u/proj/.git/config", access: .rename).verdict == .ask)
+        #expect(v("/home/u/proj/.git/index", .write) == .allow)
+    }
+
+    @Test func agentPersistenceHoldsWhenTheWorkspaceIsHome() throws {
+        let c = try Shipped.load("agent.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/home/u"))
+        #expect(c.decideFile(path: "/home/u/notes.txt", access: .write).verdict == .allow)
+        #expect(c.decideFile(path: "/home/u/.bashrc", access: .write).verdict == .deny)
+        #expect(c.decideFile(path: "/home/u/.ssh/authorized_keys", access: .write).verdict == .deny)
+        #expect(c.decideFile(path: "/home/u/.config/systemd/user/x.service", access: .create).verdict == .deny)
+    }
+
+    @Test func agentExecRules() throws {
+        let c = try Shipped.compiled("agent.yaml")
+        #expect(c.decideExec(path: "/usr/bin/sudo").verdict == .deny)
+        #expect(c.decideExec(path: "/usr/local/bin/docker").verdict == .deny)
+        #expect(c.decideExec(path: "/usr/bin/git").verdict == .allow)
+        #expect(c.execNeedsArgv(path: "/usr/bin/git"))
+        #expect(!c.execNeedsArgv(path: "/usr/bin/make"))
+        #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "push", "--force", "origin"]).verdict == .ask)
+        #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "push", "-uf", "origin"]).verdict == .ask)
+        #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "push", "origin", "main"]).verdict == .allow)
+        #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "clean", "-fdx"]).verdict == .ask)
+        #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "status"]).verdict == .allow)
+    }
+
+    @Test func agentNetworkRules() throws {
+        let c = try Shipped.compiled("agent.yaml")
+        func v(_ a: String, _ port: UInt16, _ p: TransportProtocol) -> Verdict {
+            c.decideConnect(address: ip(a), port: port, protocol: p).verdict
+        }
+        #expect(v("127.0.0.53", 53, .udp) == .allow)
+        #expect(v("::1", 5432, .tcp) == .allow)
+        #expect(v("1.1.1.1", 53, .udp) == .allow)
+        #expect(v("2606:4700:4700::1111", 53, .tcp) == .allow)
+        #expect(v("140.82.112.3", 443, .tcp) == .allow)
+        #expect(v("2606:50c0:8000::153", 443, .tcp) == .allow)
+        #expect(v("151.101.0.223", 80, .tcp) == .allow)
+        #expect(v("140.82.112.3", 22, .tcp) == .deny)
+        #expect(v("140.82.112.3", 443, .udp) == .deny)
+        #expect(v("169.254.169.254", 80, .tcp) == .deny)
+        #expect(v("169.254.170.2", 80, .tcp) == .deny)
+        #expect(v("::ffff:169.254.169.254", 80, .tcp) == .deny)
+        #expect(v("fd00:ec2::254", 80, .tcp) == .deny)
+        #expect(v("100.100.100.200", 80, .tcp) == .deny)
+        func u(_ path: String) -> Verdict { c.decideUnix(path: path).verdict }
+        #expect(u("/run/docker.sock") == .deny)
+        #expect(u("/var/run/docker.sock") == .deny)
+        #expect(u("/run/dbus/system_bus_socket") == .deny)
+        #expect(u("/run/user/1000/bus") == .deny)
+        #expect(u("/run/user/1000/docker.sock") == .deny)
+        #expect(u("/home/u/.docker/desktop/docker.sock") == .deny)
+        #expect(u("/tmp/.X11-unix/X0") == .deny)
+        #expect(u("/run/systemd/journal/socket") == .allow)
+        #expect(u("/home/u/proj/test.sock") == .allow)
+    }
+
+    @Test func observeAuditsEverything() throws {
+        let p = try Shipped.load("observe.yaml")
+        let c = p.compile(in: testContext)
+        #expect(!p.noNewPrivs)
+        #expect(c.decideExec(path: "/usr/bin/sudo") == Decision(.audit, nil))
+        #expect(c.decideFile(path: "/home/u/.ssh/id_rsa", access: .read) == Decision(.audit, nil))
+        #expect(c.decideConnect(address: ip("169.254.169.254"), port: 80, protocol: .tcp) == Decision(.audit, nil))
+        #expect(c.decideUnix(path: "/run/docker.sock") == Decision(.audit, nil))
+    }
+
+    @Test func strictRunsAShellAndACompilerAndLittleElse() throws {
+        let c = try Shipped.compiled("strict.yaml")
+        func f(_ path: String, _ access: FileAccess) -> Verdict { c.decideFile(path: path, access: access).verdict }
+        // A shell and a compiler...
+        for program in ["/usr/bin/bash", "/usr/bin/make", "/usr/bin/x86_64-linux-gnu-gcc-12",
+                        "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "/usr/bin/x86_64-linux-gnu-ld.bfd"] {
+            #expect(c.decideExec(path: program).verdict == .allow, "\(program)")
+            #expect(f(program, [.read, .exec]) == .allow, "\(program)")
+        }
+        #expect(f("/usr/lib/x86_64-linux-gnu/libc.so.6", [.read, .exec]) == .allow)
+        #expect(f("/etc/ld.so.cache", .read) == .allow)
+        #expect(f("/usr/include/stdio.h", .read) == .allow)
+        #expect(f("/tmp/ccX1.s", [.create, .write]) == .allow)
+        #expect(f("/tmp/ccX1.s", .read) == .allow)
+        #expect(f("/dev/null", .write) == .allow)
+        #expect(f("/proc/self/status", .read) == .allow)
+        // ...in the workspace, running what it builds.
+        #expect(f("/home/u/proj/hello.c", [.read, .write, .create]) == .allow)
+        #expect(c.decideExec(path: "/home/u/proj/a.out").verdict == .allow)
+        #expect(f("/home/u/proj/a.out", .exec) == .allow)
+        // And little else.
+        #expect(c.decideExec(path: "/usr/bin/sudo").verdict == .deny)
+        #expect(c.decideExec(path: "/tmp/payload").verdict == .deny)
+        #expect(f("/tmp/payload", .exec) == .deny)
+        #expect(c.decideExec(path: "/opt/tool/bin/tool").verdict == .deny)
+        #expect(f("/home/u/.bashrc", .read) == .deny)
+        #expect(f("/home/u/.ssh/id_rsa", .read) == .deny)
+        #expect(f("/etc/shadow", .read) == .deny)
+        #expect(f("/etc/passwd", .write) == .deny)
+        #expect(f("/usr/bin/bash", .write) == .deny)
+        #expect(f("/var/lib/dpkg/status", .read) == .deny)
+        #expect(c.decideConnect(address: ip("127.0.0.1"), port: 80, protocol: .tcp).verdict == .deny)
+        #expect(c.decideUnix(path: "/run/systemd/journal/socket").verdict == .deny)
+    }
+}
