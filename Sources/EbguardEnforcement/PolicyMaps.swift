@@ -15,6 +15,8 @@ public struct PolicyMaps {
     public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
     public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
     public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
+    /// Rules this kernel-side encoding cannot express yet; said out loud, never silently dropped.
+    public let unenforced: [String]
 
     public struct CompileError: Error, CustomStringConvertible, Equatable {
         public let rule: String
@@ -32,7 +34,7 @@ public struct PolicyMaps {
         self.session = session
         paths = try Self.pathEntries(policy, policyID: policyID)
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
-        unix = try Self.unixEntries(policy, policyID: policyID)
+        (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
     }
 
     // MARK: paths
@@ -143,11 +145,14 @@ public struct PolicyMaps {
         return (v4, v6)
     }
 
-    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError) -> [(key: eg_unix_key, rule: eg_net_rule)] {
+    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError)
+        -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
         var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
+        var unenforced: [String] = []
         for rule in policy.unixRules {
             guard case .exact(let path)? = rule.unix else {
-                throw CompileError(rule: "\(rule.id)", message: "unix rules must name one socket path (subtrees are not enforced yet)")
+                unenforced.append("\(rule.id) (\(rule.location)): unix socket subtree rules are not enforced yet; only exact socket paths are")
+                continue
             }
             guard path.utf8.count < Int(EG_UNIX_PATH_MAX) else {
                 throw CompileError(rule: "\(rule.id)", message: "socket path longer than \(EG_UNIX_PATH_MAX - 1) bytes")
@@ -160,7 +165,7 @@ public struct PolicyMaps {
             if let existing = entries[path], existing.rule.verdict >= value.verdict { continue }
             entries[path] = (key, value)
         }
-        return entries.keys.sorted().map { entries[$0]! }
+        return (entries.keys.sorted().map { entries[$0]! }, unenforced)
     }
 }
 

@@ -97,6 +97,7 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail("\(error)")
         }
+        if !quiet { session.maps.unenforced.forEach { warn("note: \($0)") } }
         if !enforcer.coverage.execAndFile {
             warn("""
             DEGRADED: this kernel refuses BPF-LSM programs, so exec and file rules are NOT enforced \
