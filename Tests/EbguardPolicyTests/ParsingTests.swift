@@ -148,6 +148,15 @@ struct ParsingTests {
         #expect(p.network[3].target == .unix(PathPattern(anchor: .home, components: [".docker", "run"], isSubtree: true)))
     }
 
+    @Test func bareIPv6InBlockStyle() throws {
+        let p = try parse("version: 1\nname: v6\nnetwork:\n  - action: allow\n    cidr: ::1\n")
+        guard case .cidr(let net, _, _) = p.network[0].target else {
+            Issue.record("expected a cidr rule")
+            return
+        }
+        #expect(net.description == "::1/128")
+    }
+
     @Test func anchorsAndAliasesAreResolved() throws {
         let p = try parse("""
             version: 1

@@ -188,6 +188,20 @@ struct PrecedenceTests {
         #expect(c.decideUnix(path: "/run/systemd/journal/socket") == Decision(.allow, RuleID(.network, 0)))
     }
 
+    /// The table in docs/policy.md, "Precedence".
+    @Test func documentedExample() throws {
+        let c = try compile("""
+            file:
+              - { action: deny,  path: "~/.ssh/**" }
+              - { action: allow, path: "~/.ssh/known_hosts" }
+              - { action: audit, path: /** }
+              - { action: deny,  name: id_rsa }
+            """)
+        #expect(c.decideFile(path: "/home/u/.ssh/known_hosts", access: .read) == Decision(.allow, RuleID(.file, 1)))
+        #expect(c.decideFile(path: "/home/u/.ssh/id_rsa", access: .read) == Decision(.deny, RuleID(.file, 0)))
+        #expect(c.decideFile(path: "/srv/backup/id_rsa", access: .read) == Decision(.audit, RuleID(.file, 2)))
+    }
+
     @Test func queriesAreNormalizedLexically() throws {
         let c = try compile("file:\n  - { action: deny, path: /etc/shadow }\n")
         #expect(c.decideFile(path: "//etc/./shadow", access: .read) == Decision(.deny, RuleID(.file, 0)))
