@@ -62,3 +62,14 @@ public struct PolicyWarning: Sendable, Hashable, CustomStringConvertible {
     /// `file:line:column: warning: message`.
     public var description: String { "\(location): warning: \(message)" }
 }
+
+/// A problem with one value in a policy; the parser adds the location.
+public struct PolicyValueError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,14 +1,3 @@
-/// A problem with one value in a policy; the parser adds the location.
-public struct PolicyValueError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var message: String
-
-    public init(_ message: String) {
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
 /// Where a policy path starts before it is compiled against a `PolicyContext`.
 public enum PathAnchor: String, Sendable, Hashable, Codable {
     /// An absolute path: `/etc/shadow`.

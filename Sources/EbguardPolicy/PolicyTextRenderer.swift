@@ -4,14 +4,14 @@ extension CompiledPolicy {
     public func renderText() -> String {
         var lines: [String] = []
         lines.append("policy: \(name)")
-        if let description { lines.append("description: \(description)") }
+        if let description { lines.append("description: " + Self.oneLine(description)) }
         lines.append("context: home=\(context.home) workspace=\(context.workspace)")
         lines.append("defaults: exec=\(defaults.exec.rawValue) file=\(defaults.file.rawValue) network=\(defaults.network.rawValue)")
         lines.append("session: no_new_privs=\(noNewPrivs) ask_timeout=\(askTimeout)s on_timeout=\(onTimeout.rawValue)")
         let rows = ruleRows()
         let idWidth = rows.map(\.id.count).max() ?? 0
         for row in rows {
-            let cells = [pad(row.id, idWidth), pad(row.verdict, 5), pad(row.kind, 7), row.rest]
+            let cells = [pad(row.id, idWidth), pad(row.verdict, 5), pad(row.kind, 7), Self.oneLine(row.rest)]
             lines.append(cells.joined(separator: " "))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -37,6 +37,19 @@ extension CompiledPolicy {
             }
         }
         return rows
+    }
+
+    /// Control characters (legal in file names) as `\xNN`, so every rule stays on one line.
+    static func oneLine(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f {
+                out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     private func pad(_ s: String, _ width: Int) -> String {

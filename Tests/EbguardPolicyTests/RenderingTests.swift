@@ -38,6 +38,11 @@ struct RenderingTests {
             """)
     }
 
+    @Test func controlCharactersStayOnOneLine() throws {
+        let c = try parse("version: 1\nname: c\nfile:\n  - { action: deny, path: \"/tmp/a\\nb\" }\n").compile(in: testContext)
+        #expect(c.renderText().hasSuffix("file[0] deny  exact   /tmp/a\\x0ab access=all\n"))
+    }
+
     @Test func json() throws {
         let c = try parse(Self.policy, file: "r.yaml").compile(in: testContext)
         let text = c.renderJSON()
