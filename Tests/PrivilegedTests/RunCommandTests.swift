@@ -1,0 +1,147 @@
+import EbguardSystem
+import EbguardTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// `ebguard run` as a user runs it: the real binary, real cgroups, real sockets on loopback.
+@Suite(.enabled(if: TestEnvironment.isRoot, "needs root (cgroups, BPF); `make test` runs it as root"))
+struct RunCommandTests {
+    let binary = TestEnvironment.projectRoot + "/bin/ebguard"
+
+    /// A policy file in a scratch directory, removed by the caller.
+    func policy(_ yaml: String) throws -> String {
+        let path = NSTemporaryDirectory() + "ebguard-run-\(getpid())-\(UInt32.random(in: 0..<UInt32.max)).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static let loopbackOnly = """
+    version: 1
+    name: loopback-only
+    defaults: { exec: allow, file: allow, network: deny }
+    network:
+      - { action: allow, cidr: 127.0.0.0/8, ports: [20000-60999] }
+      - { action: deny, cidr: 127.0.0.3/32 }
+    """
+
+    @Test func exitStatusIsTheCommands() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build bin/ebguard first (make)")
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        #expect(try runProcess([binary, "run", "--quiet", "--policy", file, "--", "/bin/sh", "-c", "exit 7"]).status == 7)
+        #expect(try runProcess([binary, "run", "--quiet", "--policy", file, "--", "/bin/sh", "-c", "kill -TERM $$"]).status == 143)
+        #expect(try runProcess([binary, "run", "--quiet", "--policy", file, "--", "no-such-command-xyz"]).status == 127)
+    }
+
+    @Test func theCommandRunsInAFreshCgroupThatIsRemovedAfterwards() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let result = try runProcess([binary, "run", "--quiet", "--policy", file, "--name", "cgtest", "--",
+                                     "/bin/sh", "-c", "cat /proc/self/cgroup; ls /proc/self/fd"])
+        #expect(result.status == 0)
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("0::") })
+        let relative = String(line.dropFirst(3))
+        #expect(relative.hasPrefix("/ebguard/cgtest-"))
+        #expect(!FileManager.default.fileExists(atPath: try Cgroup.mountPoint() + relative))
+        // Only 0, 1, 2 and ls's own directory descriptor: nothing of ebguard's leaks in.
+        let fds = result.stdout.split(separator: "\n").dropFirst().compactMap { Int($0) }
+        #expect(fds == [0, 1, 2, 3])
+    }
+
+    @Test func networkRulesAreEnforcedAndDenialsPrinted() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let listener = try TCPListener(address: "127.0.0.1")
+        let denied = try TCPListener(address: "127.0.0.3")
+        let script = """
+        exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo allowed
+        exec 4<>/dev/tcp/127.0.0.3/\(denied.port) && echo reached-denied
+        exec 5<>/dev/tcp/127.0.0.1/\(listener.port < 20000 ? 19999 : 19999) && echo reached-low-port
+        exit 0
+        """
+        let result = try runProcess([binary, "run", "--policy", file, "--", "/bin/bash", "-c", script])
+        #expect(result.status == 0)
+        #expect(result.stdout == "allowed\n")
+        #expect(result.stderr.contains("ebguard: denied connect 127.0.0.3:\(denied.port) (tcp) by rule network[1]"))
+        #expect(result.stderr.contains("ebguard: denied connect 127.0.0.1:19999 (tcp) by the network default"))
+        // The same connects from outside any session are untouched.
+        let outside = try runProcess(["/bin/bash", "-c", "exec 4<>/dev/tcp/127.0.0.3/\(denied.port) && echo ok"])
+        #expect(outside.stdout == "ok\n")
+    }
+
+    @Test func aChildCgroupInsideTheSessionIsStillGoverned() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let denied = try TCPListener(address: "127.0.0.3")
+        let mount = try Cgroup.mountPoint()
+        let script = """
+        me=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        mkdir "\(mount)$me/nested" && echo $$ > "\(mount)$me/nested/cgroup.procs" && sed -n 's/^0:://p' /proc/self/cgroup
+        exec 4<>/dev/tcp/127.0.0.3/\(denied.port) && echo reached-denied
+        exit 0
+        """
+        let result = try runProcess([binary, "run", "--quiet", "--policy", file, "--", "/bin/bash", "-c", script])
+        #expect(result.stdout.hasSuffix("/nested\n"))
+        #expect(!result.stdout.contains("reached-denied"))
+        #expect(result.stderr.contains("Operation not permitted"))
+    }
+
+    @Test func signalsSentToEbguardReachTheCommand() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--quiet", "--policy", file, "--", "/bin/sleep", "60"]
+        try process.run()
+        let started = ContinuousClock.now
+        // Wait until sleep runs inside its session, then signal ebguard, not sleep.
+        while ContinuousClock.now - started < .seconds(20) {
+            if (try? runProcess(["/usr/bin/pgrep", "-x", "-P", "\(process.processIdentifier)", "sleep"]))?.status == 0 { break }
+            usleep(50_000)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 143)
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test func aBrokenPolicyChangesNothingAndSaysWhere() throws {
+        let file = try policy("version: 1\nname: broken\nfile:\n  - { action: deny, pth: /etc }\n")
+        defer { unlink(file) }
+        let before = Cgroup(path: try Cgroup.mountPoint() + "/ebguard").children().count
+        let result = try runProcess([binary, "run", "--policy", file, "--", "/bin/true"])
+        #expect(result.status == 125)
+        #expect(result.stderr.contains("\(file):4:"))
+        #expect(Cgroup(path: try Cgroup.mountPoint() + "/ebguard").children().count == before)
+    }
+}
+
+/// A TCP listener on a loopback address at a free port.
+final class TCPListener {
+    let fd: Int32
+    let port: UInt16
+
+    init(address text: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.current("socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(text)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw SystemError.current("listening on \(text)")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        self.port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(fd) }
+}
