@@ -99,8 +99,9 @@ struct RunCommand: ParsableCommand {
         }
         if !quiet { session.maps.unenforced.forEach { warn("note: \($0)") } }
         if !enforcer.coverage.execAndFile {
+            let why = lsmWorks ? "this build carries no exec/file programs" : "this kernel refuses BPF-LSM programs"
             warn("""
-            DEGRADED: this kernel refuses BPF-LSM programs, so exec and file rules are NOT enforced \
+            DEGRADED: \(why), so exec and file rules are NOT enforced \
             (exec is only observed); network rules are enforced. Run `ebguard doctor` for the remedy, \
             or pass --require-full to refuse to run like this.
             """)

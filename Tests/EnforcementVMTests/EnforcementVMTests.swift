@@ -1,0 +1,2 @@
+// BPF-LSM enforcement tests; they run inside scripts/vmtest (see scripts/run-tests).
+import Testing
