@@ -5,7 +5,9 @@ import Glibc
 import Testing
 
 /// `ebguard run` as a user runs it: the real binary, real cgroups, real sockets on loopback.
-@Suite(.enabled(if: TestEnvironment.isRoot, "needs root (cgroups, BPF); `make test` runs it as root"))
+/// Serialized: standalone sessions share one ring buffer and each reader consumes what it reads,
+/// so concurrent sessions can miss each other's denial lines (a daemon will be the single reader).
+@Suite(.enabled(if: TestEnvironment.isRoot, "needs root (cgroups, BPF); `make test` runs it as root"), .serialized)
 struct RunCommandTests {
     let binary = TestEnvironment.projectRoot + "/bin/ebguard"
 
