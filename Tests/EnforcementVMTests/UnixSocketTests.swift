@@ -18,12 +18,11 @@ struct UnixSocketTests {
         try unix.rule(policy: 1, "\(dir)/audited.sock", .audit, rule: 2)
         try unix.rule(policy: 1, "\(dir)/log.sock", .deny, rule: 3)
         try unix.rule(policy: 1, "\(dir)/packet.sock", .deny, rule: 4)
-        let outcomes = try UnixProbe.run([
+        try expectUnixOutcomes([
             "stream:\(dir)/docker.sock", "stream:\(dir)/ask.sock", "stream:\(dir)/audited.sock", "stream:\(dir)/other.sock",
             "dgram:\(dir)/log.sock", "dgramc:\(dir)/log.sock", "dgram:\(dir)/other-dgram.sock",
             "seqpacket:\(dir)/packet.sock",
-        ], in: session)
-        #expect(outcomes == [
+        ], in: session, [
             "stream:\(dir)/docker.sock": "EPERM", "stream:\(dir)/ask.sock": "EPERM", "stream:\(dir)/audited.sock": "ok",
             "stream:\(dir)/other.sock": "ok", "dgram:\(dir)/log.sock": "EPERM", "dgramc:\(dir)/log.sock": "EPERM",
             "dgram:\(dir)/other-dgram.sock": "ok", "seqpacket:\(dir)/packet.sock": "EPERM",
@@ -61,9 +60,8 @@ struct UnixSocketTests {
         let longest = dir + "/" + String(repeating: "x", count: 106 - dir.count)
         let tooLong = longest + "y"
         try unix.rule(policy: 2, longest, .allow, rule: 1)
-        let outcomes = try UnixProbe.run(["stream:\(dir)/allowed.sock", "stream:\(dir)/unlisted.sock", "stream:\(abstract)",
-                                          "dgram:\(abstract)-d", "pair:", "raw:\(longest)", "raw:\(tooLong)"], in: session)
-        #expect(outcomes == [
+        try expectUnixOutcomes(["stream:\(dir)/allowed.sock", "stream:\(dir)/unlisted.sock", "stream:\(abstract)",
+                                "dgram:\(abstract)-d", "pair:", "raw:\(longest)", "raw:\(tooLong)"], in: session, [
             "stream:\(dir)/allowed.sock": "ok", "stream:\(dir)/unlisted.sock": "EPERM", "stream:\(abstract)": "EPERM",
             "dgram:\(abstract)-d": "EPERM", "pair:": "ok", "raw:\(longest)": "ok", "raw:\(tooLong)": "EPERM",
         ])
@@ -80,16 +78,23 @@ struct UnixSocketTests {
         let dir = unix.directory
         try unix.rule(policy: 3, "\(dir)/a.sock", .deny, rule: 0)
         let attempt = ["stream:\(dir)/a.sock"]
-        #expect(try UnixProbe.run(attempt, in: denying) == ["stream:\(dir)/a.sock": "EPERM"])
-        #expect(try UnixProbe.run(attempt, in: other) == ["stream:\(dir)/a.sock": "ok"])
-        #expect(try UnixProbe.run(attempt, in: try unix.parent.cgroup.createChild("stranger")) == ["stream:\(dir)/a.sock": "ok"])
-        #expect(try UnixProbe.run(attempt) == ["stream:\(dir)/a.sock": "ok"])
+        try expectUnixOutcomes(attempt, in: denying, ["stream:\(dir)/a.sock": "EPERM"])
+        try expectUnixOutcomes(attempt, in: other, ["stream:\(dir)/a.sock": "ok"])
+        try expectUnixOutcomes(attempt, in: try unix.parent.cgroup.createChild("stranger"), ["stream:\(dir)/a.sock": "ok"])
+        try expectUnixOutcomes(attempt, in: nil, ["stream:\(dir)/a.sock": "ok"])
         let child = try denying.createChild("agent-made")
-        #expect(try UnixProbe.run(attempt, in: child) == ["stream:\(dir)/a.sock": "EPERM"])
+        try expectUnixOutcomes(attempt, in: child, ["stream:\(dir)/a.sock": "EPERM"])
         let events = try unix.events()
         #expect(events.map(\.policy_id) == [3, 3])
         #expect(events.last?.task.cgroup_id == (try child.id()))
     }
+}
+
+/// Runs the attempts (see `UnixProbe`) and expects exactly these outcomes, showing the real ones on failure.
+private func expectUnixOutcomes(_ attempts: [String], in cgroup: Cgroup?, _ expected: [String: String],
+                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let outcomes = try UnixProbe.run(attempts, in: cgroup)
+    #expect(outcomes == expected, sourceLocation: sourceLocation)
 }
 
 /// unix.bpf.o with its own pin root; programs attached (LSM: host-wide, scoped by session).

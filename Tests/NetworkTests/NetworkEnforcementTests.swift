@@ -17,11 +17,11 @@ struct NetworkEnforcementTests {
         try net.put("10.0.0.0/8", policy: 2, [.allow(0)])
 
         let attempts = ["tcp/127.0.0.1/8080", "tcp/127.9.9.9/8080", "tcp/10.1.2.3/8080", "tcp/192.168.7.1/8080"]
-        #expect(try Probe.run(attempts, in: denyLoopback) == [
+        try expectOutcomes(attempts, in: denyLoopback, [
             "tcp/127.0.0.1/8080": "EPERM", "tcp/127.9.9.9/8080": "EPERM",
             "tcp/10.1.2.3/8080": "ok", "tcp/192.168.7.1/8080": "ok",
         ])
-        #expect(try Probe.run(attempts, in: onlyTen) == [
+        try expectOutcomes(attempts, in: onlyTen, [
             "tcp/127.0.0.1/8080": "EPERM", "tcp/127.9.9.9/8080": "EPERM",
             "tcp/10.1.2.3/8080": "ok", "tcp/192.168.7.1/8080": "EPERM",
         ])
@@ -35,8 +35,8 @@ struct NetworkEnforcementTests {
         try net.put("127.0.0.2/32", policy: 7, [.allow(1), .deny(0)])
         try net.put("10.0.0.0/8", policy: 7, [.deny(2)])
         try net.put("10.1.0.0/16", policy: 7, [.allow(3), .deny(2)])
-        #expect(try Probe.run(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.3/80",
-                               "tcp/10.1.2.3/80", "tcp/10.2.0.1/80"], in: session) == [
+        try expectOutcomes(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.3/80",
+                           "tcp/10.1.2.3/80", "tcp/10.2.0.1/80"], in: session, [
             "tcp/127.0.0.1/80": "EPERM", "tcp/127.0.0.2/80": "ok", "tcp/127.0.0.3/80": "EPERM",
             "tcp/10.1.2.3/80": "ok", "tcp/10.2.0.1/80": "EPERM",
         ])
@@ -48,8 +48,8 @@ struct NetworkEnforcementTests {
         let net = try NetFixture("net-ports")
         let session = try net.session("s", policy: 3, default: EG_VERDICT_DENY)
         try net.put("127.0.0.0/8", policy: 3, [.allow(0, ports: 443...443), .allow(0, ports: 8000...8099), .deny(1, ports: 22...22)])
-        #expect(try Probe.run(["tcp/127.0.0.1/443", "tcp/127.0.0.1/8000", "tcp/127.0.0.1/8099", "tcp/127.0.0.1/8100",
-                               "tcp/127.0.0.1/7999", "tcp/127.0.0.1/22", "tcp/127.0.0.1/444"], in: session) == [
+        try expectOutcomes(["tcp/127.0.0.1/443", "tcp/127.0.0.1/8000", "tcp/127.0.0.1/8099", "tcp/127.0.0.1/8100",
+                           "tcp/127.0.0.1/7999", "tcp/127.0.0.1/22", "tcp/127.0.0.1/444"], in: session, [
             "tcp/127.0.0.1/443": "ok", "tcp/127.0.0.1/8000": "ok", "tcp/127.0.0.1/8099": "ok",
             "tcp/127.0.0.1/8100": "EPERM", "tcp/127.0.0.1/7999": "EPERM", "tcp/127.0.0.1/22": "EPERM",
             "tcp/127.0.0.1/444": "EPERM",
@@ -68,8 +68,8 @@ struct NetworkEnforcementTests {
         let noUDP = try net.session("no-udp", policy: 2)
         try net.put("127.0.0.0/8", policy: 2, [.deny(0, proto: udp)])
         let attempts = ["tcp/127.0.0.1/9000", "udp/127.0.0.1/9000", "udpc/127.0.0.1/9001"]
-        #expect(try Probe.run(attempts, in: noTCP) == ["tcp/127.0.0.1/9000": "EPERM", "udp/127.0.0.1/9000": "ok", "udpc/127.0.0.1/9001": "ok"])
-        #expect(try Probe.run(attempts, in: noUDP) == ["tcp/127.0.0.1/9000": "ok", "udp/127.0.0.1/9000": "EPERM", "udpc/127.0.0.1/9001": "EPERM"])
+        try expectOutcomes(attempts, in: noTCP, ["tcp/127.0.0.1/9000": "EPERM", "udp/127.0.0.1/9000": "ok", "udpc/127.0.0.1/9001": "ok"])
+        try expectOutcomes(attempts, in: noUDP, ["tcp/127.0.0.1/9000": "ok", "udp/127.0.0.1/9000": "EPERM", "udpc/127.0.0.1/9001": "EPERM"])
     }
 
     @Test func ipv6AllowAndDeny() throws {
@@ -77,8 +77,8 @@ struct NetworkEnforcementTests {
         let session = try net.session("s", policy: 4, default: EG_VERDICT_DENY)
         try net.put("fd00::/8", policy: 4, [.allow(0)])
         try net.put("::1/128", policy: 4, [.deny(1, ports: 22...22), .allow(2)])
-        #expect(try Probe.run(["tcp/::1/8080", "tcp/::1/22", "tcp/fd00::7/8080", "udp/::1/53", "udp/::1/22",
-                               "tcp/::/22"], in: session) == [
+        try expectOutcomes(["tcp/::1/8080", "tcp/::1/22", "tcp/fd00::7/8080", "udp/::1/53", "udp/::1/22",
+                           "tcp/::/22"], in: session, [
             "tcp/::1/8080": "ok", "tcp/::1/22": "EPERM", "tcp/fd00::7/8080": "ok", "udp/::1/53": "ok", "udp/::1/22": "EPERM",
             "tcp/::/22": "EPERM",  // :: reaches ::1: matched as ::1
         ])
@@ -92,8 +92,8 @@ struct NetworkEnforcementTests {
         let session = try net.session("s", policy: 5)
         try net.put("127.0.0.0/8", policy: 5, [.deny(0)])
         // Nothing in the v6 map: a mapped address must not fall through to the v6 default.
-        #expect(try Probe.run(["tcp/::ffff:127.0.0.1/8080", "udp/::ffff:127.0.0.1/8081", "udpc/::ffff:127.0.0.1/8082",
-                               "tcp/::ffff:10.1.2.3/8080", "tcp/::1/8080"], in: session) == [
+        try expectOutcomes(["tcp/::ffff:127.0.0.1/8080", "udp/::ffff:127.0.0.1/8081", "udpc/::ffff:127.0.0.1/8082",
+                           "tcp/::ffff:10.1.2.3/8080", "tcp/::1/8080"], in: session, [
             "tcp/::ffff:127.0.0.1/8080": "EPERM", "udp/::ffff:127.0.0.1/8081": "EPERM", "udpc/::ffff:127.0.0.1/8082": "EPERM",
             "tcp/::ffff:10.1.2.3/8080": "ok", "tcp/::1/8080": "ok",
         ])
@@ -109,9 +109,29 @@ struct NetworkEnforcementTests {
         let net = try NetFixture("net-any")
         let session = try net.session("s", policy: 6)
         try net.put("127.0.0.0/8", policy: 6, [.deny(0)])
-        #expect(try Probe.run(["tcp/0.0.0.0/8080", "udp/0.0.0.0/8081", "tcp/::ffff:0.0.0.0/8082"], in: session) == [
+        try expectOutcomes(["tcp/0.0.0.0/8080", "udp/0.0.0.0/8081", "tcp/::ffff:0.0.0.0/8082"], in: session, [
             "tcp/0.0.0.0/8080": "EPERM", "udp/0.0.0.0/8081": "EPERM", "tcp/::ffff:0.0.0.0/8082": "EPERM",
         ])
+    }
+
+    @Test func tcpFastOpenWithoutConnectIsDenied() throws {
+        let net = try NetFixture("net-tfo")
+        let session = try net.session("s", policy: 12)
+        try net.put("127.0.0.0/8", policy: 12, [.deny(0, ports: 8080...8080)])
+        try net.put("::1/128", policy: 12, [.deny(1, ports: 8080...8080)])
+        try expectOutcomes(["tfo/127.0.0.1/8080", "tfo/127.0.0.1/8081", "tfo/::1/8080", "tfo/::ffff:127.0.0.1/8080"], in: session, [
+            "tfo/127.0.0.1/8080": "EPERM", "tfo/127.0.0.1/8081": "ok", "tfo/::1/8080": "EPERM", "tfo/::ffff:127.0.0.1/8080": "EPERM",
+        ])
+    }
+
+    @Test func multipathTCPIsGovernedByTCPRules() throws {
+        let net = try NetFixture("net-mptcp")
+        let session = try net.session("s", policy: 13)
+        try net.put("127.0.0.0/8", policy: 13, [.deny(0, ports: 8080...8080, proto: tcp)])
+        try expectOutcomes(["mptcp/127.0.0.1/8080", "mptcp/127.0.0.1/8081", "mptcp/::ffff:127.0.0.1/8080"], in: session, [
+            "mptcp/127.0.0.1/8080": "EPERM", "mptcp/127.0.0.1/8081": "ok", "mptcp/::ffff:127.0.0.1/8080": "EPERM",
+        ])
+        #expect(try net.events().map(\.protocol) == [tcp, tcp])
     }
 
     @Test func udpSendtoWithoutConnectIsDenied() throws {
@@ -119,7 +139,7 @@ struct NetworkEnforcementTests {
         let session = try net.session("s", policy: 8)
         try net.put("127.0.0.0/8", policy: 8, [.deny(0, ports: 5353...5353, proto: udp)])
         try net.put("::1/128", policy: 8, [.deny(1, ports: 5353...5353, proto: udp)])
-        #expect(try Probe.run(["udp/127.0.0.1/5353", "udp/127.0.0.1/5354", "udp/::1/5353", "udp/::1/5354"], in: session) == [
+        try expectOutcomes(["udp/127.0.0.1/5353", "udp/127.0.0.1/5354", "udp/::1/5353", "udp/::1/5354"], in: session, [
             "udp/127.0.0.1/5353": "EPERM", "udp/127.0.0.1/5354": "ok", "udp/::1/5353": "EPERM", "udp/::1/5354": "ok",
         ])
         let events = try net.events()
@@ -131,7 +151,7 @@ struct NetworkEnforcementTests {
         let net = try NetFixture("net-default")
         let session = try net.session("s", policy: 9, default: EG_VERDICT_DENY)
         try net.put("127.0.0.2/32", policy: 9, [.allow(0, ports: 80...80)])
-        #expect(try Probe.run(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.2/81", "udp/::1/53"], in: session) == [
+        try expectOutcomes(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.2/81", "udp/::1/53"], in: session, [
             "tcp/127.0.0.1/80": "EPERM", "tcp/127.0.0.2/80": "ok", "tcp/127.0.0.2/81": "EPERM", "udp/::1/53": "EPERM",
         ])
         let events = try net.events()
@@ -146,8 +166,8 @@ struct NetworkEnforcementTests {
         let stranger = try net.bystander("stranger")  // under the attach point, in no session
         let attempts = ["tcp/127.0.0.1/8080", "udp/127.0.0.1/53", "tcp/::1/8080", "tcp/::ffff:127.0.0.1/8081"]
         let allOK = Dictionary(uniqueKeysWithValues: attempts.map { ($0, "ok") })
-        #expect(try Probe.run(attempts, in: stranger) == allOK)
-        #expect(try Probe.run(attempts) == allOK)  // the test runner's own cgroup
+        try expectOutcomes(attempts, in: stranger, allOK)
+        try expectOutcomes(attempts, in: nil, allOK)  // the test runner's own cgroup
         #expect(try net.events().isEmpty)
     }
 
@@ -157,7 +177,7 @@ struct NetworkEnforcementTests {
         try net.put("127.0.0.0/8", policy: 11, [.deny(0)])
         let child = try session.createChild("agent-made")
         let grandchild = try child.createChild("deeper")
-        #expect(try Probe.run(["tcp/127.0.0.1/8080"], in: grandchild) == ["tcp/127.0.0.1/8080": "EPERM"])
+        try expectOutcomes(["tcp/127.0.0.1/8080"], in: grandchild, ["tcp/127.0.0.1/8080": "EPERM"])
         let event = try #require(try net.events().first)
         #expect(event.session_id == (try session.id()))
         #expect(event.task.cgroup_id == (try grandchild.id()))
@@ -171,10 +191,10 @@ struct NetworkEnforcementTests {
         try net.put("127.0.0.1/32", policy: 22, [.allow(5)])
         try net.put("::1/128", policy: 21, [.deny(1)])
         let attempts = ["tcp/127.0.0.1/8080", "tcp/127.0.0.2/8080", "tcp/10.1.2.3/8080", "tcp/::1/8080"]
-        #expect(try Probe.run(attempts, in: a) == [
+        try expectOutcomes(attempts, in: a, [
             "tcp/127.0.0.1/8080": "EPERM", "tcp/127.0.0.2/8080": "EPERM", "tcp/10.1.2.3/8080": "ok", "tcp/::1/8080": "EPERM",
         ])
-        #expect(try Probe.run(attempts, in: b) == [
+        try expectOutcomes(attempts, in: b, [
             "tcp/127.0.0.1/8080": "ok", "tcp/127.0.0.2/8080": "EPERM", "tcp/10.1.2.3/8080": "EPERM", "tcp/::1/8080": "EPERM",
         ])
         let events = try net.events()
@@ -187,7 +207,7 @@ struct NetworkEnforcementTests {
         let session = try net.session("s", policy: 31)
         try net.put("127.0.0.0/8", policy: 31, [.deny(3, ports: 22...22, proto: tcp), .ask(4, ports: 23...23),
                                                 .audit(5, ports: 8080...8080), .allow(6)])
-        #expect(try Probe.run(["tcp/127.0.0.5/22", "tcp/127.0.0.1/23", "tcp/127.0.0.1/8080", "tcp/127.0.0.1/9090"], in: session) == [
+        try expectOutcomes(["tcp/127.0.0.5/22", "tcp/127.0.0.1/23", "tcp/127.0.0.1/8080", "tcp/127.0.0.1/9090"], in: session, [
             "tcp/127.0.0.5/22": "EPERM", "tcp/127.0.0.1/23": "EPERM", "tcp/127.0.0.1/8080": "ok", "tcp/127.0.0.1/9090": "ok",
         ])
         let events = try net.events()
@@ -218,7 +238,7 @@ struct NetworkEnforcementTests {
     @Test func auditAllowsReportsAllowedConnects() throws {
         let net = try NetFixture("net-observe")
         let session = try net.session("s", policy: 32, auditAllows: true)
-        #expect(try Probe.run(["tcp/127.0.0.1/8080", "udp/::1/53"], in: session) == ["tcp/127.0.0.1/8080": "ok", "udp/::1/53": "ok"])
+        try expectOutcomes(["tcp/127.0.0.1/8080", "udp/::1/53"], in: session, ["tcp/127.0.0.1/8080": "ok", "udp/::1/53": "ok"])
         let events = try net.events()
         #expect(events.map(\.verdict) == [UInt8(EG_VERDICT_ALLOW.rawValue), UInt8(EG_VERDICT_ALLOW.rawValue)])
         #expect(events.map(\.ret) == [0, 0])
@@ -236,9 +256,17 @@ struct NetworkEnforcementTests {
         key.policy_id = 33
         key.addr = (127, 0, 0, 2)
         try net.rules4.update(key, tooMany)
-        #expect(try Probe.run(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.3/80"], in: session) == [
+        try expectOutcomes(["tcp/127.0.0.1/80", "tcp/127.0.0.2/80", "tcp/127.0.0.3/80"], in: session, [
             "tcp/127.0.0.1/80": "EPERM", "tcp/127.0.0.2/80": "EPERM", "tcp/127.0.0.3/80": "ok",
         ])
         #expect(try net.events().map(\.reason) == [UInt8(EG_REASON_NO_POLICY.rawValue), UInt8(EG_REASON_NO_POLICY.rawValue)])
     }
+}
+
+/// Runs the attempts (see `Probe`) and expects exactly these outcomes; on failure the
+/// message shows what really happened.
+func expectOutcomes(_ attempts: [String], in cgroup: Cgroup?, _ expected: [String: String],
+                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let outcomes = try Probe.run(attempts, in: cgroup)
+    #expect(outcomes == expected, sourceLocation: sourceLocation)
 }

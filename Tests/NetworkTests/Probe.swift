@@ -7,7 +7,9 @@ import Foundation
 /// reporting "ok" or the errno name ("EPERM") per attempt.
 ///
 /// An attempt is "kind/host/port": `tcp` connects; `udp` sends one datagram with sendto
-/// and no connect (the sendmsg hooks); `udpc` connects a UDP socket, then sends. The
+/// and no connect (the sendmsg hooks); `udpc` connects a UDP socket, then sends; `tfo`
+/// opens TCP with data through sendto(MSG_FASTOPEN), with no connect() call; `mptcp`
+/// connects a Multipath TCP socket (to a plain TCP listener, which it falls back to). The
 /// client's family follows the host literal (an AF_INET6 socket for "::ffff:127.0.0.1").
 /// Listeners bind the wildcard of the family that receives the traffic.
 enum Probe {
@@ -21,7 +23,7 @@ def client_family(host):
     return socket.AF_INET6 if ':' in host else socket.AF_INET
 def listener(kind, host, port):
     fam = socket.AF_INET6 if ':' in host and not host.startswith('::ffff:') else socket.AF_INET
-    typ = socket.SOCK_STREAM if kind == 'tcp' else socket.SOCK_DGRAM
+    typ = socket.SOCK_STREAM if kind in ('tcp', 'tfo', 'mptcp') else socket.SOCK_DGRAM
     key = (fam, typ, port)
     if key not in listeners:
         s = socket.socket(fam, typ)
@@ -39,14 +41,21 @@ for spec in sys.argv[1:]:
     port = int(port)
     try:
         l = listener(kind, host, port)
-        c = socket.socket(client_family(host), socket.SOCK_STREAM if kind == 'tcp' else socket.SOCK_DGRAM)
+        if kind == 'mptcp':
+            c = socket.socket(client_family(host), socket.SOCK_STREAM, 262)  # IPPROTO_MPTCP
+        else:
+            c = socket.socket(client_family(host), socket.SOCK_STREAM if kind in ('tcp', 'tfo') else socket.SOCK_DGRAM)
         c.settimeout(2)
-        if kind == 'tcp':
+        if kind in ('tcp', 'mptcp'):
             c.connect((host, port))
             l.accept()[0].close()
         elif kind == 'udp':
             c.sendto(b'x', (host, port))
             l.recvfrom(16)
+        elif kind == 'tfo':
+            c.settimeout(None)  # with a timeout the socket is non-blocking: EINPROGRESS
+            c.sendto(b'x', socket.MSG_FASTOPEN, (host, port))
+            l.accept()[0].close()
         elif kind == 'udpc':
             c.connect((host, port))
             c.send(b'x')

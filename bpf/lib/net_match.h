@@ -48,6 +48,8 @@
  * above EG_NET_RULES_MAX) is denied with reason EG_REASON_NO_POLICY.
  * Destinations 0.0.0.0 and :: are matched as 127.0.0.1 and ::1, where the kernel
  * really sends them, so "deny 127.0.0.0/8" cannot be dodged through INADDR_ANY.
+ * The protocol is the socket's: 6 tcp (Multipath TCP sockets count as tcp), 17 udp;
+ * anything else (ICMP ping sockets, ...) is matched only by protocol-0 ("any") rules.
  */
 #ifndef EG_LIB_NET_MATCH_H
 #define EG_LIB_NET_MATCH_H
@@ -229,12 +231,23 @@ static __always_inline void eg_net_set_ip4(struct eg_net_dest *dest, __u32 ip4)
 	__builtin_memcpy(dest->addr, &ip4, sizeof(ip4));
 }
 
+/*
+ * The protocol as rules name it: MPTCP (262, too big for the event's byte) is TCP on
+ * the wire, so TCP rules govern it; any other number above 255 matches only "any".
+ */
+static __always_inline __u8 eg_net_protocol(__u32 protocol)
+{
+	if (protocol == 262)	/* IPPROTO_MPTCP */
+		return 6;	/* IPPROTO_TCP */
+	return protocol > 255 ? 255 : protocol;
+}
+
 /* Reads the destination of an IPv4 or IPv6 sock_addr call; mapped v6 becomes v4. */
 static __always_inline void eg_net_read_dest(struct bpf_sock_addr *ctx, bool v6, struct eg_net_dest *dest)
 {
 	__u32 a0, a1, a2, a3;
 
-	dest->protocol = ctx->protocol;
+	dest->protocol = eg_net_protocol(ctx->protocol);
 	dest->port = bpf_ntohs((__u16)ctx->user_port);
 	if (!v6) {
 		dest->family = AF_INET;
