@@ -11,6 +11,12 @@
  * cover TCP (including TCP Fast Open, which goes through the same pre-connect
  * hook) and connected UDP; sendmsg4|6 cover UDP datagrams sent with an address
  * and no connect. IPv4-mapped IPv6 destinations are decided by the IPv4 rules.
+ *
+ * The kernel runs these programs for sockets created in a cgroup below the attach
+ * point (the socket's cgroup, fixed at socket()); the session is then found from
+ * the calling task. A socket created outside every session and handed into one
+ * (SCM_RIGHTS, pidfd_getfd) never reaches these programs; attaching at the root
+ * cgroup would close that, at one extra hash lookup for every connect on the host.
  */
 #include "lib/net_match.h"
 

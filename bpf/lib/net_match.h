@@ -22,7 +22,10 @@
  *   entry's list in order: the first rule whose port range and protocol match
  *   decides. No entry, or no rule in it matching, means the session's
  *   default_verdict[EG_DOMAIN_NET] decides (rule EG_RULE_DEFAULT, reason DEFAULT).
- *   Updating a key replaces its whole list atomically for readers.
+ *   Updating a key replaces its whole list atomically for readers. Capacity:
+ *   EG_NET_MAX_PREFIXES keys per family, all policies together; a key's list holds
+ *   at most EG_NET_RULES_MAX rules (a rule with several port ranges takes one slot
+ *   per range).
  *
  * eg_unix_rules: hash, pinned by name. key = struct eg_unix_key { policy_id, len,
  *   path }: the peer socket's bound name exactly as the server passed it to bind()
@@ -47,7 +50,8 @@
  * Fail closed: a session whose entries are malformed (verdict out of range, count
  * above EG_NET_RULES_MAX) is denied with reason EG_REASON_NO_POLICY.
  * Destinations 0.0.0.0 and :: are matched as 127.0.0.1 and ::1, where the kernel
- * really sends them, so "deny 127.0.0.0/8" cannot be dodged through INADDR_ANY.
+ * really sends them, so "deny 127.0.0.0/8" cannot be dodged through INADDR_ANY;
+ * events report the address as matched (mapped v6 as AF_INET a.b.c.d).
  * The protocol is the socket's: 6 tcp (Multipath TCP sockets count as tcp), 17 udp;
  * anything else (ICMP ping sockets, ...) is matched only by protocol-0 ("any") rules.
  */
