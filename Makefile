@@ -38,10 +38,13 @@ bpf: $(BPF_OBJS)
 $(EMBEDDED): $(BPF_OBJS) scripts/embed-bpf
 	scripts/embed-bpf $@ $(BPF_OBJS)
 
+# The shipped binary links the Swift runtime statically, which makes its objects unfit for the
+# dynamically linked test build: it gets a build folder of its own.
+STATIC_BUILD := .build-static
 bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS)
-	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --product ebguard
+	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --scratch-path $(STATIC_BUILD) --product ebguard
 	@mkdir -p bin
-	cp "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ebguard" bin/ebguard
+	cp "$$($(SWIFT) build -c $(CONFIG) --static-swift-stdlib --scratch-path $(STATIC_BUILD) --show-bin-path)/ebguard" bin/ebguard
 
 # Tests: unit tests unprivileged; privileged host tests and the BPF-LSM VM tests as root.
 test: deps bin/ebguard
@@ -53,4 +56,4 @@ demo: deps bin/ebguard
 	scripts/demo
 
 clean:
-	rm -rf build bin .build $(EMBEDDED)
+	rm -rf build bin .build $(STATIC_BUILD) $(EMBEDDED)

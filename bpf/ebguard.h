@@ -29,6 +29,7 @@ enum eg_event_type {
 	EG_EVENT_NET = 4,	/* a connect/sendmsg was decided */
 	EG_EVENT_SELFTEST = 5,	/* the foundation's VM self-test deny */
 	EG_EVENT_UNIX = 6,	/* a Unix socket connect was decided */
+	EG_EVENT_TAMPER = 7,	/* a session reached for ebguard itself or outside itself */
 };
 
 /* Verdicts, ordered so that on a precedence tie the larger one wins. */
@@ -222,7 +223,30 @@ struct eg_net_event {
 	__u32 _pad;
 };
 
+/* What a session tried that would let it escape or disarm ebguard. */
+enum eg_tamper {
+	EG_TAMPER_BPF = 1,	/* the bpf() syscall */
+	EG_TAMPER_SIGNAL = 2,	/* a signal to a task outside the session */
+	EG_TAMPER_PTRACE = 3,	/* ptrace or /proc/PID/mem of a task outside the session */
+	EG_TAMPER_CGROUP = 4,	/* writing cgroup files outside the session's subtree */
+	EG_TAMPER_BPFFS = 5,	/* removing or renaming pins in bpffs */
+	EG_TAMPER_MOUNT = 6,	/* mount, umount, move_mount */
+	EG_TAMPER_USERNS = 7,	/* creating a user namespace */
+};
+
+/* EG_EVENT_TAMPER: always denied. */
+struct eg_tamper_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;
+	__u32 what;		/* enum eg_tamper */
+	__s32 ret;
+	__u32 target_pid;	/* signal/ptrace target; 0 otherwise */
+	__u32 _pad;
+};
+
 #ifndef __cplusplus
+_Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
 _Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
 _Static_assert(sizeof(struct eg_path_key) == 264, "eg_path_key layout");
 _Static_assert(sizeof(struct eg_path_rule) == 32, "eg_path_rule layout");

@@ -3,7 +3,7 @@ import Glibc
 
 /// A decision the kernel reported, decoded from the ring buffer.
 public struct DecisionEvent: Sendable, Equatable {
-    public enum Kind: String, Sendable { case exec, file, network, unix }
+    public enum Kind: String, Sendable { case exec, file, network, unix, tamper }
     public enum Verdict: String, Sendable { case allow, audit, ask, deny }
 
     public let kind: Kind
@@ -51,8 +51,33 @@ public struct DecisionEvent: Sendable, Equatable {
             object = isUnix ? string(fromCArray: event.unix_path) : Self.endpoint(event)
             detail = isUnix ? "unix" : (event.protocol == 17 ? "udp" : "tcp")
             reason = event.reason
+        case EG_EVENT_TAMPER.rawValue:
+            guard let event = EventRecord.decode(eg_tamper_event.self, from: record) else { return nil }
+            kind = .tamper
+            sessionID = event.session_id
+            pid = event.task.pid
+            comm = string(fromCArray: event.task.comm)
+            verdict = .deny
+            blocked = true
+            rule = nil
+            object = Self.tamperName(event.what) + (event.target_pid != 0 ? " pid \(event.target_pid)" : "")
+            detail = "tamper"
+            reason = UInt8(EG_REASON_TAMPER.rawValue)
         default:
             return nil
+        }
+    }
+
+    static func tamperName(_ what: UInt32) -> String {
+        switch what {
+        case EG_TAMPER_BPF.rawValue: "bpf()"
+        case EG_TAMPER_SIGNAL.rawValue: "signal to"
+        case EG_TAMPER_PTRACE.rawValue: "ptrace of"
+        case EG_TAMPER_CGROUP.rawValue: "leaving its cgroup (write to cgroup files outside the session)"
+        case EG_TAMPER_BPFFS.rawValue: "removing ebguard's pins in bpffs"
+        case EG_TAMPER_MOUNT.rawValue: "mount/umount"
+        case EG_TAMPER_USERNS.rawValue: "creating a user namespace"
+        default: "tampering (\(what))"
         }
     }
 
@@ -60,10 +85,12 @@ public struct DecisionEvent: Sendable, Equatable {
     public func line(home: String?) -> String {
         var shown = object
         if let home, !home.isEmpty, shown.hasPrefix(home + "/") { shown = "~" + shown.dropFirst(home.count) }
+        if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
         let action = switch kind {
         case .exec: "exec"
         case .file: "open"
         case .network, .unix: "connect"
+        case .tamper: "tamper"
         }
         let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
         let why = switch reason {

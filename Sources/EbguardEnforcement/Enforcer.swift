@@ -14,12 +14,15 @@ public final class Enforcer {
         public var execAndFile: Bool
         public var unixSockets: Bool
         public var observedExec: Bool
+        /// The session can't leave its cgroup, use bpf(), mount, or reach outside itself.
+        public var selfProtection: Bool
     }
 
     public let pinRoot: String
     /// ebguard's own cgroup: every session is a child of it; network programs attach here.
     public let parent: Cgroup
-    public private(set) var coverage = Coverage(network: false, execAndFile: false, unixSockets: false, observedExec: false)
+    public private(set) var coverage = Coverage(network: false, execAndFile: false, unixSockets: false, observedExec: false,
+                                                    selfProtection: false)
     private let sessionLevel: UInt32
 
     public init(pinRoot: String = "/sys/fs/bpf/ebguard", parentName: String = "ebguard") throws {
@@ -42,6 +45,7 @@ public final class Enforcer {
         if lsm {
             coverage.execAndFile = try ensure(object: "exec") { try $0.attach() } && ensure(object: "file") { try $0.attach() }
             coverage.unixSockets = try ensure(object: "unix") { try $0.attach() }
+            coverage.selfProtection = try ensure(object: "tamper") { try $0.attach() }
         } else {
             coverage.observedExec = try ensure(object: "observe") { try $0.attach() }
         }

@@ -113,7 +113,7 @@ struct RunCommand: ParsableCommand {
         childEnvironment["LOGNAME"] = identity.name
         childEnvironment["EBGUARD_SESSION"] = session.name
 
-        let status = SessionLoop(session: session, enforcer: enforcer, quiet: quiet, home: identity.home)
+        let status = SessionLoop(session: session, policy: compiled, enforcer: enforcer, quiet: quiet, home: identity.home)
             .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
                               workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
                               noNewPrivileges: compiled.noNewPrivs))

@@ -1,17 +1,28 @@
 import EbguardBPF
 import EbguardEnforcement
+import EbguardPolicy
 import EbguardSystem
 import Glibc
 
 /// Runs the governed command to its end: forwards signals, prints the session's denials.
 struct SessionLoop {
     let session: Session
+    let policy: CompiledPolicy
     let enforcer: Enforcer
     let quiet: Bool
     let home: String
 
     /// Signals passed on to the command. Terminal-generated ones (Ctrl-C) already reach it directly.
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD]
+
+    /// Decides an exec held for its argv rules, and says so when it is refused.
+    private func resolveHold(_ event: DecisionEvent) {
+        guard let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy),
+              !outcome.resumed, !quiet else { return }
+        let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
+        let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"
+        warn("\(verdict) exec \(outcome.argv.joined(separator: " ")) \(rule)")
+    }
 
     /// Returns the shell exit code: the command's, 126/127 when it could not start.
     func run(_ request: SpawnRequest) -> Int32 {
@@ -25,8 +36,12 @@ struct SessionLoop {
             return 127
         }
         let ring = try? RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in
-            guard !quiet, let event = DecisionEvent(record: record), event.sessionID == session.id,
-                  event.blocked || event.verdict == .audit,
+            guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
+            if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
+                resolveHold(event)
+                return
+            }
+            guard !quiet, event.blocked || event.verdict == .audit,
                   event.reason != UInt8(EG_REASON_OBSERVED.rawValue) else { return }
             warn(String(event.line(home: home).dropFirst("ebguard: ".count)))
         }

@@ -1,0 +1,55 @@
+import EbguardPolicy
+import Foundation
+import Glibc
+
+/// Decides an exec the kernel held (SIGSTOP from the exec hook) because argv rules name its
+/// binary: reads the new program's command line once it is stopped, asks the policy, and
+/// resumes (SIGCONT) or kills (SIGKILL) it. `ask` acts as deny until interactive decisions land.
+public enum HeldExec {
+    public struct Outcome: Sendable, Equatable {
+        public let pid: pid_t
+        public let argv: [String]
+        public let decision: Decision
+        public let resumed: Bool
+    }
+
+    /// Resolves the hold of `pid`, which was exec'ing `path`. Fails closed: a process that
+    /// can't be read, or that is found running (someone resumed it early), is killed.
+    public static func resolve(pid: pid_t, path: String, policy: CompiledPolicy,
+                               timeout: Duration = .seconds(2)) -> Outcome? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        // The stop lands when the exec completes; until then /proc shows the old command line.
+        while state(of: pid) != "T" {
+            guard state(of: pid) != nil else { return nil }  // gone already
+            guard clock.now < deadline else {
+                kill(pid, SIGKILL)
+                return Outcome(pid: pid, argv: [], decision: Decision(.deny, nil), resumed: false)
+            }
+            usleep(1_000)
+        }
+        guard let argv = commandLine(of: pid) else {
+            kill(pid, SIGKILL)
+            return Outcome(pid: pid, argv: [], decision: Decision(.deny, nil), resumed: false)
+        }
+        let decision = policy.decideExec(path: path, argv: argv)
+        let allowed = decision.verdict == .allow || decision.verdict == .audit
+        kill(pid, allowed ? SIGCONT : SIGKILL)
+        return Outcome(pid: pid, argv: argv, decision: decision, resumed: allowed)
+    }
+
+    /// The state letter of /proc/PID/stat ("R", "S", "T"...), nil when the process is gone.
+    static func state(of pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+    }
+
+    /// /proc/PID/cmdline split at NULs.
+    static func commandLine(of pid: pid_t) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        var parts = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        if parts.last == "" { parts.removeLast() }
+        return parts
+    }
+}

@@ -1,0 +1,62 @@
+import EbguardSystem
+import EbguardTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// A governed session must not leave its cgroup, disarm ebguard, or reach outside itself,
+/// even as root. Runs the real `bin/ebguard run` in the BPF-LSM VM.
+@Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, "needs BPF-LSM, which this host's kernel refuses; `make test` runs it in the VM (scripts/vmtest)"), .serialized)
+struct SelfProtectionTests {
+    let binary = TestEnvironment.projectRoot + "/bin/ebguard"
+
+    func governed(_ script: String) throws -> ProcessResult {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build bin/ebguard first (make)")
+        let policy = "/tmp/ebguard-open-\(getpid()).yaml"
+        try "version: 1\nname: open\ndefaults: { exec: allow, file: allow, network: allow }\n"
+            .write(toFile: policy, atomically: true, encoding: .utf8)
+        defer { unlink(policy) }
+        return try runProcess([binary, "run", "--policy", policy, "--", "/bin/bash", "-c", script])
+    }
+
+    @Test func cannotSignalOrPtraceOutsideButCanInside() throws {
+        let result = try governed("""
+        kill -0 1 2>/dev/null; echo "pid1=$?"
+        sleep 30 & kill -TERM $!; wait $!; echo "own-child=$?"
+        cat /proc/1/environ >/dev/null 2>&1; echo "proc-mem=$?"
+        """)
+        #expect(result.stdout.contains("pid1=1"))
+        #expect(result.stdout.contains("own-child=143"))
+        #expect(result.stdout.contains("proc-mem=1"))
+        #expect(result.stderr.contains("ebguard: denied signal to pid 1 by self-protection"))
+    }
+
+    @Test func cannotLeaveItsCgroupButCanNestInsideIt() throws {
+        let mount = try Cgroup.mountPoint()
+        let result = try governed("""
+        echo $$ > \(mount)/cgroup.procs 2>/dev/null; echo "escape=$?"
+        me=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        mkdir \(mount)$me/inner && echo $$ > \(mount)$me/inner/cgroup.procs; echo "nested=$?"
+        sed -n 's/^0:://p' /proc/self/cgroup
+        """)
+        #expect(result.stdout.contains("escape=1"))
+        #expect(result.stdout.contains("nested=0"))
+        #expect(result.stdout.contains("/inner\n"))
+        #expect(result.stderr.contains("leaving its cgroup"))
+    }
+
+    @Test func cannotUseBPFMountOrUserNamespacesOrRemovePins() throws {
+        let result = try governed("""
+        bpftool prog list >/dev/null 2>&1; echo "bpf=$?"
+        unshare -U true 2>/dev/null; echo "userns=$?"
+        mount -t tmpfs none /mnt 2>/dev/null; echo "mount=$?"
+        rm -f /sys/fs/bpf/ebguard/link-eg_connect4 2>/dev/null; echo "unpin=$?"
+        """)
+        #expect(result.stdout.contains("bpf=255"))
+        #expect(!result.stdout.contains("userns=0"))
+        #expect(!result.stdout.contains("mount=0"))
+        #expect(result.stdout.contains("unpin=1"))
+        #expect(FileManager.default.fileExists(atPath: "/sys/fs/bpf/ebguard/link-eg_connect4"))
+        #expect(result.stderr.contains("denied bpf() by self-protection"))
+    }
+}

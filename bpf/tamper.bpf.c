@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Self-protection: a governed session must not leave its cgroup, switch ebguard
+ * off, or reach outside itself. Each hook below closes one way out; all of them
+ * only ever deny, and only for tasks inside a session.
+ */
+#include "lib/maps.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define EG_CGROUP2_SUPER_MAGIC 0x63677270
+#define EG_CGROUP_SUPER_MAGIC 0x27e0eb
+#define EG_BPF_FS_MAGIC 0xcafe4a11
+#define EG_FMODE_WRITE 0x2
+/* Deeper cgroup trees than this are treated as outside the session: fail closed. */
+#define EG_CGROUP_DEPTH_MAX 32
+
+static __always_inline int eg_tamper(__u64 session_id, __u32 what, __u32 target_pid)
+{
+	struct eg_tamper_event *ev;
+
+	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	if (ev) {
+		eg_fill_header(&ev->hdr, EG_EVENT_TAMPER, sizeof(*ev));
+		eg_fill_task(&ev->task);
+		ev->session_id = session_id;
+		ev->what = what;
+		ev->ret = -EPERM;
+		ev->target_pid = target_pid;
+		ev->_pad = 0;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return -EPERM;
+}
+
+/* The session a task belongs to (0 for none), read from its default-hierarchy cgroup. */
+static __always_inline __u64 eg_task_session(struct task_struct *task)
+{
+	struct cgroup *cgroup = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct cgroup *ancestor = NULL;
+	__u32 level = eg_session_level;
+
+	if (!cgroup || level == 0 || level >= EG_CGROUP_DEPTH_MAX)
+		return 0;
+	if (BPF_CORE_READ(cgroup, level) < (int)level)
+		return 0;
+	bpf_core_read(&ancestor, sizeof(ancestor), &cgroup->ancestors[level & (EG_CGROUP_DEPTH_MAX - 1)]);
+	if (!ancestor)
+		return 0;
+	return BPF_CORE_READ(ancestor, kn, id);
+}
+
+/* bpf(): with it a session could detach, unpin or rewrite every rule. */
+SEC("lsm/bpf")
+int BPF_PROG(eg_guard_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_BPF, 0);
+}
+
+/* Signals may only stay inside the session: the agent can't kill ebguard or anyone else. */
+SEC("lsm/task_kill")
+int BPF_PROG(eg_guard_kill, struct task_struct *target, struct kernel_siginfo *info, int sig,
+	     const struct cred *cred, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	if (eg_task_session(target) == session_id)
+		return 0;
+	return eg_tamper(session_id, EG_TAMPER_SIGNAL, BPF_CORE_READ(target, tgid));
+}
+
+/* ptrace_access_check also guards /proc/PID/mem, process_vm_readv and pidfd_getfd. */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(eg_guard_ptrace, struct task_struct *child, unsigned int mode, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	if (eg_task_session(child) == session_id)
+		return 0;
+	return eg_tamper(session_id, EG_TAMPER_PTRACE, BPF_CORE_READ(child, tgid));
+}
+
+/*
+ * Moving a task between cgroups is a write to cgroup.procs. Writes to cgroup
+ * files are allowed only inside the session's own subtree (so an agent can
+ * still organise its children in nested cgroups), found by walking up from the
+ * file to the session cgroup's directory, whose inode number is the cgroup id.
+ */
+SEC("lsm/file_open")
+int BPF_PROG(eg_guard_open, struct file *file, int ret)
+{
+	struct dentry *dentry, *parent;
+	__u64 session_id = 0;
+	unsigned long magic;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	if (!(BPF_CORE_READ(file, f_mode) & EG_FMODE_WRITE))
+		return 0;
+	magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
+	if (magic == EG_BPF_FS_MAGIC || magic == EG_CGROUP_SUPER_MAGIC)
+		return eg_tamper(session_id, magic == EG_BPF_FS_MAGIC ? EG_TAMPER_BPFFS : EG_TAMPER_CGROUP, 0);
+	if (magic != EG_CGROUP2_SUPER_MAGIC)
+		return 0;
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	for (int i = 0; i < EG_CGROUP_DEPTH_MAX; i++) {
+		if (!dentry)
+			break;
+		if (BPF_CORE_READ(dentry, d_inode, i_ino) == session_id)
+			return 0;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry)
+			break;
+		dentry = parent;
+	}
+	return eg_tamper(session_id, EG_TAMPER_CGROUP, 0);
+}
+
+static __always_inline bool eg_on_bpffs(struct dentry *dentry)
+{
+	return BPF_CORE_READ(dentry, d_sb, s_magic) == EG_BPF_FS_MAGIC;
+}
+
+/* Unlinking a pin releases the link it holds: that would detach enforcement. */
+SEC("lsm/path_unlink")
+int BPF_PROG(eg_guard_unlink, const struct path *dir, struct dentry *dentry, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id) || !eg_on_bpffs(dentry))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_BPFFS, 0);
+}
+
+SEC("lsm/path_rename")
+int BPF_PROG(eg_guard_rename, const struct path *old_dir, struct dentry *old_dentry,
+	     const struct path *new_dir, struct dentry *new_dentry, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id) || !eg_on_bpffs(old_dentry))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_BPFFS, 0);
+}
+
+/* New mounts could hide paths from rules or unmount bpffs (dropping the pins with it). */
+SEC("lsm/sb_mount")
+int BPF_PROG(eg_guard_mount, const char *dev_name, const struct path *path, const char *type,
+	     unsigned long flags, void *data, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_MOUNT, 0);
+}
+
+SEC("lsm/sb_umount")
+int BPF_PROG(eg_guard_umount, struct vfsmount *mnt, int flags, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_MOUNT, 0);
+}
+
+SEC("lsm/move_mount")
+int BPF_PROG(eg_guard_mvmount, const struct path *from_path, const struct path *to_path, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_MOUNT, 0);
+}
+
+/*
+ * An unprivileged user namespace gives CAP_SYS_ADMIN over new mount namespaces:
+ * bind mounts and chroots that rename every path a rule names.
+ */
+SEC("lsm/userns_create")
+int BPF_PROG(eg_guard_userns, const struct cred *cred, int ret)
+{
+	__u64 session_id = 0;
+
+	if (ret != 0 || !eg_current_session(&session_id))
+		return ret;
+	return eg_tamper(session_id, EG_TAMPER_USERNS, 0);
+}
