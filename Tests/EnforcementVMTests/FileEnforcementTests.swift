@@ -72,6 +72,14 @@ struct FileEnforcementTests {
         #expect(FileManager.default.fileExists(atPath: kept))
         #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/locked/new"))
 
+        // Relative names, a symlinked directory and ".." reach the same dentry, so the same path.
+        try f.dir.symlink("alias", to: f.dir.path + "/locked")
+        #expect(try f.sh("cd '\(f.dir.path)/locked' && rm kept").status != 0)
+        #expect(try f.run("/usr/bin/touch", f.dir.path + "/alias/via-link").status != 0)
+        #expect(try f.run("/bin/rm", f.dir.path + "/open/../alias/kept").status != 0)
+        #expect(try f.sh("cd '\(f.dir.path)/open' && mkdir ../locked/relative").status != 0)
+        #expect(FileManager.default.fileExists(atPath: kept))
+
         #expect(try f.run("/usr/bin/touch", f.dir.path + "/open/new").status == 0)
         #expect(try f.run("/bin/mkdir", f.dir.path + "/open/newdir").status == 0)
         #expect(try f.run("/bin/rm", f.dir.path + "/open/new").status == 0)
@@ -82,13 +90,17 @@ struct FileEnforcementTests {
         #expect(events.contains { $0.path == f.dir.path + "/locked/newdir" && $0.access == mask(EG_ACCESS_CREATE) })
         #expect(events.contains { $0.path == kept && $0.access == mask(EG_ACCESS_DELETE) && $0.rule == 2 })
         #expect(events.contains { $0.path == f.dir.path + "/locked/subdir" && $0.access == mask(EG_ACCESS_DELETE) })
+        #expect(events.contains { $0.path == f.dir.path + "/locked/via-link" && $0.access == mask(EG_ACCESS_CREATE) })
+        #expect(events.contains { $0.path == f.dir.path + "/locked/relative" && $0.access == mask(EG_ACCESS_CREATE) })
+        #expect(events.filter { $0.path == kept && $0.access == mask(EG_ACCESS_DELETE) }.count == 3)
     }
 
     @Test func renameNeedsRenameAtTheSourceAndCreateAtTheDestination() throws {
         let f = try Fixture("file-rename") { dir in
             [.file(EG_PATH_EXACT, dir.path + "/pinned", [EG_ACCESS_RENAME: EG_VERDICT_DENY], rule: 1),
              .file(EG_PATH_SUBTREE, dir.path + "/nocreate", [EG_ACCESS_CREATE: EG_VERDICT_DENY], rule: 2),
-             .file(EG_PATH_EXACT, dir.path + "/private", [EG_ACCESS_READ: EG_VERDICT_DENY], rule: 3)]
+             .file(EG_PATH_EXACT, dir.path + "/private", [EG_ACCESS_READ: EG_VERDICT_DENY], rule: 3),
+             .file(EG_PATH_EXACT, dir.path + "/hosts", [EG_ACCESS_WRITE: EG_VERDICT_DENY], rule: 4)]
         }
         let pinned = try f.dir.file("pinned")
         let movable = try f.dir.file("movable")
@@ -99,6 +111,10 @@ struct FileEnforcementTests {
         #expect(try f.run("/bin/mv", movable, f.dir.path + "/nocreate/movable").status != 0)
         #expect(try f.run("/bin/mv", privateFile, f.dir.path + "/readable").status != 0,
                 "what may not be read may not be moved where it could be")
+        let hosts = try f.dir.file("hosts", "original\n")
+        let replacement = try f.dir.file("replacement", "forged\n")
+        #expect(try f.run("/bin/mv", replacement, hosts).status != 0, "replacing a file rewrites it")
+        #expect(try runProcess(["/bin/cat", hosts]).stdout == "original\n")
         #expect(try f.run("/bin/mv", movable, f.dir.path + "/renamed").status == 0)
         #expect(FileManager.default.fileExists(atPath: pinned) && FileManager.default.fileExists(atPath: privateFile))
 
@@ -107,6 +123,17 @@ struct FileEnforcementTests {
         #expect(events.contains { $0.path == pinned && $0.rule == 1 && $0.access == source }, "\(events)")
         #expect(events.contains { $0.path == f.dir.path + "/nocreate/movable" && $0.rule == 2 && $0.access == mask(EG_ACCESS_CREATE) })
         #expect(events.contains { $0.path == privateFile && $0.rule == 3 })
+        #expect(events.contains { $0.path == hosts && $0.rule == 4 && $0.access == mask(EG_ACCESS_CREATE, EG_ACCESS_DELETE, EG_ACCESS_WRITE) })
+    }
+
+    @Test func symlinkCreationIsACreate() throws {
+        let f = try Fixture("file-symlink") { dir in
+            [.file(EG_PATH_SUBTREE, dir.path + "/locked", [EG_ACCESS_CREATE: EG_VERDICT_DENY], rule: 1)]
+        }
+        try f.dir.directory("locked")
+        #expect(try f.run("/bin/ln", "-s", "/etc/passwd", f.dir.path + "/locked/link").status != 0)
+        #expect(try f.run("/bin/ln", "-s", "/etc/passwd", f.dir.path + "/free-link").status == 0)
+        #expect(try f.enforcement.takeEvents().contains { $0.path == f.dir.path + "/locked/link" && $0.rule == 1 })
     }
 
     @Test func aHardLinkCannotGiveAProtectedFileASecondName() throws {
