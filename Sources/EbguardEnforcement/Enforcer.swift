@@ -74,11 +74,10 @@ public final class Enforcer {
     /// Writes a session's rules, then its session entry: the session is enforced from the
     /// moment its entry exists, and never with half its rules.
     public func install(_ maps: PolicyMaps, sessionID: UInt64) throws {
-        if coverage.execAndFile || coverage.observedExec || !maps.paths.isEmpty {
-            if access(mapPath("eg_path_rules"), F_OK) == 0 {
-                let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
-                for entry in maps.paths { try paths.update(entry.key, entry.rule) }
-            }
+        if access(mapPath("eg_path_rules"), F_OK) == 0 {
+            let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
+            for entry in maps.paths { try paths.update(entry.key, entry.rule) }
+            for marker in maps.loadedMarkers { try paths.update(marker, .empty) }
         }
         if access(mapPath("eg_net4_rules"), F_OK) == 0 {
             let v4 = try BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules"))
@@ -97,6 +96,7 @@ public final class Enforcer {
     public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
         _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
+            for marker in maps.loadedMarkers { _ = try? paths.delete(marker) }
             for entry in maps.paths { _ = try? paths.delete(entry.key) }
         }
         if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {

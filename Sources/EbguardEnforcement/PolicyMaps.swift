@@ -12,6 +12,9 @@ public struct PolicyMaps {
     public let policyID: UInt32
     public let session: eg_session
     public let paths: [(key: eg_path_key, rule: eg_path_rule)]
+    /// One EG_PATH_LOADED key per path domain: written after `paths`, removed before them,
+    /// so the kernel never decides with half a policy (it fails closed without them).
+    public let loadedMarkers: [eg_path_key]
     public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
     public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
     public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
@@ -33,6 +36,13 @@ public struct PolicyMaps {
         session.flags = auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0
         self.session = session
         paths = try Self.pathEntries(policy, policyID: policyID)
+        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { domain in
+            var key = eg_path_key()
+            key.policy_id = policyID
+            key.domain = UInt8(domain.rawValue)
+            key.kind = UInt8(EG_PATH_LOADED.rawValue)
+            return key
+        }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
         (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
     }
