@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
+        .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
         .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
