@@ -74,6 +74,39 @@ struct ExecEnforcementTests {
         #expect(events.contains { $0.path == denied && $0.rule == 5 && $0.ret == -EPERM }, "\(events)")
     }
 
+    /// A program that maps code itself (a JIT, a home-made loader) meets the same rules as ld.so:
+    /// mapping a denied file executable fails, and so does making a readable mapping executable.
+    @Test func mappingADeniedFileExecutableFailsEvenThroughMprotect() throws {
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "needs python3 (ctypes) to call mmap/mprotect")
+        let f = try Fixture("exec-mprotect") { dir in
+            [.exec(EG_PATH_EXACT, dir.path + "/lib/denied.so", EG_VERDICT_DENY, rule: 4)]
+        }
+        let denied = try f.dir.program("lib/denied.so", from: "/usr/bin/true")
+        let allowed = try f.dir.program("lib/allowed.so", from: "/usr/bin/true")
+        let script = try f.dir.file("map.py", """
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+            libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            failed = ctypes.c_void_p(-1).value
+            fd = os.open(sys.argv[1], os.O_RDONLY)
+            readable = libc.mmap(None, 4096, 1, 2, fd, 0)
+            print("read", readable != failed)
+            print("mprotect", libc.mprotect(readable, 4096, 5), ctypes.get_errno())
+            ctypes.set_errno(0)
+            print("exec", libc.mmap(None, 4096, 5, 2, fd, 0) != failed, ctypes.get_errno())
+            """)
+
+        let result = try f.run(python, script, denied)
+        #expect(result.stdout == "read True\nmprotect -1 1\nexec False 1\n", "\(result)")
+        let fine = try f.run(python, script, allowed)
+        #expect(fine.stdout == "read True\nmprotect 0 0\nexec True 0\n", "\(fine)")
+        let events = try f.enforcement.takeEvents().filter { $0.path == denied }
+        #expect(events.count == 2 && events.allSatisfy { $0.rule == 4 && $0.ret == -EPERM }, "\(events)")
+    }
+
     @Test func aScriptWithADeniedInterpreterDoesNotRun() throws {
         let f = try Fixture("exec-script") { dir in
             [.exec(EG_PATH_EXACT, dir.path + "/bin/mysh", EG_VERDICT_DENY, rule: 2)]
