@@ -54,6 +54,9 @@
  *
  * Cost: at most 1 (marker) + 2 + depth(P) + 1 hash lookups, whatever the number
  * of rules; the walk stops as soon as every requested kind has its verdict.
+ * Measured in the qemu/TCG VM (PathRuleCostTests): 10,000 rules cost the same as
+ * 10; a governed open of a 6-component tmpfs path costs ~30 us more than an
+ * ungoverned one there, mostly hashing the 264-byte key ~10 times.
  */
 #ifndef EG_LIB_PATH_MATCH_H
 #define EG_LIB_PATH_MATCH_H
@@ -77,8 +80,11 @@ struct {
 
 /*
  * Per-CPU scratch: everything here is far over the 512-byte stack. LSM programs
- * run with migration disabled and do not sleep, so one CPU runs one decision at
- * a time.
+ * run with migration disabled and never sleep or reschedule, so on kernels with
+ * voluntary preemption (Debian's default, PREEMPT_DYNAMIC booted voluntary) one
+ * CPU runs one decision at a time. With preempt=full a task could be preempted
+ * mid-decision and another one reuse the buffer: a known limit, shared with
+ * every per-CPU-heap BPF tool.
  */
 struct eg_path_scratch {
 	struct eg_path_key key;			/* the key being looked up */
