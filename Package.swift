@@ -8,6 +8,7 @@ import PackageDescription
 //   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.
 //   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure.
 //   EbguardDoctor                         capability probes shared by `doctor` and tests.
+//   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
 //   ebguard                               the executable.
 let package = Package(
     name: "ebguard",
@@ -20,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf",
@@ -36,8 +40,13 @@ let package = Package(
         .target(name: "EbguardPolicy", dependencies: ["Yams"]),
         .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
         .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy"]),
+        .target(name: "EbguardAudit", dependencies: [
+            .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .executableTarget(name: "ebguard", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement",
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,6 +54,7 @@ let package = Package(
         .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
+        .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit"], exclude: ["Fixtures"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),

@@ -1,0 +1,137 @@
+import Crypto
+
+/// The machine a record was written on.
+public struct HostIdentity: Sendable, Hashable {
+    public var name: String
+    /// The contents of `/etc/machine-id` (32 hex digits), or `""` when the file is missing.
+    public var machineID: String
+
+    public init(name: String, machineID: String) {
+        self.name = name
+        self.machineID = machineID
+    }
+
+    /// This host: `gethostname(2)` and the first line of `machineIDPath`.
+    public static func current(machineIDPath: String = "/etc/machine-id") -> HostIdentity {
+        let name = SystemHost.hostname()
+        let id = (try? SystemHost.readSmallFile(machineIDPath)).map {
+            String(decoding: $0, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        } ?? ""
+        return HostIdentity(name: name, machineID: id.trimmingSpaces())
+    }
+
+    var json: JSONValue { ["name": .string(name), "machine_id": .string(machineID)] }
+}
+
+/// SHA-256 as the chain uses it: lowercase hex of the digest of a record's exact bytes.
+public enum AuditHash {
+    /// The `prev` of the very first record of a log: 64 zeros.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    public static func sha256Hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        let digest = SHA256.hash(data: Array(bytes))
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in digest {
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Why a line is not a well-formed audit record.
+public enum AuditRecordError: Error, Sendable, CustomStringConvertible {
+    case notJSON(JSONParseError)
+    case missingField(String)
+    case notCanonical
+
+    public var description: String {
+        switch self {
+        case .notJSON(let e): "not a JSON record (\(e))"
+        case .missingField(let f): "record lacks a valid \"\(f)\" field"
+        case .notCanonical: "record is not in canonical form (its bytes were re-encoded or edited)"
+        }
+    }
+}
+
+/// One line of the audit log.
+///
+/// ```
+/// {"data":{...},"host":{"machine_id":"…","name":"web-1"},"prev":"<sha256 of the previous line>",
+///  "seq":42,"time":"2026-05-04T09:12:33.482113Z","type":"decision","v":1}
+/// ```
+/// `prev` is the SHA-256 of the previous record's line, without its newline; `seq` rises by
+/// exactly one per record, across rotated files and restarts.
+public struct AuditRecord: Sendable, Hashable {
+    /// The value of `v` this version writes.
+    public static let formatVersion: Int64 = 1
+
+    public var version: Int64
+    public var seq: UInt64
+    public var time: AuditTime
+    public var host: HostIdentity
+    public var prev: String
+    public var type: String
+    public var data: JSONValue
+
+    public init(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, event: AuditEvent) {
+        self.version = Self.formatVersion
+        self.seq = seq
+        // The line keeps microseconds; so does the value, so that it equals what is read back.
+        self.time = AuditTime(nanoseconds: time.nanoseconds.floorDiv(1000) * 1000)
+        self.host = host
+        self.prev = prev
+        self.type = event.typeName
+        self.data = event.data
+    }
+
+    /// The typed payload, or nil for a record type this version does not know.
+    public var event: AuditEvent? { AuditEvent(type: type, data: data) }
+
+    public var json: JSONValue {
+        [
+            "v": .int(version), "seq": .int(Int64(seq)), "time": .string(time.rfc3339), "host": host.json,
+            "prev": .string(prev), "type": .string(type), "data": data,
+        ]
+    }
+
+    /// The record's line, without the newline: what the next record's `prev` hashes.
+    public var line: [UInt8] { json.canonicalBytes }
+
+    /// Parses one line (without its newline). With `requireCanonical`, a line whose bytes
+    /// differ from the canonical encoding of what it says is refused.
+    public init<C: Collection>(line: C, requireCanonical: Bool = false) throws(AuditRecordError) where C.Element == UInt8 {
+        let value: JSONValue
+        do { value = try JSONValue.parse(line) } catch { throw .notJSON(error) }
+        guard let v = value["v"]?.intValue else { throw .missingField("v") }
+        guard let seq = value["seq"]?.intValue, seq > 0 else { throw .missingField("seq") }
+        guard let timeText = value["time"]?.stringValue, let time = AuditTime(rfc3339: timeText) else {
+            throw .missingField("time")
+        }
+        guard let name = value["host"]?["name"]?.stringValue, let id = value["host"]?["machine_id"]?.stringValue else {
+            throw .missingField("host")
+        }
+        guard let prev = value["prev"]?.stringValue, prev.utf8.count == 64 else { throw .missingField("prev") }
+        guard let type = value["type"]?.stringValue else { throw .missingField("type") }
+        guard let data = value["data"], data.objectValue != nil else { throw .missingField("data") }
+        if requireCanonical, value.canonicalBytes != Array(line) { throw .notCanonical }
+        self.version = v
+        self.seq = UInt64(seq)
+        self.time = time
+        self.host = HostIdentity(name: name, machineID: id)
+        self.prev = prev
+        self.type = type
+        self.data = data
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,77 @@
+import Testing
+@testable import EbguardAudit
+
+@Suite("canonical JSON and records")
+struct CanonicalJSONTests {
+    @Test func keysSortedNoWhitespace() {
+        let value: JSONValue = ["b": 1, "a": ["z": true, "y": .null], "c": ["x", -2]]
+        #expect(value.canonicalString == #"{"a":{"y":null,"z":true},"b":1,"c":["x",-2]}"#)
+    }
+
+    @Test func stringEscapingIsMinimal() {
+        let value: JSONValue = .string("a\"b\\c/d\n\t\u{01}é\u{2028}")
+        #expect(value.canonicalString == "\"a\\\"b\\\\c/d\\n\\t\\u0001é\u{2028}\"")
+    }
+
+    @Test func parseThenSerializeIsIdentityForCanonicalText() throws {
+        let text = #"{"a":[1,2,{"k":"v\u0007"}],"b":false,"n":-9223372036854775808}"#
+        let value = try JSONValue.parse(Array(text.utf8))
+        #expect(value.canonicalString == text)
+        // Escapes that canonical form does not use are read, then written canonically.
+        let loose = try JSONValue.parse(Array(#" { "b" : "\/\u00e9" , "a" : 1 } "#.utf8))
+        #expect(loose.canonicalString == #"{"a":1,"b":"/é"}"#)
+    }
+
+    @Test func parserRejectsWhatJSONForbids() {
+        for bad in ["{", "[1,]", "{\"a\":1,\"a\":2}", "01", "\"\u{01}\"", "tru", "{} x", "\"\\ud800\""] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSONValue.parse(Array(bad.utf8)) }
+        }
+    }
+
+    @Test func sha256MatchesTheKnownVector() {
+        #expect(AuditHash.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(AuditHash.genesis.count == 64)
+    }
+
+    @Test func recordLineIsCanonicalAndRoundTrips() throws {
+        let time = AuditTime(rfc3339: "2026-05-04T09:12:33.482113Z")!
+        let r = AuditRecord(seq: 7, time: time, host: testHost, prev: AuditHash.genesis,
+                            event: .sessionStart(AuditSession(session: "s-1", policy: "agent", policySHA256: "ab")))
+        let line = String(decoding: r.line, as: UTF8.self)
+        #expect(line == #"{"data":{"policy":"agent","policy_sha256":"ab","session":"s-1"},"host":{"machine_id":"0123456789abcdef0123456789abcdef","name":"test-host"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","seq":7,"time":"2026-05-04T09:12:33.482113Z","type":"session_start","v":1}"#)
+        let back = try AuditRecord(line: r.line, requireCanonical: true)
+        #expect(back == r)
+        #expect(back.event == .sessionStart(AuditSession(session: "s-1", policy: "agent", policySHA256: "ab")))
+    }
+
+    @Test(arguments: [
+        AuditEvent.decision(AuditDecision(session: "s", pid: 1, comm: "c", kind: .unix, object: "/run/x.sock",
+                                          access: "connect", rule: "unix.deny[0]", verdict: .deny)),
+        .askAnswer(AuditAskAnswer(session: "s", askID: 9, kind: .network, object: "1.1.1.1:53/udp", answer: .allow,
+                                  scope: .session, answeredBy: "alice")),
+        .sessionStop(AuditSession(session: "s", policy: "p", policySHA256: "00", exitStatus: 3)),
+        .policyChange(AuditPolicyChange(policy: "p", oldSHA256: "01", newSHA256: "02", changedBy: "root")),
+        .daemonStart(AuditDaemon(version: "0.1.0", pid: 42)),
+        .daemonStop(AuditDaemon(version: "0.1.0", pid: 42, reason: "SIGTERM")),
+        .lostEvents(AuditLostEvents(source: "ringbuf", count: 17)),
+        .recovery(AuditRecovery(file: "/x", line: 3, tornBytes: 10, tornSHA256: "ff")),
+    ])
+    func everyEventTypeRoundTrips(_ event: AuditEvent) throws {
+        let r = AuditRecord(seq: 1, time: .now(), host: testHost, prev: AuditHash.genesis, event: event)
+        let back = try AuditRecord(line: r.line, requireCanonical: true)
+        #expect(back.event == event)
+        #expect(back.type == event.typeName)
+    }
+
+    @Test func timeFormatsAndParses() {
+        let t = AuditTime(rfc3339: "2026-05-04T09:12:33.4821139Z")!
+        #expect(t.rfc3339 == "2026-05-04T09:12:33.482113Z")
+        #expect(AuditTime(rfc3339: "2026-05-04T11:12:33.482113+02:00") == AuditTime(rfc3339: "2026-05-04T09:12:33.482113Z"))
+        #expect(AuditTime(rfc3339: "2026-05-04")!.rfc3339 == "2026-05-04T00:00:00.000000Z")
+        #expect(AuditTime(rfc3339: "1969-12-31T23:59:59.5Z")!.rfc3339 == "1969-12-31T23:59:59.500000Z")
+        #expect(AuditTime(rfc3339: "2026-13-01T00:00:00Z") == nil)
+        #expect(AuditTime(rfc3339: "yesterday") == nil)
+        let now = AuditTime.now()
+        #expect(AuditExport.parseSince("2h", now: now)!.nanoseconds == now.nanoseconds - 7200 * 1_000_000_000)
+    }
+}
