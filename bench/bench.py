@@ -1,0 +1,800 @@
+#!/usr/bin/env python3
+"""ebguard benchmarks: `make bench` (full) and `make bench-smoke` (a minimal run that keeps this
+harness from rotting). Every overhead is a ratio to a baseline measured in the same run, round by
+round, so a noisy machine moves both sides; each figure is min/median/max over the rounds.
+
+Parts:
+  host  network hooks (TCP connect, UDP sendto), start-up, the event pipeline, memory.
+  vm    BPF-LSM hooks (open+close, stat walk, fork+exec, connect) and real workloads (git status,
+        make), inside scripts/vmtest (this project's dev hosts refuse BPF-LSM). Runs from tmpfs
+        copies; compare ratios only.
+
+Load generators are in bench/loops.c (built static here). Inputs the guest must read are written
+under bench/.work/ (gitignored): the guest's /tmp is a fresh tmpfs and the host root is read-only.
+
+  python3 bench/bench.py [--profile full|smoke]          host part, then the VM part, then reports
+  python3 bench/bench.py --part vm --profile P           (inside the VM; prints BENCH-JSON on stdout)
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+VMDIR = Path("/tmp/ebguard-bench")          # the guest's tmpfs copy
+DUMMY = "/opt/ebguard-bench-dummy"          # rules point here; nothing exists there
+PORT_TCP, PORT_UDP, PORT_AUDIT = 47311, 47312, 47313
+PATH_MAP_KEYS, NET_LPM_PREFIXES, RULE_INDEX_MAX = 65536, 65536, 65535
+
+PROFILES = {
+    "full": dict(
+        rounds=7, vm_rounds=5, wl_rounds=3,
+        tiers=[10, 1000, 100000],
+        # Largest policies that fit: the path map (65,536 keys for every session together) also
+        # holds the 10- and 1,000-rule sessions and agent.yaml of the same run; network compile
+        # time grows with the square of the rule count (see the report), hence its own caps.
+        fit_path=64000, fit_net_host=10000, fit_net_vm=1000,
+        host=dict(connect=10000, udp=100000),
+        vm=dict(open=4000, walk=10, exec=10, connect=300),
+        startup_reps=3, pipeline_n=100000, pipeline_rates=[25000, 50000, 100000, 150000, 200000, 300000, 0],
+        repo_files=10000, repo_dirs=100, proj_files=2, git_reps=1, wl_alternatives=(),
+        vm_timeout=1500,
+    ),
+    "smoke": dict(
+        rounds=1, vm_rounds=1, wl_rounds=1,
+        tiers=[10],
+        fit_path=100, fit_net_host=100, fit_net_vm=100,
+        host=dict(connect=100, udp=1000),
+        vm=dict(open=100, walk=1, exec=2, connect=20),
+        startup_reps=1, pipeline_n=2000, pipeline_rates=[0],
+        repo_files=50, repo_dirs=5, proj_files=1, git_reps=1, wl_alternatives=(),
+        vm_timeout=300,
+    ),
+}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, check=True, text=True, capture_output=True, **kw).stdout
+
+
+# ------------------------------------------------------------------------------ inputs
+
+def policy_yaml(name, n_path, n_net, work):
+    """A policy with n_path exec/file rules (a quarter exec) and n_net network rules, all pointing
+    away from the benchmark, plus the few rules the benchmark itself meets."""
+    out = [f"version: 1", f"name: {name}", "defaults: {exec: allow, file: allow, network: deny}",
+           "exec:", f"  - {{ action: allow, path: \"{work}/**\" }}"]
+    n_exec = n_path // 4
+    for i in range(n_exec):
+        k = i % 3
+        if k == 0:
+            out.append(f"  - {{ action: deny, path: {DUMMY}/bin/e{i} }}")
+        elif k == 1:
+            out.append(f"  - {{ action: deny, path: {DUMMY}/x{i}/** }}")
+        else:
+            out.append(f"  - {{ action: deny, name: tool-{i} }}")
+    out += ["file:", f"  - {{ action: allow, path: \"{work}/**\", access: [read, write, create, delete] }}"]
+    for i in range(n_path - n_exec):
+        k = i % 3
+        if k == 0:
+            out.append(f"  - {{ action: deny, path: {DUMMY}/d{i % 256}/f{i} }}")
+        elif k == 1:
+            out.append(f"  - {{ action: deny, path: {DUMMY}/s{i}/**, access: [read, write] }}")
+        else:
+            out.append(f"  - {{ action: deny, name: secret-{i}, access: [read] }}")
+    out += ["network:", "  - { action: allow, cidr: 127.0.0.0/8 }", "  - { action: allow, cidr: \"::1/128\" }"]
+    for i in range(n_net):
+        k = i % 3
+        if k == 0:
+            out.append(f"  - {{ action: deny, cidr: 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32 }}")
+        elif k == 1:
+            out.append(f"  - {{ action: deny, cidr: 11.{(i >> 8) & 255}.{i & 255}.0/24, ports: [443], protocol: tcp }}")
+        else:
+            out.append(f"  - {{ action: deny, cidr: \"fd00:{(i >> 16) & 0xffff:x}:{i & 0xffff:x}::/64\" }}")
+    return "\n".join(out) + "\n"
+
+
+def tier_label(n_path, n_net):
+    if n_path == n_net:
+        return f"{n_path:,} rules"
+    return f"{n_path:,} path + {n_net:,} network rules"
+
+
+def prepare_inputs(p, ebguard):
+    """Builds loops, snapshots the ebguard binary, writes policies and the workload tarballs."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    cc = shutil.which("gcc") or shutil.which("clang") or shutil.which("cc")
+    if not cc:
+        sys.exit("bench: no C compiler (gcc or clang)")
+    subprocess.run([cc, "-O2", "-static", "-Wall", "-o", str(WORK / "loops"), str(ROOT / "bench" / "loops.c")], check=True)
+    # A snapshot: other builds may replace bin/ebguard while the benchmark runs.
+    shutil.copy2(ebguard, WORK / "ebguard")
+    pol = WORK / "policies"
+    pol.mkdir(exist_ok=True)
+    for f in pol.glob("*.yaml"):
+        f.unlink()
+    specs = {}
+    for where, work, fit_net in (("host", str(WORK), p["fit_net_host"]), ("vm", str(VMDIR), p["fit_net_vm"])):
+        tiers = []
+        for n in p["tiers"]:
+            tiers.append((f"{where}-{n}", n, n))
+        tiers.append((f"{where}-fit", p["fit_path"], fit_net))
+        for name, n_path, n_net in tiers:
+            (pol / f"{name}.yaml").write_text(policy_yaml(f"bench-{name}", n_path, n_net, work))
+            specs[name] = dict(where=where, n_path=n_path, n_net=n_net)
+    (pol / "audit.yaml").write_text(
+        "version: 1\nname: bench-audit\ndefaults: {network: allow}\nnetwork:\n"
+        f"  - {{ action: audit, cidr: 127.0.0.1/32, ports: [{PORT_AUDIT}], protocol: udp }}\n")
+    make_repo(p)
+    make_project(p)
+    return specs
+
+
+def make_repo(p):
+    tar = WORK / f"repo-{p['repo_files']}.tar"
+    if tar.exists():
+        return
+    src = WORK / "repo-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir()
+    for i in range(p["repo_files"]):
+        d = src / f"dir{i % p['repo_dirs']:03d}"
+        d.mkdir(exist_ok=True)
+        (d / f"file{i:05d}.txt").write_text(f"line {i}\n" * (1 + i % 7))
+    env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost")
+    for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "bench"]):
+        subprocess.run(argv, cwd=src, check=True, env=env)
+    with tarfile.open(tar, "w") as t:
+        t.add(src, arcname="repo")
+    shutil.rmtree(src)
+
+
+def make_project(p):
+    tar = WORK / f"proj-{p['proj_files']}.tar"
+    if tar.exists():
+        return
+    src = WORK / "proj-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir()
+    n = p["proj_files"]
+    objs = []
+    for i in range(n - 1):
+        (src / f"m{i}.c").write_text(
+            "".join(f"int m{i}_f{j}(int x) {{ return x * {j} + {i}; }}\n" for j in range(20)))
+        objs.append(f"m{i}.o")
+    calls = " + ".join(f"m{i}_f1(1)" for i in range(n - 1)) or "0"
+    decls = "".join(f"int m{i}_f1(int);\n" for i in range(n - 1))
+    (src / "main.c").write_text(f"#include <stdio.h>\n{decls}int main(void) {{ printf(\"%d\\n\", {calls}); return 0; }}\n")
+    objs.append("main.o")
+    (src / "Makefile").write_text(f"prog: {' '.join(objs)}\n\t$(CC) -o $@ $^\n%.o: %.c\n\t$(CC) -O0 -c -o $@ $<\n")
+    with tarfile.open(tar, "w") as t:
+        t.add(src, arcname="proj")
+    shutil.rmtree(src)
+
+
+# ------------------------------------------------------------------------------ workers
+
+class Worker:
+    """`loops serve` under one configuration: direct, ebguard run, strace or bwrap."""
+
+    def __init__(self, name, argv, cwd, timeout=900):
+        self.name = name
+        self.errlog = open(Path(cwd) / f"worker-{name}.err", "w+")
+        start = time.monotonic()
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.errlog, text=True, bufsize=1)
+        self.ask("rss", timeout)   # answers only once ebguard has compiled, loaded and spawned
+        self.ready_seconds = time.monotonic() - start
+
+    def stderr(self):
+        self.errlog.flush()
+        self.errlog.seek(0)
+        lines = [l for l in self.errlog.read().splitlines() if "no SUDO_USER" not in l]
+        return " / ".join(lines[-3:])
+
+    def ask(self, command, timeout=600):
+        try:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("ok "):
+            why = line.strip() or (f"no answer within {timeout}s" if not ready else
+                                   f"exited with status {self.proc.poll()}")
+            raise RuntimeError(f"{self.name}: {command.split()[0]}: {why}; stderr: {self.stderr()}")
+        return [float(x) for x in line.split()[1:]]
+
+    def rss_kb(self):
+        """VmRSS and VmHWM of the process this worker started (ebguard run, strace, bwrap)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        field = {l.split(":")[0]: int(l.split()[1]) for l in status.splitlines() if l.startswith("Vm")}
+        return field.get("VmRSS", 0), field.get("VmHWM", 0)
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            self.proc.wait(60)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        self.errlog.close()
+
+
+def worker_argv(kind, loops, ebguard=None, policy=None, bind=None):
+    if kind == "direct":
+        return [loops, "serve"]
+    if kind == "ebguard":
+        return [ebguard, "run", "--quiet", "--policy", policy, "--", loops, "serve"]
+    if kind == "strace":
+        return ["strace", "-f", "-e", "trace=openat,execve,connect", "-o", "/dev/null", loops, "serve"]
+    if kind == "bwrap":
+        argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", "/tmp", "/tmp"]
+        if bind:
+            argv += ["--bind", bind, bind]
+        return argv + ["--", loops, "serve"]
+    raise ValueError(kind)
+
+
+def bpf_map_memlock():
+    """Bytes of memlock bpftool reports for ebguard's maps (eg_*), and per map."""
+    try:
+        maps = json.loads(sh(["bpftool", "-j", "map", "show"]))
+    except Exception as e:
+        return {"error": str(e)}
+    mine = {m.get("name", ""): m.get("bytes_memlock", 0) for m in maps if m.get("name", "").startswith("eg_")}
+    return {"total": sum(mine.values()), "maps": mine}
+
+
+def start_workers(configs, cwd, out, where):
+    """configs: [(config, label, argv, meta)]. Failures become MISS/N-A records, not crashes."""
+    workers = {}
+    for config, label, argv, meta in configs:
+        before = bpf_map_memlock() if meta.get("policy") else None
+        log(f"  [{where}] starting {label} ...")
+        try:
+            w = Worker(config, argv, cwd)
+        except Exception as e:
+            out["configs"].append(dict(where=where, config=config, label=label, status="failed", reason=str(e), **meta))
+            log(f"  [{where}] {label}: FAILED: {e}")
+            continue
+        rss, hwm = w.rss_kb()
+        rec = dict(where=where, config=config, label=label, status="ok", ready_seconds=round(w.ready_seconds, 2),
+                   rss_kb=rss, hwm_kb=hwm, **meta)
+        if before is not None:
+            after = bpf_map_memlock()
+            if "total" in before and "total" in after:
+                rec["bpf_memlock_delta"] = after["total"] - before["total"]
+                rec["bpf_memlock_total"] = after["total"]
+        out["configs"].append(rec)
+        log(f"  [{where}] {label}: ready in {w.ready_seconds:.1f}s, RSS {rss / 1024:.1f} MB")
+        workers[config] = w
+    return workers
+
+
+def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None):
+    """benches: [(bench, template, n, [configs])]; 'direct' (the baseline) must be among configs.
+    Results are per operation, so a configuration listed in `slow` (strace) runs n // slow[c]
+    operations. One unrecorded warm-up round first: the first pass of anything pays cold caches."""
+    slow = slow or {}
+    names = list(workers)
+    samples = {}
+    for r in range(-1, rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for bench, template, n, configs in benches:
+            for config in order:
+                if config not in configs:
+                    continue
+                command = template.format(n=max(1, n // slow.get(config, 1)))
+                try:
+                    ns = workers[config].ask(command)[0]
+                except Exception as e:
+                    ns = None
+                    log(f"  [{where}] {bench} {config}: {e}")
+                if r >= 0:
+                    samples.setdefault((bench, config), []).append(ns)
+        log(f"  [{where}] {kind} round {r + 1}/{rounds} done" if r >= 0 else f"  [{where}] {kind} warm-up round done")
+    for bench, template, n, configs in benches:
+        base = samples.get((bench, "direct"), [])
+        for config in configs:
+            vals = samples.get((bench, config))
+            if vals is None:
+                continue
+            rec = dict(where=where, bench=bench, config=config, ops=max(1, n // slow.get(config, 1)),
+                       command=template.format(n=max(1, n // slow.get(config, 1))), ns=vals)
+            ratios = [v / b for v, b in zip(vals, base) if v and b]
+            if None in vals or not ratios:
+                rec["error"] = "a round failed (see the log)"
+            if ratios:
+                rec["ratio"] = dict(min=min(ratios), median=statistics.median(ratios), max=max(ratios))
+                rec["baseline_ns_median"] = statistics.median([b for b in base if b])
+            out[kind].append(rec)
+
+
+# ------------------------------------------------------------------------------ VM part
+
+def vm_part(p):
+    out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
+               loadavg=os.getloadavg())
+    shutil.rmtree(VMDIR, ignore_errors=True)
+    VMDIR.mkdir()
+    for f in ("loops", "ebguard"):
+        shutil.copy2(WORK / f, VMDIR / f)
+    shutil.copy2("/bin/true", VMDIR / "true")
+    (VMDIR / "data").mkdir()
+    (VMDIR / "data" / "file").write_text("x\n")
+    tree = VMDIR / "tree"
+    for d in range(10):
+        for e in range(50):
+            (tree / f"d{d}").mkdir(parents=True, exist_ok=True)
+            (tree / f"d{d}" / f"f{e}").write_text("")
+    for name in (f"repo-{p['repo_files']}.tar", f"proj-{p['proj_files']}.tar"):
+        with tarfile.open(WORK / name) as t:
+            t.extractall(VMDIR)
+    subprocess.run(["git", "-C", str(VMDIR / "repo"), "update-index", "-q", "--refresh"], check=False)
+    loops, ebguard = str(VMDIR / "loops"), str(VMDIR / "ebguard")
+    listener = subprocess.Popen([loops, "listen", str(PORT_TCP)], stdout=subprocess.PIPE, text=True)
+    listener.stdout.readline()
+    out["bpf_memlock_before"] = bpf_map_memlock()
+
+    pol = WORK / "policies"
+    tiers = [(f"vm-{n}", n) for n in p["tiers"]] + [("vm-fit", None)]
+    configs = [("direct", "direct (ungoverned)", worker_argv("direct", loops), {})]
+    for name, n in tiers:
+        meta = dict(policy=name, n_path=n if n else p["fit_path"], n_net=n if n else p["fit_net_vm"])
+        label = "ebguard " + tier_label(meta["n_path"], meta["n_net"]) + (" (largest that fits)" if n is None else "")
+        configs.append((name, label, worker_argv("ebguard", loops, ebguard, str(pol / f"{name}.yaml")), meta))
+    configs.append(("agent", "ebguard policies/agent.yaml",
+                    worker_argv("ebguard", loops, ebguard, str(ROOT / "policies" / "agent.yaml")), dict(policy="agent.yaml")))
+    configs.append(("strace", "strace -f -e trace=openat,execve,connect", worker_argv("strace", loops), {}))
+    configs.append(("bwrap", "bwrap (ro-bind /, dev, proc, bind /tmp)", worker_argv("bwrap", loops), {}))
+    workers = start_workers(configs, str(VMDIR), out, "vm")
+    out["bpf_memlock_after"] = bpf_map_memlock()
+
+    q = p["vm"]
+    loop_configs = [c for c in workers if c != "agent"]
+    benches = [
+        ("open+close", f"open {VMDIR}/data/file {{n}}", q["open"], loop_configs),
+        ("stat walk", f"walk {tree} {{n}}", q["walk"], loop_configs),
+        ("fork+exec", f"exec {VMDIR}/true {{n}}", q["exec"], loop_configs),
+        ("tcp connect", f"connect {PORT_TCP} {{n}}", q["connect"], loop_configs),
+    ]
+    # strace stops the tracee at every system call: under TCG that is 10-200x, so it gets fewer ops.
+    measure_rounds(workers, benches, p["vm_rounds"], out, "vm", slow={"strace": 10})
+
+    wl_configs = [c for c in ("direct", "agent", "vm-fit") + p["wl_alternatives"] if c in workers]
+    repo, proj = VMDIR / "repo", VMDIR / "proj"
+    workloads = [
+        ("git status", f"run {{n}} git -C {repo} status --porcelain", p["git_reps"], wl_configs),
+        ("make (C project)", f"run {{n}} make -s -B -C {proj}", 1, wl_configs),
+    ]
+    measure_rounds({c: workers[c] for c in wl_configs}, workloads, p["wl_rounds"], out, "vm", kind="workloads")
+    for w in workers.values():
+        w.close()
+    listener.kill()
+    print("BENCH-JSON " + json.dumps(out), flush=True)
+
+
+def run_vm(p, profile):
+    log("VM part: scripts/vmtest (qemu TCG, Debian kernel with BPF-LSM)")
+    argv = [str(ROOT / "scripts" / "vmtest"), "--timeout", str(p["vm_timeout"]), "--mem", "3072", "--",
+            "/usr/bin/python3", "-u", str(ROOT / "bench" / "bench.py"), "--part", "vm", "--profile", profile]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = None
+    for line in proc.stdout:
+        if line.startswith("BENCH-JSON "):
+            result = json.loads(line[len("BENCH-JSON "):])
+        else:
+            print("  " + line.rstrip() if not line.startswith("  [vm]") else line.rstrip(), flush=True)
+    rc = proc.wait()
+    if result is None:
+        return dict(where="vm", error=f"scripts/vmtest exited {rc} without results")
+    return result
+
+
+# ------------------------------------------------------------------------------ host part
+
+def host_part(p):
+    out = dict(where="host", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
+               loadavg=os.getloadavg())
+    loops, ebguard, pol = str(WORK / "loops"), str(WORK / "ebguard"), WORK / "policies"
+    listener = subprocess.Popen([loops, "listen", str(PORT_TCP)], stdout=subprocess.PIPE, text=True)
+    listener.stdout.readline()
+    out["bpf_memlock_before"] = bpf_map_memlock()
+
+    # The requested sizes first: a size that cannot be loaded is a MISS with the reason.
+    configs = [("direct", "direct (ungoverned)", worker_argv("direct", loops), {})]
+    for n in p["tiers"]:
+        configs.append((f"host-{n}", "ebguard " + tier_label(n, n),
+                        worker_argv("ebguard", loops, ebguard, str(pol / f"host-{n}.yaml")),
+                        dict(policy=f"host-{n}", n_path=n, n_net=n)))
+    configs.append(("host-fit", "ebguard " + tier_label(p["fit_path"], p["fit_net_host"]) + " (largest that fits)",
+                    worker_argv("ebguard", loops, ebguard, str(pol / "host-fit.yaml")),
+                    dict(policy="host-fit", n_path=p["fit_path"], n_net=p["fit_net_host"])))
+    configs.append(("agent", "ebguard policies/agent.yaml",
+                    worker_argv("ebguard", loops, ebguard, str(ROOT / "policies" / "agent.yaml")), dict(policy="agent.yaml")))
+    configs.append(("strace", "strace -f -e trace=openat,execve,connect", worker_argv("strace", loops), {}))
+    configs.append(("bwrap", "bwrap (ro-bind /, dev, proc, bind /tmp)", worker_argv("bwrap", loops, bind=str(WORK)), {}))
+    workers = start_workers(configs, str(WORK), out, "host")
+    out["bpf_memlock_after"] = bpf_map_memlock()
+    q = p["host"]
+    loop_configs = [c for c in workers if c != "agent"]
+    benches = [
+        ("tcp connect", f"connect {PORT_TCP} {{n}}", q["connect"], loop_configs),
+        ("udp sendto", f"udp {PORT_UDP} {{n}}", q["udp"], loop_configs),
+    ]
+    measure_rounds(workers, benches, p["rounds"], out, "host", slow={"strace": 5})
+    for w in workers.values():
+        w.close()
+    listener.kill()
+    out["startup"] = startup(p, ebguard, pol)
+    out["pipeline"] = pipeline(p, loops, ebguard, pol)
+    return out
+
+
+def startup(p, ebguard, pol):
+    """Wall time of `ebguard run -- /bin/true` against /bin/true, interleaved."""
+    log("  [host] start-up: ebguard run -- /bin/true vs /bin/true")
+    runs = {
+        "/bin/true": ["/bin/true"],
+        "ebguard run (agent.yaml)": [ebguard, "run", "--quiet", "--policy", str(ROOT / "policies" / "agent.yaml"), "--", "/bin/true"],
+        f"ebguard run ({tier_label(10, 10)})": [ebguard, "run", "--quiet", "--policy", str(pol / "host-10.yaml"), "--", "/bin/true"],
+    }
+    times = {k: [] for k in runs}
+    for _ in range(p["rounds"]):
+        for k, argv in runs.items():
+            best = []
+            for _ in range(p["startup_reps"]):
+                t = time.perf_counter()
+                subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                best.append(time.perf_counter() - t)
+            times[k].append(statistics.median(best))
+    base = times["/bin/true"]
+    res = []
+    for k, vals in times.items():
+        ratios = [v / b for v, b in zip(vals, base)]
+        added = [(v - b) * 1000 for v, b in zip(vals, base)]
+        res.append(dict(command=k, seconds=vals, ratio=dict(min=min(ratios), median=statistics.median(ratios), max=max(ratios)),
+                        added_ms=dict(min=min(added), median=statistics.median(added), max=max(added))))
+    return res
+
+
+def pipeline(p, loops, ebguard, pol):
+    """Audited UDP connects: one ring-buffer event each, printed by `ebguard run`'s reader.
+    Events counted on its stderr against connects made, at paced rates and flat out."""
+    log("  [host] event pipeline: audited connects -> ring buffer -> ebguard run's reader")
+    n = p["pipeline_n"]
+    direct = float(sh([loops, "uconnrate", str(PORT_AUDIT), str(n), "0"]).split()[3])
+    steps = []
+    for rate in p["pipeline_rates"]:
+        argv = [ebguard, "run", "--policy", str(pol / "audit.yaml"), "--", loops, "uconnrate", str(PORT_AUDIT), str(n), str(rate)]
+        t = time.perf_counter()
+        r = subprocess.run(argv, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        delivered = sum(1 for l in r.stderr.splitlines() if "audited connect" in l)
+        fields = r.stdout.split()
+        achieved = float(fields[3]) if r.returncode == 0 and len(fields) >= 4 else 0.0
+        steps.append(dict(requested_per_s=rate, achieved_per_s=achieved, sent=n, delivered=delivered,
+                          lost=n - delivered, wall_seconds=wall, rc=r.returncode))
+        log(f"  [host] rate {rate or 'max'}: generated {achieved:,.0f}/s, delivered {delivered}/{n}")
+    lossless = [s["achieved_per_s"] for s in steps if s["lost"] == 0 and s["rc"] == 0]
+    return dict(events=n, ungoverned_generator_per_s=direct, steps=steps,
+                best_lossless_per_s=max(lossless) if lossless else 0.0,
+                ring_buffer_bytes=1 << 20, event_bytes=208 + 8)
+
+
+def probe_oversize(p, ebguard, pol):
+    """Tries each requested size once with /bin/true: the reason a size cannot be measured."""
+    res = {}
+    for n in p["tiers"]:
+        name = f"host-{n}"
+        t = time.perf_counter()
+        try:
+            r = subprocess.run([ebguard, "run", "--quiet", "--policy", str(pol / f"{name}.yaml"), "--", "/bin/true"],
+                               capture_output=True, text=True, timeout=300)
+            rc, err = r.returncode, " / ".join(l for l in r.stderr.splitlines() if "SUDO_USER" not in l and "DEGRADED" not in l)
+        except subprocess.TimeoutExpired:
+            rc, err = None, "timed out after 300 s"
+        res[n] = dict(rc=rc, stderr=err[-300:], seconds=round(time.perf_counter() - t, 2))
+    return res
+
+
+# ------------------------------------------------------------------------------ report
+
+def fmt_ratio(r):
+    if not r:
+        return "n/a"
+    return f"{r['min']:.3f} / **{r['median']:.3f}** / {r['max']:.3f}"
+
+
+def pct(r):
+    return (r["median"] - 1) * 100
+
+
+def find(recs, **kw):
+    for rec in recs:
+        if all(rec.get(k) == v for k, v in kw.items()):
+            return rec
+    return None
+
+
+def miss_reason(n, probe, fit_path):
+    parts = []
+    if n > PATH_MAP_KEYS - 2:
+        parts.append(f"{n:,} path rules exceed the path map ({PATH_MAP_KEYS:,} keys for all sessions together)")
+    if n > NET_LPM_PREFIXES:
+        parts.append(f"{n:,} network prefixes exceed the LPM maps ({NET_LPM_PREFIXES:,} per family, all sessions)")
+    if n > RULE_INDEX_MAX + 1:
+        parts.append("rule indices are 16-bit in the kernel ABI")
+    pr = probe.get(str(n)) or probe.get(n)
+    if pr and pr["rc"] not in (0,):
+        sig = f" (signal {pr['rc'] - 128}: a Swift trap)" if pr["rc"] and pr["rc"] > 128 else ""
+        parts.append(f"`ebguard run` with it exits {pr['rc']}{sig} after {pr['seconds']} s"
+                     + (f": {pr['stderr']}" if pr["stderr"] else ""))
+    return "; ".join(parts) or "could not be loaded"
+
+
+def evaluate(res, p):
+    host, vm = res.get("host", {}), res.get("vm", {})
+    targets = []
+
+    def add(name, target, value, verdict, note=""):
+        targets.append(dict(name=name, target=target, value=value, verdict=verdict, note=note))
+
+    def loaded(part, config):
+        c = find(part.get("configs", []), config=config)
+        return c if c and c["status"] == "ok" else None
+
+    big = max(p["tiers"])
+    for part, where in ((vm, "vm"), (host, "host")):
+        for bench, limit, tname in (("open+close", 5, "open+close overhead"), ("fork+exec", 3, "exec overhead"),
+                                    ("tcp connect", 5, "connect overhead"), ("udp sendto", 5, "UDP sendto overhead (sendmsg4 hook)")):
+            if not find(part.get("hooks", []), bench=bench):
+                continue
+            for tier in (f"{where}-{big}", f"{where}-fit"):
+                c = find(part.get("configs", []), config=tier)
+                if c is None:
+                    continue
+                label = c["label"].replace("ebguard ", "")
+                rec = find(part["hooks"], bench=bench, config=tier)
+                if c["status"] != "ok":
+                    add(f"{tname} ({where}), {label}", f"≤ {limit}%", "cannot be loaded", "MISS",
+                        "see Limits found" if c.get("n_path", 0) > p["fit_path"] else c["reason"][:200])
+                elif rec and rec.get("ratio"):
+                    v = pct(rec["ratio"])
+                    add(f"{tname} ({where}), {label}", f"≤ {limit}%", f"{v:+.1f}%", "PASS" if v <= limit else "MISS")
+    for wl in ("git status", "make (C project)"):
+        for config in ("agent", "vm-fit"):
+            rec = find(vm.get("workloads", []), bench=wl, config=config)
+            c = loaded(vm, config)
+            if rec and rec.get("ratio") and c:
+                v = pct(rec["ratio"])
+                add(f"real workload: {wl} (vm), {c['label'].replace('ebguard ', '')}", "≤ 2%", f"{v:+.1f}%",
+                    "PASS" if v <= 2 else "MISS")
+    pl = host.get("pipeline")
+    if pl:
+        v = pl["best_lossless_per_s"]
+        add("event pipeline, lossless (host)", "≥ 200,000 events/s", f"{v:,.0f} events/s", "PASS" if v >= 200000 else "MISS",
+            "highest paced rate with every event delivered to `ebguard run`'s reader; no daemon yet")
+    st = host.get("startup")
+    if st:
+        eg = [s for s in st if s["command"].startswith("ebguard run (agent")][0]
+        add("`ebguard run -- /bin/true` start-up (host)", "≤ 30 ms added, with a daemon",
+            f"+{eg['added_ms']['median']:.0f} ms standalone", "N/A",
+            "no daemon exists yet; standalone `ebguard run` parses, compiles and loads the policy itself")
+    for part, where in ((host, "host"), (vm, "vm")):
+        for c in part.get("configs", []):
+            if c["status"] == "ok" and c.get("policy"):
+                mb = c["rss_kb"] / 1024
+                add(f"ebguard run RSS idle ({where}), {c['label'].replace('ebguard ', '')}", "≤ 40 MB",
+                    f"{mb:.1f} MB (peak {c['hwm_kb'] / 1024:.1f} MB)", "PASS" if mb <= 40 else "MISS")
+    return targets
+
+
+def write_reports(res, p, json_path, md_path):
+    res["targets"] = evaluate(res, p)
+    json_path.write_text(json.dumps(res, indent=1) + "\n")
+    md = render_md(res, p)
+    md_path.write_text(md)
+    log("")
+    if res["profile"] == "smoke":
+        log("smoke run: one round of tiny loops, the verdicts below mean nothing")
+    for t in res["targets"]:
+        log(f"{t['verdict']:5} {t['name']}: {t['value']} (target {t['target']}){' — ' + t['note'] if t['note'] else ''}")
+    log(f"\nwrote {json_path.relative_to(ROOT)} and {md_path.relative_to(ROOT)}")
+
+
+def render_md(res, p):
+    host, vm = res.get("host", {}), res.get("vm", {})
+    L = []
+    L += ["# Benchmarks", "",
+          "Generated by `bench/bench.py`; do not edit by hand. Reproduce (as root, on a Debian 12 host "
+          "with this repository built):", "", "```sh", res["command"], "```", "",
+          f"Run: {res['generated']}, commit `{res['commit']}`, profile `{res['profile']}`, "
+          f"{res['wall_seconds']:.0f} s wall. ",
+          f"Host: Linux {host.get('kernel', '?')}, {host.get('cpus', '?')} CPUs, load average at start "
+          f"{', '.join(f'{x:.1f}' for x in host.get('loadavg', []))} (the machine is shared: ratios, not absolute times). "
+          f"VM: Linux {vm.get('kernel', '?')} under qemu TCG via `scripts/vmtest` (BPF-LSM active), "
+          f"{vm.get('cpus', '?')} vCPUs, everything on tmpfs.", "",
+          "Every overhead is the ratio governed ÷ ungoverned of the same load generator (`bench/loops.c`), "
+          "measured in the same round; rounds rotate the order of configurations. Cells give "
+          "min / **median** / max of the per-round ratios "
+          f"({p['rounds']} rounds on the host, {p['vm_rounds']} in the VM, {p['wl_rounds']} for real workloads). "
+          "Verdicts use the median. Governed runs are long-lived workers started with "
+          "`ebguard run --quiet --policy P -- loops serve`, so a policy is compiled once and its cost "
+          "is not in the loop; the ungoverned worker is the same binary started directly.", ""]
+    if res["profile"] == "smoke":
+        L += ["**Smoke run: one round of tiny loops; it checks that the harness works, its figures mean nothing.**", ""]
+    L += ["## Targets", "", "| | target | measured | verdict |", "| --- | --- | --- | --- |"]
+    for t in res.get("targets", []):
+        note = f" ({t['note']})" if t["note"] else ""
+        L.append(f"| {t['name']}{note} | {t['target']} | {t['value']} | **{t['verdict']}** |")
+    L.append("")
+
+    def table(part, kind, title, intro):
+        recs = part.get(kind, [])
+        if not recs:
+            return
+        labels = {c["config"]: c["label"] for c in part.get("configs", [])}
+        L.extend([f"## {title}", "", intro, "",
+                  "| load | configuration | ratio min / **median** / max | overhead (median) | baseline (median) |",
+                  "| --- | --- | --- | --- | --- |"])
+        for r in recs:
+            if r["config"] == "direct":
+                continue
+            base = r.get("baseline_ns_median")
+            unit = f"{base / 1e6:.2f} ms" if base and base > 1e6 else (f"{base / 1e3:.1f} µs" if base else "?")
+            over = f"{pct(r['ratio']):+.1f}%" if r.get("ratio") else r.get("error", "n/a")
+            L.append(f"| {r['bench']} | {labels.get(r['config'], r['config'])} | {fmt_ratio(r.get('ratio'))} | {over} | {unit} |")
+        L.append("")
+
+    table(vm, "hooks", "Hook overhead in the VM (BPF-LSM: exec, file; cgroup: connect)",
+          "open+close of a tmpfs file; a walk of 500 files in 10 directories (readdir + `fstatat` each, "
+          "ns per entry); fork + exec of `/bin/true` copied to tmpfs; TCP connect to a loopback listener "
+          "(closed with RST). Baseline is per operation, under TCG (about 50–100× slower than the host).")
+    table(host, "hooks", "Hook overhead on the host (cgroup connect4/sendmsg4; this kernel refuses BPF-LSM)",
+          "TCP connect to a loopback listener (closed with RST); UDP `sendto` on an unconnected socket.")
+    table(vm, "workloads", "Real workloads in the VM",
+          f"`git status --porcelain` in a repository of {p['repo_files']:,} files in {p['repo_dirs']} directories, "
+          f"and `make -B` of a C project of {p['proj_files']} files (gcc -O0 + link), both on tmpfs. "
+          "Under `agent.yaml` every `git` exec is held for its argv rules and released by `ebguard run` "
+          "(the policy's `ask` rules on git push/reset/clean), so that row includes the round trip.")
+
+    L += ["## Policies loaded", "",
+          "| where | configuration | status | ready after | ebguard RSS idle / peak | BPF map memlock added |",
+          "| --- | --- | --- | --- | --- | --- |"]
+    for part in (host, vm):
+        for c in part.get("configs", []):
+            if c["config"] == "direct":
+                continue
+            if c["status"] != "ok":
+                L.append(f"| {c['where']} | {c['label']} | **failed**: {c['reason'][:300]} | | | |")
+                continue
+            mem = f"{c['rss_kb'] / 1024:.1f} / {c['hwm_kb'] / 1024:.1f} MB"
+            delta = c.get("bpf_memlock_delta")
+            L.append(f"| {c['where']} | {c['label']} | ok | {c['ready_seconds']:.1f} s | "
+                     f"{mem if c.get('policy') else '(' + mem + ', not ebguard)'} | "
+                     f"{'' if delta is None else f'{delta / 1024:,.0f} KiB'} |")
+    L += ["", "\"ready after\" is from starting `ebguard run` to the first answer of the governed worker: "
+          "policy parse + compile + map writes (+ program load for the first session). "
+          "RSS is `ebguard run`'s own (VmRSS idle, VmHWM peak). BPF memory is the change in the sum of "
+          "`bpftool map show`'s memlock over ebguard's `eg_*` maps when the session started; "
+          "kernels before 6.4 (the VM's 6.1) report memlock from `max_entries`, not use, so it does not move there.", ""]
+    for part in (host, vm):
+        tot = part.get("bpf_memlock_after", {})
+        if "maps" in tot:
+            maps = ", ".join(f"{k} {v / 1024:,.0f}" for k, v in sorted(tot["maps"].items()))
+            L.append(f"- {part['where']}: ebguard maps with every session above loaded: {tot['total'] / 1024:,.0f} KiB "
+                     f"memlock ({maps} KiB).")
+    L.append("")
+
+    st = host.get("startup")
+    if st:
+        L += ["## Start-up (host)", "",
+              "Wall time of a whole `ebguard run --quiet --policy P -- /bin/true` against `/bin/true` alone. "
+              "There is no daemon yet: every `ebguard run` parses and compiles its policy, opens the pinned "
+              "programs (loading them if it is the first) and writes the maps itself.", "",
+              "| command | ratio to /bin/true min / **median** / max | added ms min / **median** / max |",
+              "| --- | --- | --- |"]
+        for s in st[1:]:
+            a = s["added_ms"]
+            L.append(f"| {s['command']} | {fmt_ratio(s['ratio'])} | {a['min']:.0f} / **{a['median']:.0f}** / {a['max']:.0f} |")
+        L.append("")
+    pl = host.get("pipeline")
+    if pl:
+        L += ["## Event pipeline (host)", "",
+              f"Each UDP `connect()` to 127.0.0.1:{PORT_AUDIT} meets an `audit` rule: one event "
+              f"({pl['event_bytes']} bytes with its ring header) into the {pl['ring_buffer_bytes'] >> 20} MiB ring buffer; "
+              "`ebguard run` (not `--quiet`) prints each as a line on stderr, which the harness counts. "
+              f"{pl['events']:,} connects per step, paced by the generator (0 = flat out). "
+              f"The same generator ungoverned makes {pl['ungoverned_generator_per_s']:,.0f} connects/s.", "",
+              "| requested /s | generated /s | delivered | lost | ratio to ungoverned generator |", "| --- | --- | --- | --- | --- |"]
+        for s in pl["steps"]:
+            L.append(f"| {s['requested_per_s'] or 'flat out'} | {s['achieved_per_s']:,.0f} | {s['delivered']:,} | "
+                     f"{s['lost']:,} | {s['achieved_per_s'] / pl['ungoverned_generator_per_s']:.2f} |")
+        L += ["", "Limits of what exists today: the only reader is `ebguard run`, which formats and writes one "
+              "stderr line per event; the BPF side counts no drops (a full ring buffer makes "
+              "`bpf_ringbuf_reserve` fail and the event is lost silently), so loss is found by counting. "
+              "The daemon issue will add a reader without per-event output and a drop counter.", ""]
+    L += ["## Limits found", ""]
+    for n in p["tiers"]:
+        for part in (host, vm):
+            c = find(part.get("configs", []), config=f"{part.get('where')}-{n}")
+            if c and c["status"] != "ok":
+                L.append(f"- {tier_label(n, n)} ({part['where']}): {miss_reason(n, res.get('probe', {}), p['fit_path'])}. "
+                         f"Measured instead: the largest that fits.")
+    L += [f"- The largest policies run: {p['fit_path']:,} path rules (the path map's {PATH_MAP_KEYS:,} keys are shared "
+          "by every session; this run's other sessions use the rest), and "
+          f"{p['fit_net_host']:,} network rules on the host, {p['fit_net_vm']:,} in the VM: the network compiler "
+          "compares every prefix with every rule (quadratic), so the map's 65,536 prefixes would take minutes "
+          "to compile (see \"ready after\" above).",
+          "- Hook costs under TCG are relative to an emulated CPU; the host's own cost of the connect hooks is in "
+          "the host table.", ""]
+    return "\n".join(L)
+
+
+# ------------------------------------------------------------------------------ main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    ap.add_argument("--part", choices=["all", "host", "vm"], default="all")
+    ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
+                    help="the binary to measure (default bin/ebguard; it is copied first)")
+    args = ap.parse_args()
+    p = PROFILES[args.profile]
+    if args.part == "vm":
+        return vm_part(p)
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (ebguard run loads BPF programs and creates cgroups)")
+    started = time.monotonic()
+    log(f"bench ({args.profile}): preparing inputs in {WORK.relative_to(ROOT)}")
+    prepare_inputs(p, args.ebguard)
+    res = dict(generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               profile=args.profile, command="make bench" if args.profile == "full" else "make bench-smoke",
+               commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                     text=True).stdout.strip())
+    if args.part in ("all", "host"):
+        log("host part")
+        res["probe"] = {str(k): v for k, v in probe_oversize(p, str(WORK / "ebguard"), WORK / "policies").items()}
+        res["host"] = host_part(p)
+    if args.part in ("all", "vm"):
+        res["vm"] = run_vm(p, args.profile)
+    res["wall_seconds"] = time.monotonic() - started
+    if args.profile == "full" and args.part == "all":
+        json_path, md_path = ROOT / "bench" / "results.json", ROOT / "docs" / "benchmarks.md"
+    else:
+        json_path, md_path = WORK / f"results-{args.profile}.json", WORK / f"benchmarks-{args.profile}.md"
+    write_reports(res, p, json_path, md_path)
+    errors = [r for part in ("host", "vm") for r in res.get(part, {}).get("hooks", []) + res.get(part, {}).get("workloads", [])
+              if r.get("error")]
+    errors += [res[part]["error"] for part in ("host", "vm") if part in res and "error" in res[part]]
+    # Policies that should fit but did not load, and pipeline runs that failed, are harness failures.
+    errors += [c for part in ("host", "vm") for c in res.get(part, {}).get("configs", [])
+               if c["status"] != "ok" and (c.get("n_path") or 0) <= p["fit_path"]]
+    errors += [s for s in res.get("host", {}).get("pipeline", {}).get("steps", []) if s["rc"] != 0]
+    if errors:
+        log(f"bench: {len(errors)} measurement(s) failed; see above")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
