@@ -115,7 +115,8 @@ struct FileEnforcementTests {
         let replacement = try f.dir.file("replacement", "forged\n")
         #expect(try f.run("/bin/mv", replacement, hosts).status != 0, "replacing a file rewrites it")
         #expect(try runProcess(["/bin/cat", hosts]).stdout == "original\n")
-        #expect(try f.run("/bin/mv", movable, f.dir.path + "/renamed").status == 0)
+        let renamed = try f.run("/bin/mv", movable, f.dir.path + "/renamed")
+        if renamed.status != 0 { Issue.record("mv failed: \(renamed) \(try f.enforcement.takeEvents())") }
         #expect(FileManager.default.fileExists(atPath: pinned) && FileManager.default.fileExists(atPath: privateFile))
 
         let events = try f.enforcement.takeEvents()
