@@ -13,7 +13,11 @@ SWIFT_SRCS := $(shell find Sources -name '*.swift' -o -name '*.c' -o -name '*.h'
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Ibpf
 
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev clang llvm bpftool pkg-config \
-	qemu-system-x86 busybox-static cpio iproute2 util-linux procps
+	qemu-system-x86 busybox-static cpio iproute2 util-linux procps \
+	git gcc make python3 python3-pip python3-setuptools python3-wheel
+
+# The audit forwarding tests start a real rsyslogd (TLS through its openssl driver) and make certificates.
+DEB_PACKAGES += rsyslog rsyslog-openssl openssl
 
 .PHONY: all bpf deps test test-unit test-host test-vm demo clean
 all: bin/ebguard
@@ -54,6 +58,14 @@ test: deps bin/ebguard
 # it (see `ebguard doctor`), the demo runs inside the VM and says so.
 demo: deps bin/ebguard
 	scripts/demo
+
+# Benchmarks (docs/benchmarks.md): `bench` is the full run (under 15 min; writes docs/benchmarks.md
+# and bench/results.json), `bench-smoke` a minimal one that keeps the harness from rotting.
+.PHONY: bench bench-smoke
+bench bench-smoke: deps bin/ebguard
+	@command -v strace >/dev/null && command -v bwrap >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace bubblewrap >/dev/null
+	python3 bench/bench.py --profile $(if $(filter bench-smoke,$@),smoke,full)
 
 clean:
 	rm -rf build bin .build $(STATIC_BUILD) $(EMBEDDED)

@@ -20,7 +20,7 @@ int eg_observe_exec(struct trace_event_raw_sched_process_exec *ctx)
 	session = eg_current_session(&session_id);
 	if (!session)
 		return 0;
-	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
 		return 0;
 	eg_fill_header(&ev->hdr, EG_EVENT_EXEC, sizeof(*ev));

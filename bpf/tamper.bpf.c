@@ -19,7 +19,7 @@ static __always_inline int eg_tamper(__u64 session_id, __u32 what, __u32 target_
 {
 	struct eg_tamper_event *ev;
 
-	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (ev) {
 		eg_fill_header(&ev->hdr, EG_EVENT_TAMPER, sizeof(*ev));
 		eg_fill_task(&ev->task);
@@ -142,7 +142,7 @@ int BPF_PROG(eg_guard_unlink, const struct path *dir, struct dentry *dentry, int
 
 SEC("lsm/path_rename")
 int BPF_PROG(eg_guard_rename, const struct path *old_dir, struct dentry *old_dentry,
-	     const struct path *new_dir, struct dentry *new_dentry, int ret)
+	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
 {
 	__u64 session_id = 0;
 

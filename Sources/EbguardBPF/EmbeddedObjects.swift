@@ -18,6 +18,18 @@ public enum EmbeddedObjects {
         return nil
     }
 
+    /// Identifies this build's BPF objects (FNV-1a over all their bytes): programs and maps of
+    /// another build are never mixed with these.
+    public static var generation: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for name in names.sorted() {
+            for byte in bytes(named: name)! {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        return String(hash, radix: 16)
+    }
+
     private static func entry(at index: Int) -> eg_embedded_object {
         eg_embedded_object_at(index).pointee
     }

@@ -74,3 +74,19 @@ public final class RingBuffer {
     /// An epoll descriptor that becomes readable when records arrive (for event loops).
     public var epollFD: Int32 { ring_buffer__epoll_fd(handle) }
 }
+
+extension RingBuffer {
+    /// Creates a ring-buffer map of `size` bytes (a power of two, at least a page), owned by
+    /// the returned descriptor: e.g. a session's own event channel, put into a map of maps.
+    public static func createMap(size: UInt32, name: String) throws -> OwnedFileDescriptor {
+        LibBPFLog.reset()
+        let fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, name, 0, 0, size, nil)
+        guard fd >= 0 else { throw BPFError.libbpf("creating ring buffer \(name)", code: fd) }
+        return OwnedFileDescriptor(adopting: fd)
+    }
+
+    /// Reads the ring-buffer map open at `descriptor` (kept alive by the reader).
+    public convenience init(_ descriptor: OwnedFileDescriptor, name: String, handler: @escaping (UnsafeRawBufferPointer) -> Void) throws {
+        try self.init(fd: descriptor.rawValue, name: name, owner: descriptor, handler: handler)
+    }
+}

@@ -88,7 +88,7 @@ public struct DecisionEvent: Sendable, Equatable {
         if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
         let action = switch kind {
         case .exec: "exec"
-        case .file: "open"
+        case .file: detail.split(separator: ",").allSatisfy { $0 == "read" || $0 == "write" } ? "open" : String(detail.split(separator: ",")[0])
         case .network, .unix: "connect"
         case .tamper: "tamper"
         }

@@ -1,12 +1,15 @@
 import EbguardBPF
 import EbguardSystem
+import Foundation
 import Glibc
 
 /// Loads ebguard's enforcement programs once per host and keeps them attached through pins,
 /// so enforcement outlives any one `ebguard run` or daemon. Sessions are map entries.
 ///
-/// Layout under the pin root: the maps (pinned by name by libbpf) and `link-<program>` for
-/// each attachment. A second session finds the pins and only adds its entries.
+/// Layout: `<base>/<generation>/` holds the maps (pinned by name by libbpf) and
+/// `link-<program>` for each attachment, where the generation identifies this build's
+/// objects; a second session of the same build finds the pins and only adds its entries.
+/// Generations of other builds are removed once no session uses them.
 public final class Enforcer {
     /// What this kernel let ebguard attach.
     public struct Coverage: Sendable, Equatable {
@@ -25,10 +28,15 @@ public final class Enforcer {
                                                     selfProtection: false)
     private let sessionLevel: UInt32
 
-    public init(pinRoot: String = "/sys/fs/bpf/ebguard", parentName: String = "ebguard") throws {
+    public let pinBase: String
+
+    public init(pinBase: String = "/sys/fs/bpf/ebguard", parentName: String = "ebguard") throws {
         try Mounts.ensure("bpf", at: "/sys/fs/bpf")
-        self.pinRoot = pinRoot
-        if mkdir(pinRoot, 0o700) != 0 && errno != EEXIST { throw SystemError.current("creating \(pinRoot)") }
+        self.pinBase = pinBase
+        self.pinRoot = pinBase + "/" + EmbeddedObjects.generation
+        for directory in [pinBase, pinRoot] where mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw SystemError.current("creating \(directory)")
+        }
         parent = try Cgroup.ensure(path: try Cgroup.mountPoint() + "/" + parentName)
         sessionLevel = UInt32(try parent.level() + 1)
     }
@@ -37,6 +45,7 @@ public final class Enforcer {
     public func ensureLoaded(lsm: Bool) throws {
         let lock = try HostLock.acquire()
         defer { withExtendedLifetime(lock) {} }
+        removeIdleGenerations()
         let parentDirectory = try parent.open()
         coverage.network = try ensure(object: "net") { program in
             try program.attach(cgroupFD: parentDirectory.rawValue)
@@ -66,6 +75,21 @@ public final class Enforcer {
         return true
     }
 
+    /// Unpins (and so detaches) the programs and maps of other builds that no session uses.
+    private func removeIdleGenerations() {
+        let others = ((try? FileManager.default.contentsOfDirectory(atPath: pinBase)) ?? [])
+            .filter { $0 != EmbeddedObjects.generation }
+        for other in others {
+            let directory = pinBase + "/" + other
+            if let sessions = try? BPFMap<UInt64, eg_session>(pinnedAt: directory + "/eg_sessions"),
+               let live = try? sessions.keys(), !live.isEmpty { continue }
+            for pin in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                unlink(directory + "/" + pin)
+            }
+            rmdir(directory)
+        }
+    }
+
     private func linkPath(_ program: String) -> String { pinRoot + "/link-" + program }
 
     /// Path of a map pinned by name.
@@ -73,7 +97,10 @@ public final class Enforcer {
 
     /// Writes a session's rules, then its session entry: the session is enforced from the
     /// moment its entry exists, and never with half its rules.
-    public func install(_ maps: PolicyMaps, sessionID: UInt64) throws {
+    public func install(_ maps: PolicyMaps, sessionID: UInt64, events: OwnedFileDescriptor? = nil) throws {
+        if let events {
+            try BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).update(sessionID, UInt32(events.rawValue))
+        }
         if access(mapPath("eg_path_rules"), F_OK) == 0 {
             let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
             for entry in maps.paths { try paths.update(entry.key, entry.rule) }
@@ -95,6 +122,7 @@ public final class Enforcer {
     /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its rules.
     public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
         _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
+        _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
             for marker in maps.loadedMarkers { _ = try? paths.delete(marker) }
             for entry in maps.paths { _ = try? paths.delete(entry.key) }

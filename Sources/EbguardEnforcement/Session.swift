@@ -11,6 +11,8 @@ public final class Session {
     /// The session cgroup's id, which keys its entry in `eg_sessions`.
     public let id: UInt64
     public let maps: PolicyMaps
+    /// The session's own event channel: its decisions only, whoever else is reading theirs.
+    public let events: OwnedFileDescriptor
     private let enforcer: Enforcer
     private var ended = false
 
@@ -23,7 +25,8 @@ public final class Session {
         do {
             id = try cgroup.id()
             maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
-            try enforcer.install(maps, sessionID: id)
+            events = try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb")
+            try enforcer.install(maps, sessionID: id, events: events)
         } catch {
             try? cgroup.destroy()
             throw error

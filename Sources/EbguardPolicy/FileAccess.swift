@@ -12,9 +12,10 @@ public struct FileAccess: OptionSet, Sendable, Hashable {
     public static let write = FileAccess(rawValue: 1 << 1)
     /// Creating a file, directory, node, symlink or hard link.
     public static let create = FileAccess(rawValue: 1 << 2)
-    /// unlink, rmdir, and the source of a rename.
+    /// unlink, rmdir, and the source of a rename (the old name goes away).
     public static let delete = FileAccess(rawValue: 1 << 3)
-    /// The destination of a rename (the name created or replaced).
+    /// Moving a file or directory away: the source of a rename. The destination of a rename is
+    /// `create`, plus `delete` and `write` when it replaces a file (see docs/policy.md).
     public static let rename = FileAccess(rawValue: 1 << 4)
     /// chmod, chown, and changing other attributes.
     public static let chmod = FileAccess(rawValue: 1 << 5)

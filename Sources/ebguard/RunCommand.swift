@@ -112,6 +112,11 @@ struct RunCommand: ParsableCommand {
         childEnvironment["USER"] = identity.name
         childEnvironment["LOGNAME"] = identity.name
         childEnvironment["EBGUARD_SESSION"] = session.name
+        // Hook directories are a persistence spot the shipped policies fence off; an empty
+        // template keeps `git init` and `git clone` from writing sample hooks there.
+        if childEnvironment["GIT_TEMPLATE_DIR"] == nil, let empty = Self.emptyGitTemplate() {
+            childEnvironment["GIT_TEMPLATE_DIR"] = empty
+        }
 
         let status = SessionLoop(session: session, policy: compiled, enforcer: enforcer, quiet: quiet, home: identity.home)
             .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
@@ -126,6 +131,14 @@ struct RunCommand: ParsableCommand {
         let beside = executable.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies/agent.yaml").path
         if FileManager.default.fileExists(atPath: beside) { return beside }
         return "/etc/ebguard/policies/agent.yaml"
+    }
+
+    /// A root-owned, empty, read-only directory, shared by sessions.
+    static func emptyGitTemplate() -> String? {
+        let path = "/run/ebguard/git-template"
+        mkdir("/run/ebguard", 0o755)
+        if mkdir(path, 0o555) != 0 && errno != EEXIST { return nil }
+        return path
     }
 
     static func sessionName(_ command: String) -> String {

@@ -35,7 +35,7 @@ struct SessionLoop {
             warn("\(request.executable): command not found")
             return 127
         }
-        let ring = try? RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in
+        let ring = try? RingBuffer(session.events, name: "events of \(session.name)") { record in
             guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
             if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
                 resolveHold(event)

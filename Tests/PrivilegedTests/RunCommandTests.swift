@@ -1,3 +1,4 @@
+import EbguardDoctor
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
@@ -106,6 +107,22 @@ struct RunCommandTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 143)
         #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test func requireFullRefusesADegradedKernel() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let lsmWorks = (try? Probes.lsm()) != nil
+        let result = try runProcess([binary, "run", "--quiet", "--require-full", "--policy", file, "--", "/bin/true"])
+        if lsmWorks {
+            #expect(result.status == 0)
+        } else {
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("--require-full"))
+            let plain = try runProcess([binary, "run", "--policy", file, "--", "/bin/true"])
+            #expect(plain.status == 0)
+            #expect(plain.stderr.contains("DEGRADED"))
+        }
     }
 
     @Test func aBrokenPolicyChangesNothingAndSaysWhere() throws {

@@ -25,6 +25,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } eg_events SEC(".maps");
 
+/* Template of a session's own ring buffer (created by userspace, one per session). */
+struct eg_session_ringbuf {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+};
+
+/*
+ * Session cgroup id -> that session's ring buffer. A standalone `ebguard run`
+ * reads only its own session's events here, so concurrent sessions never
+ * consume each other's; sessions without one report to eg_events.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct eg_session_ringbuf);
+} eg_session_rbs SEC(".maps");
+
+/* Room for one event of `size` bytes on the session's channel. */
+static __always_inline void *eg_event_reserve(__u64 session_id, __u64 size)
+{
+	void *ring = bpf_map_lookup_elem(&eg_session_rbs, &session_id);
+
+	if (ring)
+		return bpf_ringbuf_reserve(ring, size, 0);
+	return bpf_ringbuf_reserve(&eg_events, size, 0);
+}
+
 /* Level of session cgroups in the cgroup2 hierarchy (ebguard's own cgroup + 1). */
 const volatile __u32 eg_session_level = 0;
 

@@ -205,7 +205,7 @@ eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *sessio
 {
 	struct eg_net_event *ev;
 
-	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
 		return NULL;
 	eg_fill_header(&ev->hdr, type, sizeof(*ev));

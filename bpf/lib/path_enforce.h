@@ -59,7 +59,7 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 	struct eg_path_event *ev;
 	__u32 n;
 
-	ev = bpf_ringbuf_reserve(&eg_events, sizeof(*ev), 0);
+	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
 		return;
 	eg_fill_header(&ev->hdr, type, sizeof(*ev));
