@@ -44,7 +44,11 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 	v = eg_decide(s, 0, eg_resolve_path(s, 0, &bprm->file->f_path), session, EG_DOMAIN_EXEC, EG_EXEC_MASK,
 		      true);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
-		if (bpf_send_signal(EG_SIGSTOP) == 0) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		/* Marked held first: from here only ebguard, outside the session, may SIGCONT it. */
+		if (bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0 &&
+		    bpf_send_signal(EG_SIGSTOP) == 0) {
 			v.d.reason = EG_REASON_HELD;
 			eg_emit(s, EG_EVENT_EXEC, session_id, session, &v, 0);
 			return 0;

@@ -12,6 +12,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define EG_CGROUP_SUPER_MAGIC 0x27e0eb
 #define EG_BPF_FS_MAGIC 0xcafe4a11
 #define EG_FMODE_WRITE 0x2
+#define EG_SIGCONT 18
 /* Deeper cgroup trees than this are treated as outside the session: fail closed. */
 #define EG_CGROUP_DEPTH_MAX 32
 
@@ -67,12 +68,17 @@ int BPF_PROG(eg_guard_kill, struct task_struct *target, struct kernel_siginfo *i
 	     const struct cred *cred, int ret)
 {
 	__u64 session_id = 0;
+	__u32 tgid;
 
 	if (ret != 0 || !eg_current_session(&session_id))
 		return ret;
+	tgid = BPF_CORE_READ(target, tgid);
+	/* A held exec waits for ebguard's answer; resuming it from inside would skip the argv check. */
+	if (sig == EG_SIGCONT && bpf_map_lookup_elem(&eg_held, &tgid))
+		return eg_tamper(session_id, EG_TAMPER_SIGNAL, tgid);
 	if (eg_task_session(target) == session_id)
 		return 0;
-	return eg_tamper(session_id, EG_TAMPER_SIGNAL, BPF_CORE_READ(target, tgid));
+	return eg_tamper(session_id, EG_TAMPER_SIGNAL, tgid);
 }
 
 /* ptrace_access_check also guards /proc/PID/mem, process_vm_readv and pidfd_getfd. */

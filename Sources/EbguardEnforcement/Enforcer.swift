@@ -138,6 +138,11 @@ public final class Enforcer {
         }
     }
 
+    /// Forgets that `pid` is held for a decision (once ebguard has resumed or killed it).
+    public func releaseHold(pid: pid_t) {
+        _ = try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_held")).delete(UInt32(pid))
+    }
+
     /// A policy id no live session uses.
     public func freshPolicyID() throws -> UInt32 {
         let sessions = try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions"))

@@ -17,8 +17,9 @@ struct SessionLoop {
 
     /// Decides an exec held for its argv rules, and says so when it is refused.
     private func resolveHold(_ event: DecisionEvent) {
-        guard let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy),
-              !outcome.resumed, !quiet else { return }
+        let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy)
+        enforcer.releaseHold(pid: pid_t(event.pid))
+        guard let outcome, !outcome.resumed, !quiet else { return }
         let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
         let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"
         warn("\(verdict) exec \(outcome.argv.joined(separator: " ")) \(rule)")

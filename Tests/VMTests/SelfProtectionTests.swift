@@ -1,3 +1,4 @@
+import EbguardBPF
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
@@ -29,6 +30,45 @@ struct SelfProtectionTests {
         #expect(result.stdout.contains("own-child=143"))
         #expect(result.stdout.contains("proc-mem=1"))
         #expect(result.stderr.contains("ebguard: denied signal to pid 1 by self-protection"))
+    }
+
+    /// An exec held for its argv rules is resumed by ebguard only, never from inside the session.
+    @Test func aHeldExecCannotBeResumedFromInside() throws {
+        let marks = "/tmp/ebguard-held-\(getpid())"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: marks) }
+        let policy = "/tmp/ebguard-open-held-\(getpid()).yaml"
+        try "version: 1\nname: open\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        defer { unlink(policy) }
+        let script = """
+        sleep 30 & echo $! > \(marks)/pid.tmp && mv \(marks)/pid.tmp \(marks)/pid
+        while [ ! -e \(marks)/go ]; do sleep 0.05; done
+        kill -CONT $!; echo "cont=$?"
+        kill -TERM $!; echo "term=$?"
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--quiet", "--policy", policy, "--", "/bin/bash", "-c", script]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        // Mark the session's sleeping child as held, as the exec hook does, then let the script go on.
+        var pid: UInt32?
+        for _ in 0..<400 where pid == nil {
+            pid = (try? String(contentsOfFile: marks + "/pid", encoding: .utf8)).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if pid == nil { usleep(50_000) }
+        }
+        let child = try #require(pid)
+        let generations = try FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf/ebguard")
+        let maps = generations.compactMap { try? BPFMap<UInt32, UInt64>(pinnedAt: "/sys/fs/bpf/ebguard/\($0)/eg_held") }
+        #expect(!maps.isEmpty)
+        for map in maps { try map.update(child, 1) }
+        FileManager.default.createFile(atPath: marks + "/go", contents: nil)
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        for map in maps { _ = try? map.delete(child) }
+        #expect(stdout.contains("cont=1"))
+        #expect(stdout.contains("term=0"))
     }
 
     @Test func cannotLeaveItsCgroupButCanNestInsideIt() throws {

@@ -25,6 +25,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } eg_events SEC(".maps");
 
+/*
+ * Execs held for a decision in userspace (argv rules): tgid -> session. A task of
+ * the session must not resume them itself (tamper.bpf.c refuses that SIGCONT);
+ * ebguard removes the entry when it answers.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_held SEC(".maps");
+
 /* Template of a session's own ring buffer (created by userspace, one per session). */
 struct eg_session_ringbuf {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
