@@ -11,7 +11,7 @@ import Testing
 struct HostBPFTests {
     @Test func connect4DeniesInsideTheCgroupOnlyAndReportsIt() throws {
         let scratch = try ScratchCgroup("connect4")
-        let listener = try LoopbackListener()
+        let listener = try TCPListener()
         let object = try BPFObject(embedded: "selftest")
         try object.program("eg_st_file_open").autoload = false  // LSM: not on every kernel
         try object.setConstant("eg_st_cgroup", to: scratch.id)
@@ -69,7 +69,7 @@ struct HostBPFTests {
     @Test func pinnedLinkOutlivesItsOwner() throws {
         try Mounts.ensure("bpf", at: "/sys/fs/bpf")
         let scratch = try ScratchCgroup("pinned-link")
-        let listener = try LoopbackListener()
+        let listener = try TCPListener()
         let path = "/sys/fs/bpf/ebguard-test-link-\(getpid())"
         do {
             let object = try BPFObject(embedded: "selftest")
@@ -105,35 +105,4 @@ struct HostBPFTests {
             }
         }
     }
-}
-
-
-/// A TCP listener on 127.0.0.1 at a free port, accepting in the kernel's backlog only.
-final class LoopbackListener {
-    let fd: Int32
-    let port: UInt16
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError.current("socket") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            close(fd)
-            throw SystemError.current("bind/listen on loopback")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.fd = fd
-        self.port = UInt16(bigEndian: address.sin_port)
-    }
-
-    deinit { close(fd) }
 }
