@@ -10,6 +10,7 @@ struct Ebguard: AsyncParsableCommand {
             DoctorCommand.self,
             PolicyCommand.self,
             RunCommand.self,
+            AuditCommand.self,
         ]
     )
 }
