@@ -97,7 +97,10 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail("\(error)")
         }
-        if !quiet { session.maps.unenforced.forEach { warn("note: \($0)") } }
+        if !quiet && !session.maps.unenforced.isEmpty {
+            warn("note: unix socket subtree rules are not enforced yet, only exact socket paths: "
+                 + session.maps.unenforced.joined(separator: ", "))
+        }
         if !enforcer.coverage.execAndFile {
             let why = lsmWorks ? "this build carries no exec/file programs" : "this kernel refuses BPF-LSM programs"
             warn("""

@@ -36,15 +36,22 @@ struct SessionLoop {
             warn("\(request.executable): command not found")
             return 127
         }
-        let ring = try? RingBuffer(session.events, name: "events of \(session.name)") { record in
-            guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
-            if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
-                resolveHold(event)
-                return
+        let ring: RingBuffer?
+        do {
+            ring = try RingBuffer(session.events, name: "events of \(session.name)") { record in
+                guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
+                if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
+                    resolveHold(event)
+                    return
+                }
+                guard !quiet, event.blocked || event.verdict == .audit,
+                      event.reason != UInt8(EG_REASON_OBSERVED.rawValue) else { return }
+                warn(String(event.line(home: home).dropFirst("ebguard: ".count)))
             }
-            guard !quiet, event.blocked || event.verdict == .audit,
-                  event.reason != UInt8(EG_REASON_OBSERVED.rawValue) else { return }
-            warn(String(event.line(home: home).dropFirst("ebguard: ".count)))
+        } catch {
+            // Enforcement is in the kernel either way; only the report is lost.
+            warn("cannot read this session's events (\(error)); denials will not be printed")
+            ring = nil
         }
         let child: pid_t
         do {
