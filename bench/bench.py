@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import select
 import shutil
 import statistics
@@ -35,18 +36,19 @@ VMDIR = Path("/tmp/ebguard-bench")          # the guest's tmpfs copy
 DUMMY = "/opt/ebguard-bench-dummy"          # rules point here; nothing exists there
 PORT_TCP, PORT_UDP, PORT_AUDIT = 47311, 47312, 47313
 PATH_MAP_KEYS, NET_LPM_PREFIXES, RULE_INDEX_MAX = 65536, 65536, 65535
+VERBOSE = os.environ.get("EBGUARD_BENCH_VERBOSE") == "1"   # log every command and its time
 
 PROFILES = {
     "full": dict(
-        rounds=7, vm_rounds=5, wl_rounds=3,
+        rounds=7, vm_rounds=7, wl_rounds=5,
         tiers=[10, 1000, 100000],
         # Largest policies that fit: the path map (65,536 keys for every session together) also
         # holds the 10- and 1,000-rule sessions and agent.yaml of the same run; network compile
         # time grows with the square of the rule count (see the report), hence its own caps.
         fit_path=64000, fit_net_host=10000, fit_net_vm=1000,
         host=dict(connect=10000, udp=100000),
-        vm=dict(open=4000, walk=10, exec=10, connect=300),
-        startup_reps=3, pipeline_n=100000, pipeline_rates=[25000, 50000, 100000, 150000, 200000, 300000, 0],
+        vm=dict(open=8000, walk=10, exec=100, exec_dyn=8, connect=500),
+        startup_reps=3, pipeline_n=100000, pipeline_rates=[25000, 50000, 100000, 150000, 200000, 250000, 300000, 0],
         repo_files=10000, repo_dirs=100, proj_files=2, git_reps=1, wl_alternatives=(),
         vm_timeout=1500,
     ),
@@ -55,7 +57,7 @@ PROFILES = {
         tiers=[10],
         fit_path=100, fit_net_host=100, fit_net_vm=100,
         host=dict(connect=100, udp=1000),
-        vm=dict(open=100, walk=1, exec=2, connect=20),
+        vm=dict(open=100, walk=1, exec=4, exec_dyn=2, connect=20),
         startup_reps=1, pipeline_n=2000, pipeline_rates=[0],
         repo_files=50, repo_dirs=5, proj_files=1, git_reps=1, wl_alternatives=(),
         vm_timeout=300,
@@ -108,6 +110,13 @@ def policy_yaml(name, n_path, n_net, work):
     return "\n".join(out) + "\n"
 
 
+def policy_entries(n_path, n_net):
+    """Map entries policy_yaml's policy writes: its rules, 2 allow rules, 2 loaded markers,
+    and the loopback allows (push-down adds none: the prefixes do not overlap)."""
+    v4 = sum(1 for i in range(n_net) if i % 3 != 2) + 1
+    return {"eg_path_rules": n_path + 4, "eg_net4_rules": v4, "eg_net6_rules": n_net - (v4 - 1) + 1}
+
+
 def tier_label(n_path, n_net):
     if n_path == n_net:
         return f"{n_path:,} rules"
@@ -157,10 +166,13 @@ def make_repo(p):
         (d / f"file{i:05d}.txt").write_text(f"line {i}\n" * (1 + i % 7))
     env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost")
-    for argv in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "bench"]):
+    # No automatic gc: it would repack in the background while the tarball is written.
+    for argv in (["git", "init", "-q"], ["git", "config", "gc.auto", "0"], ["git", "add", "-A"],
+                 ["git", "commit", "-q", "-m", "bench"]):
         subprocess.run(argv, cwd=src, check=True, env=env)
-    with tarfile.open(tar, "w") as t:
+    with tarfile.open(f"{tar}.tmp", "w") as t:
         t.add(src, arcname="repo")
+    os.replace(f"{tar}.tmp", tar)
     shutil.rmtree(src)
 
 
@@ -182,8 +194,9 @@ def make_project(p):
     (src / "main.c").write_text(f"#include <stdio.h>\n{decls}int main(void) {{ printf(\"%d\\n\", {calls}); return 0; }}\n")
     objs.append("main.o")
     (src / "Makefile").write_text(f"prog: {' '.join(objs)}\n\t$(CC) -o $@ $^\n%.o: %.c\n\t$(CC) -O0 -c -o $@ $<\n")
-    with tarfile.open(tar, "w") as t:
+    with tarfile.open(f"{tar}.tmp", "w") as t:
         t.add(src, arcname="proj")
+    os.replace(f"{tar}.tmp", tar)
     shutil.rmtree(src)
 
 
@@ -194,6 +207,7 @@ class Worker:
 
     def __init__(self, name, argv, cwd, timeout=900):
         self.name = name
+        self.dead = False
         self.errlog = open(Path(cwd) / f"worker-{name}.err", "w+")
         start = time.monotonic()
         self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -227,7 +241,14 @@ class Worker:
         field = {l.split(":")[0]: int(l.split()[1]) for l in status.splitlines() if l.startswith("Vm")}
         return field.get("VmRSS", 0), field.get("VmHWM", 0)
 
+    def kill(self):
+        self.dead = True
+        self.proc.kill()
+        self.proc.wait()
+
     def close(self):
+        if self.dead:
+            return
         try:
             self.proc.stdin.write("quit\n")
             self.proc.stdin.close()
@@ -260,7 +281,8 @@ def bpf_map_memlock():
     except Exception as e:
         return {"error": str(e)}
     mine = {m.get("name", ""): m.get("bytes_memlock", 0) for m in maps if m.get("name", "").startswith("eg_")}
-    return {"total": sum(mine.values()), "maps": mine}
+    sizes = {m["name"]: m.get("bytes_key", 0) + m.get("bytes_value", 0) for m in maps if m.get("name", "").startswith("eg_")}
+    return {"total": sum(mine.values()), "maps": mine, "entry_bytes": sizes}
 
 
 def start_workers(configs, cwd, out, where):
@@ -283,13 +305,18 @@ def start_workers(configs, cwd, out, where):
             if "total" in before and "total" in after:
                 rec["bpf_memlock_delta"] = after["total"] - before["total"]
                 rec["bpf_memlock_total"] = after["total"]
+                rec["maps_created"] = not before["maps"]
+                if meta.get("n_path") is not None:
+                    rec["map_entries"] = entries = policy_entries(meta["n_path"], meta["n_net"])
+                    rec["map_bytes_estimate"] = sum(count * after["entry_bytes"].get(name, 0)
+                                                    for name, count in entries.items())
         out["configs"].append(rec)
         log(f"  [{where}] {label}: ready in {w.ready_seconds:.1f}s, RSS {rss / 1024:.1f} MB")
         workers[config] = w
     return workers
 
 
-def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None):
+def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None, timeout=300):
     """benches: [(bench, template, n, [configs])]; 'direct' (the baseline) must be among configs.
     Results are per operation, so a configuration listed in `slow` (strace) runs n // slow[c]
     operations. One unrecorded warm-up round first: the first pass of anything pays cold caches."""
@@ -303,11 +330,19 @@ def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None
                 if config not in configs:
                     continue
                 command = template.format(n=max(1, n // slow.get(config, 1)))
-                try:
-                    ns = workers[config].ask(command)[0]
-                except Exception as e:
-                    ns = None
-                    log(f"  [{where}] {bench} {config}: {e}")
+                t = time.monotonic()
+                ns = None
+                if workers[config].dead:
+                    pass
+                else:
+                    try:
+                        ns = workers[config].ask(command, timeout)[0]
+                        if VERBOSE:
+                            log(f"  [{where}] {config}: {command}: {time.monotonic() - t:.2f}s")
+                    except Exception as e:
+                        # A worker that did not answer may answer late: never ask it again.
+                        workers[config].kill()
+                        log(f"  [{where}] {bench} {config}: {e}")
                 if r >= 0:
                     samples.setdefault((bench, config), []).append(ns)
         log(f"  [{where}] {kind} round {r + 1}/{rounds} done" if r >= 0 else f"  [{where}] {kind} warm-up round done")
@@ -338,6 +373,9 @@ def vm_part(p):
     for f in ("loops", "ebguard"):
         shutil.copy2(WORK / f, VMDIR / f)
     shutil.copy2("/bin/true", VMDIR / "true")
+    shutil.copy2(WORK / "loops", VMDIR / "true-static")
+    (VMDIR / "held").mkdir()
+    shutil.copy2(WORK / "loops", VMDIR / "held" / "git")   # agent.yaml holds every exec named git
     (VMDIR / "data").mkdir()
     (VMDIR / "data" / "file").write_text("x\n")
     tree = VMDIR / "tree"
@@ -360,6 +398,10 @@ def vm_part(p):
     for name, n in tiers:
         meta = dict(policy=name, n_path=n if n else p["fit_path"], n_net=n if n else p["fit_net_vm"])
         label = "ebguard " + tier_label(meta["n_path"], meta["n_net"]) + (" (largest that fits)" if n is None else "")
+        if n and n > p["fit_path"]:
+            out["configs"].append(dict(where="vm", config=name, label=label, status="failed",
+                                       reason="does not fit; tried on the host only (see Limits found)", **meta))
+            continue
         configs.append((name, label, worker_argv("ebguard", loops, ebguard, str(pol / f"{name}.yaml")), meta))
     configs.append(("agent", "ebguard policies/agent.yaml",
                     worker_argv("ebguard", loops, ebguard, str(ROOT / "policies" / "agent.yaml")), dict(policy="agent.yaml")))
@@ -373,19 +415,24 @@ def vm_part(p):
     benches = [
         ("open+close", f"open {VMDIR}/data/file {{n}}", q["open"], loop_configs),
         ("stat walk", f"walk {tree} {{n}}", q["walk"], loop_configs),
-        ("fork+exec", f"exec {VMDIR}/true {{n}}", q["exec"], loop_configs),
+        ("fork+exec", f"exec {VMDIR}/true-static {{n}}", q["exec"], loop_configs),
+        ("fork+exec /bin/true", f"exec {VMDIR}/true {{n}}", q["exec_dyn"], loop_configs),
         ("tcp connect", f"connect {PORT_TCP} {{n}}", q["connect"], loop_configs),
     ]
     # strace stops the tracee at every system call: under TCG that is 10-200x, so it gets fewer ops.
     measure_rounds(workers, benches, p["vm_rounds"], out, "vm", slow={"strace": 10})
 
-    wl_configs = [c for c in ("direct", "agent", "vm-fit") + p["wl_alternatives"] if c in workers]
     repo, proj = VMDIR / "repo", VMDIR / "proj"
-    workloads = [
-        ("git status", f"run {{n}} git -C {repo} status --porcelain", p["git_reps"], wl_configs),
-        ("make (C project)", f"run {{n}} make -s -B -C {proj}", 1, wl_configs),
-    ]
-    measure_rounds({c: workers[c] for c in wl_configs}, workloads, p["wl_rounds"], out, "vm", kind="workloads")
+
+    def workloads(configs):
+        configs = [c for c in configs if c in workers]
+        return [("git status", f"run {{n}} git -C {repo} status --porcelain", p["git_reps"], configs),
+                ("make (C project)", f"run {{n}} make -s -B -C {proj}", 1, configs)]
+
+    wl = ["direct", "agent", "vm-fit"] + list(p["wl_alternatives"])
+    held = [("held exec", f"exec {VMDIR}/held/git {{n}}", q["exec"], ["direct", "agent"])]
+    measure_rounds({c: workers[c] for c in wl if c in workers}, workloads(wl) + held, p["wl_rounds"], out, "vm",
+                   kind="workloads")
     for w in workers.values():
         w.close()
     listener.kill()
@@ -422,6 +469,10 @@ def host_part(p):
     # The requested sizes first: a size that cannot be loaded is a MISS with the reason.
     configs = [("direct", "direct (ungoverned)", worker_argv("direct", loops), {})]
     for n in p["tiers"]:
+        if n > p["fit_path"]:   # the probe tried it: a MISS with its reason
+            out["configs"].append(dict(where="host", config=f"host-{n}", label="ebguard " + tier_label(n, n), status="failed",
+                                       reason="does not fit (see Limits found)", policy=f"host-{n}", n_path=n, n_net=n))
+            continue
         configs.append((f"host-{n}", "ebguard " + tier_label(n, n),
                         worker_argv("ebguard", loops, ebguard, str(pol / f"host-{n}.yaml")),
                         dict(policy=f"host-{n}", n_path=n, n_net=n)))
@@ -481,6 +532,7 @@ def pipeline(p, loops, ebguard, pol):
     Events counted on its stderr against connects made, at paced rates and flat out."""
     log("  [host] event pipeline: audited connects -> ring buffer -> ebguard run's reader")
     n = p["pipeline_n"]
+    others = other_ebguards()
     direct = float(sh([loops, "uconnrate", str(PORT_AUDIT), str(n), "0"]).split()[3])
     steps = []
     for rate in p["pipeline_rates"]:
@@ -494,16 +546,37 @@ def pipeline(p, loops, ebguard, pol):
         steps.append(dict(requested_per_s=rate, achieved_per_s=achieved, sent=n, delivered=delivered,
                           lost=n - delivered, wall_seconds=wall, rc=r.returncode))
         log(f"  [host] rate {rate or 'max'}: generated {achieved:,.0f}/s, delivered {delivered}/{n}")
-    lossless = [s["achieved_per_s"] for s in steps if s["lost"] == 0 and s["rc"] == 0]
-    return dict(events=n, ungoverned_generator_per_s=direct, steps=steps,
+    # A paced step counts at its requested rate when the generator kept within 0.5% of it.
+    lossless = [s["requested_per_s"] if s["requested_per_s"] and s["achieved_per_s"] >= 0.995 * s["requested_per_s"]
+                else s["achieved_per_s"] for s in steps if s["lost"] == 0 and s["rc"] == 0]
+    return dict(events=n, ungoverned_generator_per_s=direct, steps=steps, other_ebguard_processes=others,
                 best_lossless_per_s=max(lossless) if lossless else 0.0,
-                ring_buffer_bytes=1 << 20, event_bytes=208 + 8)
+                ring_buffer_bytes=session_ring_bytes(), event_bytes=208 + 8)
+
+
+def session_ring_bytes():
+    """Size of a session's own ring buffer, as bpf/lib/maps.h declares it (None if not found)."""
+    text = (ROOT / "bpf" / "lib" / "maps.h").read_text()
+    m = re.search(r"struct eg_session_ringbuf \{[^}]*max_entries, ([0-9 *<]+)\)", text)
+    return eval(m.group(1), {}) if m and re.fullmatch(r"[0-9 *<]+", m.group(1)) else None
+
+
+def other_ebguards():
+    """ebguard processes not started by this harness (other users of this machine): CPU competitors."""
+    count = 0
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and (d / "comm").read_text().strip() == "ebguard":
+                count += 1
+        except OSError:
+            pass
+    return count
 
 
 def probe_oversize(p, ebguard, pol):
     """Tries each requested size once with /bin/true: the reason a size cannot be measured."""
     res = {}
-    for n in p["tiers"]:
+    for n in [n for n in p["tiers"] if n > p["fit_path"]]:
         name = f"host-{n}"
         t = time.perf_counter()
         try:
@@ -513,6 +586,15 @@ def probe_oversize(p, ebguard, pol):
         except subprocess.TimeoutExpired:
             rc, err = None, "timed out after 300 s"
         res[n] = dict(rc=rc, stderr=err[-300:], seconds=round(time.perf_counter() - t, 2))
+    if res:
+        # Where the rule count breaks: one domain holding 65,536 and 65,537 rules.
+        for n in (RULE_INDEX_MAX + 1, RULE_INDEX_MAX + 2):
+            path = pol / f"index-{n}.yaml"
+            path.write_text(f"version: 1\nname: index-{n}\nfile:\n" +
+                            "".join(f"  - {{ action: deny, path: {DUMMY}/f{i} }}\n" for i in range(n)))
+            r = subprocess.run([ebguard, "run", "--quiet", "--policy", str(path), "--", "/bin/true"],
+                               capture_output=True, text=True, timeout=300)
+            res[f"file-rules-{n}"] = dict(rc=r.returncode)
     return res
 
 
@@ -542,7 +624,10 @@ def miss_reason(n, probe, fit_path):
     if n > NET_LPM_PREFIXES:
         parts.append(f"{n:,} network prefixes exceed the LPM maps ({NET_LPM_PREFIXES:,} per family, all sessions)")
     if n > RULE_INDEX_MAX + 1:
-        parts.append("rule indices are 16-bit in the kernel ABI")
+        a, b = probe.get(f"file-rules-{RULE_INDEX_MAX + 1}", {}), probe.get(f"file-rules-{RULE_INDEX_MAX + 2}", {})
+        parts.append("rule indices are 16 bits in the kernel ABI, and `UInt16(index)` in PolicyMaps.swift traps "
+                     f"past 65,535 (a policy of 65,536 file rules: `ebguard run` exits {a.get('rc', '?')}; "
+                     f"65,537: exits {b.get('rc', '?')})")
     pr = probe.get(str(n)) or probe.get(n)
     if pr and pr["rc"] not in (0,):
         sig = f" (signal {pr['rc'] - 128}: a Swift trap)" if pr["rc"] and pr["rc"] > 128 else ""
@@ -564,7 +649,7 @@ def evaluate(res, p):
 
     big = max(p["tiers"])
     for part, where in ((vm, "vm"), (host, "host")):
-        for bench, limit, tname in (("open+close", 5, "open+close overhead"), ("fork+exec", 3, "exec overhead"),
+        for bench, limit, tname in (("open+close", 5, "open+close overhead"), ("fork+exec", 3, "exec overhead"), ("fork+exec /bin/true", 3, "exec overhead (/bin/true)"),
                                     ("tcp connect", 5, "connect overhead"), ("udp sendto", 5, "UDP sendto overhead (sendmsg4 hook)")):
             if not find(part.get("hooks", []), bench=bench):
                 continue
@@ -592,7 +677,8 @@ def evaluate(res, p):
     if pl:
         v = pl["best_lossless_per_s"]
         add("event pipeline, lossless (host)", "≥ 200,000 events/s", f"{v:,.0f} events/s", "PASS" if v >= 200000 else "MISS",
-            "highest paced rate with every event delivered to `ebguard run`'s reader; no daemon yet")
+            "highest rate at which every event reached `ebguard run`'s reader (paced steps count at the requested "
+            "rate when generated within 0.5% of it); no daemon yet")
     st = host.get("startup")
     if st:
         eg = [s for s in st if s["command"].startswith("ebguard run (agent")][0]
@@ -627,8 +713,9 @@ def render_md(res, p):
     L += ["# Benchmarks", "",
           "Generated by `bench/bench.py`; do not edit by hand. Reproduce (as root, on a Debian 12 host "
           "with this repository built):", "", "```sh", res["command"], "```", "",
-          f"Run: {res['generated']}, commit `{res['commit']}`, profile `{res['profile']}`, "
-          f"{res['wall_seconds']:.0f} s wall. ",
+          f"Run: {res['generated']}, `bin/ebguard` of commit `{res['commit']}`{res.get('binary_note', '')}, "
+          f"profile `{res['profile']}`, {res['wall_seconds']:.0f} s wall (the harness; `make` adds a build if "
+          "`bin/ebguard` is out of date). ",
           f"Host: Linux {host.get('kernel', '?')}, {host.get('cpus', '?')} CPUs, load average at start "
           f"{', '.join(f'{x:.1f}' for x in host.get('loadavg', []))} (the machine is shared: ratios, not absolute times). "
           f"VM: Linux {vm.get('kernel', '?')} under qemu TCG via `scripts/vmtest` (BPF-LSM active), "
@@ -667,7 +754,8 @@ def render_md(res, p):
 
     table(vm, "hooks", "Hook overhead in the VM (BPF-LSM: exec, file; cgroup: connect)",
           "open+close of a tmpfs file; a walk of 500 files in 10 directories (readdir + `fstatat` each, "
-          "ns per entry); fork + exec of `/bin/true` copied to tmpfs; TCP connect to a loopback listener "
+          "ns per entry); fork+exec of a static no-op program on tmpfs, and of `/bin/true` copied to tmpfs (its "
+          "ld.so and libc still come from the 9p-shared root: slower, noisier); TCP connect to a loopback listener "
           "(closed with RST). Baseline is per operation, under TCG (about 50–100× slower than the host).")
     table(host, "hooks", "Hook overhead on the host (cgroup connect4/sendmsg4; this kernel refuses BPF-LSM)",
           "TCP connect to a loopback listener (closed with RST); UDP `sendto` on an unconnected socket.")
@@ -675,28 +763,35 @@ def render_md(res, p):
           f"`git status --porcelain` in a repository of {p['repo_files']:,} files in {p['repo_dirs']} directories, "
           f"and `make -B` of a C project of {p['proj_files']} files (gcc -O0 + link), both on tmpfs. "
           "Under `agent.yaml` every `git` exec is held for its argv rules and released by `ebguard run` "
-          "(the policy's `ask` rules on git push/reset/clean), so that row includes the round trip.")
+          "(the policy's `ask` rules on git push/reset/clean), so that row includes the round trip. `held exec` "
+          "isolates that round trip: fork+exec of a static no-op program named `git` on tmpfs.")
 
     L += ["## Policies loaded", "",
-          "| where | configuration | status | ready after | ebguard RSS idle / peak | BPF map memlock added |",
-          "| --- | --- | --- | --- | --- | --- |"]
+          "| where | configuration | status | ready after | ebguard RSS idle / peak | BPF map memlock added | map entries written (≈ key+value bytes) |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
     for part in (host, vm):
         for c in part.get("configs", []):
             if c["config"] == "direct":
                 continue
             if c["status"] != "ok":
-                L.append(f"| {c['where']} | {c['label']} | **failed**: {c['reason'][:300]} | | | |")
+                L.append(f"| {c['where']} | {c['label']} | **failed**: {c['reason'][:300]} | | | | |")
                 continue
             mem = f"{c['rss_kb'] / 1024:.1f} / {c['hwm_kb'] / 1024:.1f} MB"
             delta = c.get("bpf_memlock_delta")
+            delta = "" if delta is None else f"{delta / 1024:,.0f} KiB" + (" (created the maps)" if c.get("maps_created") else "")
+            ent = c.get("map_entries")
+            ent = "" if not ent else (" + ".join(f"{v:,} {k.replace('eg_', '').replace('_rules', '')}" for k, v in ent.items())
+                                      + f" (≈ {c['map_bytes_estimate'] / 1048576:.1f} MiB)")
             L.append(f"| {c['where']} | {c['label']} | ok | {c['ready_seconds']:.1f} s | "
-                     f"{mem if c.get('policy') else '(' + mem + ', not ebguard)'} | "
-                     f"{'' if delta is None else f'{delta / 1024:,.0f} KiB'} |")
+                     f"{mem if c.get('policy') else '(' + mem + ', not ebguard)'} | {delta} | {ent} |")
     L += ["", "\"ready after\" is from starting `ebguard run` to the first answer of the governed worker: "
           "policy parse + compile + map writes (+ program load for the first session). "
           "RSS is `ebguard run`'s own (VmRSS idle, VmHWM peak). BPF memory is the change in the sum of "
           "`bpftool map show`'s memlock over ebguard's `eg_*` maps when the session started; "
-          "kernels before 6.4 (the VM's 6.1) report memlock from `max_entries`, not use, so it does not move there.", ""]
+          "kernels before 6.4 (the VM's 6.1) report memlock from `max_entries`, not use, so it does not move there, "
+          "and the host's 6.18 reports 0 for the LPM tries. The last column is therefore computed: entries the "
+          "session wrote × (key + value size from bpftool), without the kernel's per-element overhead. "
+          "On the host only the network maps exist (no BPF-LSM), so path entries are compiled but not written.", ""]
     for part in (host, vm):
         tot = part.get("bpf_memlock_after", {})
         if "maps" in tot:
@@ -721,7 +816,8 @@ def render_md(res, p):
     if pl:
         L += ["## Event pipeline (host)", "",
               f"Each UDP `connect()` to 127.0.0.1:{PORT_AUDIT} meets an `audit` rule: one event "
-              f"({pl['event_bytes']} bytes with its ring header) into the {pl['ring_buffer_bytes'] >> 20} MiB ring buffer; "
+              f"({pl['event_bytes']} bytes with its ring header) into the session's own ring buffer "
+              f"({(pl['ring_buffer_bytes'] or 0) >> 10} KiB, about {(pl['ring_buffer_bytes'] or 0) // pl['event_bytes']:,} events); "
               "`ebguard run` (not `--quiet`) prints each as a line on stderr, which the harness counts. "
               f"{pl['events']:,} connects per step, paced by the generator (0 = flat out). "
               f"The same generator ungoverned makes {pl['ungoverned_generator_per_s']:,.0f} connects/s.", "",
@@ -729,17 +825,17 @@ def render_md(res, p):
         for s in pl["steps"]:
             L.append(f"| {s['requested_per_s'] or 'flat out'} | {s['achieved_per_s']:,.0f} | {s['delivered']:,} | "
                      f"{s['lost']:,} | {s['achieved_per_s'] / pl['ungoverned_generator_per_s']:.2f} |")
-        L += ["", "Limits of what exists today: the only reader is `ebguard run`, which formats and writes one "
-              "stderr line per event; the BPF side counts no drops (a full ring buffer makes "
-              "`bpf_ringbuf_reserve` fail and the event is lost silently), so loss is found by counting. "
-              "The daemon issue will add a reader without per-event output and a drop counter.", ""]
+        L += ["", f"Other `ebguard` processes on the host during this step: {pl['other_ebguard_processes']} "
+              "(each session has its own ring buffer, so they take no events from this one, only CPU).", "",
+              "Limits of what exists today: the only reader is `ebguard run`, which formats and writes one "
+              "stderr line per event, and it reports no drop count (a full ring buffer makes `bpf_ringbuf_reserve` "
+              "fail), so loss is found here by counting lines. The daemon issue will add a reader without "
+              "per-event output; this step should then measure it.", ""]
     L += ["## Limits found", ""]
     for n in p["tiers"]:
-        for part in (host, vm):
-            c = find(part.get("configs", []), config=f"{part.get('where')}-{n}")
-            if c and c["status"] != "ok":
-                L.append(f"- {tier_label(n, n)} ({part['where']}): {miss_reason(n, res.get('probe', {}), p['fit_path'])}. "
-                         f"Measured instead: the largest that fits.")
+        if n > p["fit_path"]:
+            L.append(f"- **{tier_label(n, n)}: MISS, cannot be loaded** (host and VM): "
+                     f"{miss_reason(n, res.get('probe', {}), p['fit_path'])}. Measured instead: the largest that fits.")
     L += [f"- The largest policies run: {p['fit_path']:,} path rules (the path map's {PATH_MAP_KEYS:,} keys are shared "
           "by every session; this run's other sessions use the rest), and "
           f"{p['fit_net_host']:,} network rules on the host, {p['fit_net_vm']:,} in the VM: the network compiler "
@@ -758,6 +854,7 @@ def main():
     ap.add_argument("--part", choices=["all", "host", "vm"], default="all")
     ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
                     help="the binary to measure (default bin/ebguard; it is copied first)")
+    ap.add_argument("--ebguard-commit", help="the commit that binary was built from (default: this tree's HEAD)")
     args = ap.parse_args()
     p = PROFILES[args.profile]
     if args.part == "vm":
@@ -769,8 +866,10 @@ def main():
     prepare_inputs(p, args.ebguard)
     res = dict(generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                profile=args.profile, command="make bench" if args.profile == "full" else "make bench-smoke",
-               commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                     text=True).stdout.strip())
+               commit=args.ebguard_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                            capture_output=True, text=True).stdout.strip())
+    if args.ebguard != str(ROOT / "bin" / "ebguard"):
+        res["binary_note"] = " (given with `--ebguard`: built by `make bin/ebguard` in a clean checkout of that commit)"
     if args.part in ("all", "host"):
         log("host part")
         res["probe"] = {str(k): v for k, v in probe_oversize(p, str(WORK / "ebguard"), WORK / "policies").items()}
