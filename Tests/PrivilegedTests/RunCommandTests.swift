@@ -109,6 +109,25 @@ struct RunCommandTests {
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 
+    @Test func throughSudoTheCommandRunsAsTheInvokingUser() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--quiet", "--policy", file, "--", "/bin/sh", "-c", "id -u; id -g; echo $HOME"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["SUDO_USER": "nobody"]) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let nobody = try UserIdentity.named("nobody")
+        #expect(stdout == "\(nobody.uid)\n\(nobody.gid)\n\(nobody.home)\n")
+        let chosen = try runProcess([binary, "run", "--quiet", "--user", "nobody", "--policy", file, "--", "/usr/bin/id", "-u"])
+        #expect(chosen.stdout == "\(nobody.uid)\n")
+    }
+
     @Test func requireFullRefusesADegradedKernel() throws {
         let file = try policy(Self.loopbackOnly)
         defer { unlink(file) }
