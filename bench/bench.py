@@ -49,7 +49,7 @@ PROFILES = {
         host=dict(connect=10000, udp=100000),
         vm=dict(open=8000, walk=10, exec=100, exec_dyn=8, connect=500),
         startup_reps=3, pipeline_n=100000, pipeline_rates=[25000, 50000, 100000, 150000, 200000, 250000, 300000, 0],
-        repo_files=10000, repo_dirs=100, proj_files=2, git_reps=1, wl_alternatives=(),
+        repo_files=10000, repo_dirs=100, proj_files=2, git_reps=3, wl_alternatives=(),
         vm_timeout=1500,
     ),
     "smoke": dict(
@@ -617,6 +617,14 @@ def find(recs, **kw):
     return None
 
 
+def outcome(rc):
+    if rc is None:
+        return "did not finish"
+    if rc < 0:
+        return f"is killed by signal {-rc}" + (" (SIGILL: a Swift runtime trap)" if rc == -4 else "")
+    return "runs (exit 0)" if rc == 0 else f"exits {rc}"
+
+
 def miss_reason(n, probe, fit_path):
     parts = []
     if n > PATH_MAP_KEYS - 2:
@@ -626,13 +634,12 @@ def miss_reason(n, probe, fit_path):
     if n > RULE_INDEX_MAX + 1:
         a, b = probe.get(f"file-rules-{RULE_INDEX_MAX + 1}", {}), probe.get(f"file-rules-{RULE_INDEX_MAX + 2}", {})
         parts.append("rule indices are 16 bits in the kernel ABI, and `UInt16(index)` in PolicyMaps.swift traps "
-                     f"past 65,535 (a policy of 65,536 file rules: `ebguard run` exits {a.get('rc', '?')}; "
-                     f"65,537: exits {b.get('rc', '?')})")
+                     f"past 65,535 (a policy of 65,536 file rules: `ebguard run` {outcome(a.get('rc'))}; "
+                     f"65,537 file rules: {outcome(b.get('rc'))})")
     pr = probe.get(str(n)) or probe.get(n)
     if pr and pr["rc"] not in (0,):
-        sig = f" (signal {pr['rc'] - 128}: a Swift trap)" if pr["rc"] and pr["rc"] > 128 else ""
-        parts.append(f"`ebguard run` with it exits {pr['rc']}{sig} after {pr['seconds']} s"
-                     + (f": {pr['stderr']}" if pr["stderr"] else ""))
+        parts.append(f"`ebguard run` with this policy {outcome(pr['rc'])} after {pr['seconds']} s"
+                     + (f" ({pr['stderr']})" if pr["stderr"] else ""))
     return "; ".join(parts) or "could not be loaded"
 
 
@@ -717,7 +724,9 @@ def render_md(res, p):
           f"profile `{res['profile']}`, {res['wall_seconds']:.0f} s wall (the harness; `make` adds a build if "
           "`bin/ebguard` is out of date). ",
           f"Host: Linux {host.get('kernel', '?')}, {host.get('cpus', '?')} CPUs, load average at start "
-          f"{', '.join(f'{x:.1f}' for x in host.get('loadavg', []))} (the machine is shared: ratios, not absolute times). "
+          f"{', '.join(f'{x:.1f}' for x in host.get('loadavg', []))}, at the end "
+          f"{', '.join(f'{x:.1f}' for x in res.get('loadavg_end', []))} (the machine is shared with other "
+          "builds and VMs: ratios, not absolute times; wide min–max spans are that noise). "
           f"VM: Linux {vm.get('kernel', '?')} under qemu TCG via `scripts/vmtest` (BPF-LSM active), "
           f"{vm.get('cpus', '?')} vCPUs, everything on tmpfs.", "",
           "Every overhead is the ratio governed ÷ ungoverned of the same load generator (`bench/loops.c`), "
@@ -848,6 +857,13 @@ def render_md(res, p):
 
 # ------------------------------------------------------------------------------ main
 
+def report_paths(profile, part):
+    """The full run writes the committed reports; anything else stays in bench/.work."""
+    if profile == "full" and part == "all":
+        return ROOT / "bench" / "results.json", ROOT / "docs" / "benchmarks.md"
+    return WORK / f"results-{profile}.json", WORK / f"benchmarks-{profile}.md"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
@@ -855,8 +871,15 @@ def main():
     ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
                     help="the binary to measure (default bin/ebguard; it is copied first)")
     ap.add_argument("--ebguard-commit", help="the commit that binary was built from (default: this tree's HEAD)")
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the reports from the last results JSON of this profile without measuring")
     args = ap.parse_args()
     p = PROFILES[args.profile]
+    if args.render_only:
+        json_path, md_path = report_paths(args.profile, "all")
+        res = json.loads(json_path.read_text())
+        write_reports(res, p, json_path, md_path)
+        return 0
     if args.part == "vm":
         return vm_part(p)
     if os.geteuid() != 0:
@@ -877,10 +900,8 @@ def main():
     if args.part in ("all", "vm"):
         res["vm"] = run_vm(p, args.profile)
     res["wall_seconds"] = time.monotonic() - started
-    if args.profile == "full" and args.part == "all":
-        json_path, md_path = ROOT / "bench" / "results.json", ROOT / "docs" / "benchmarks.md"
-    else:
-        json_path, md_path = WORK / f"results-{args.profile}.json", WORK / f"benchmarks-{args.profile}.md"
+    res["loadavg_end"] = os.getloadavg()
+    json_path, md_path = report_paths(args.profile, args.part)
     write_reports(res, p, json_path, md_path)
     errors = [r for part in ("host", "vm") for r in res.get(part, {}).get("hooks", []) + res.get(part, {}).get("workloads", [])
               if r.get("error")]
