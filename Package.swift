@@ -9,6 +9,7 @@ import PackageDescription
 //   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure.
 //   EbguardDoctor                         capability probes shared by `doctor` and tests.
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
+//   EbguardDaemon                         the daemon: sessions, event stream, control socket.
 //   ebguard                               the executable.
 let package = Package(
     name: "ebguard",
@@ -45,8 +46,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .target(name: "EbguardDaemon", dependencies: [
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "CEbguardProcess",
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         .executableTarget(name: "ebguard", dependencies: [
             "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
+            "EbguardDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -55,6 +61,7 @@ let package = Package(
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
         .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit"], exclude: ["Fixtures"]),
+        .testTarget(name: "EbguardDaemonTests", dependencies: ["EbguardDaemon"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,5 +119,18 @@ int eg_signals_forward_to_pipe(const int *signals, size_t count, int write_fd)
 		if (sigaction(signals[i], &action, NULL) != 0)
 			return -errno;
 	}
+	return 0;
+}
+
+int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	struct ucred credentials;
+	socklen_t length = sizeof(credentials);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0)
+		return -errno;
+	*pid = credentials.pid;
+	*uid = credentials.uid;
+	*gid = credentials.gid;
 	return 0;
 }

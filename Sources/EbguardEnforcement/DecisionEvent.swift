@@ -9,6 +9,9 @@ public struct DecisionEvent: Sendable, Equatable {
     public let kind: Kind
     public let sessionID: UInt64
     public let pid: UInt32
+    public let uid: UInt32
+    /// When the kernel decided, in boot-time nanoseconds.
+    public let time: UInt64
     public let comm: String
     public let verdict: Verdict
     /// The kernel refused the operation.
@@ -24,6 +27,7 @@ public struct DecisionEvent: Sendable, Equatable {
     /// Decodes a ring-buffer record; nil for records of other types or sizes.
     public init?(record: UnsafeRawBufferPointer) {
         guard let header = EventRecord.header(of: record) else { return nil }
+        time = header.time_ns
         switch UInt32(header.type) {
         case EG_EVENT_EXEC.rawValue, EG_EVENT_FILE.rawValue:
             guard let event = EventRecord.decode(eg_path_event.self, from: record) else { return nil }
@@ -31,6 +35,7 @@ public struct DecisionEvent: Sendable, Equatable {
             kind = isExec ? .exec : .file
             sessionID = event.session_id
             pid = event.task.pid
+            uid = event.task.uid
             comm = string(fromCArray: event.task.comm)
             verdict = Self.verdict(event.verdict)
             blocked = event.ret != 0
@@ -44,6 +49,7 @@ public struct DecisionEvent: Sendable, Equatable {
             kind = isUnix ? .unix : .network
             sessionID = event.session_id
             pid = event.task.pid
+            uid = event.task.uid
             comm = string(fromCArray: event.task.comm)
             verdict = Self.verdict(event.verdict)
             blocked = event.ret != 0
@@ -56,6 +62,7 @@ public struct DecisionEvent: Sendable, Equatable {
             kind = .tamper
             sessionID = event.session_id
             pid = event.task.pid
+            uid = event.task.uid
             comm = string(fromCArray: event.task.comm)
             verdict = .deny
             blocked = true
@@ -81,17 +88,39 @@ public struct DecisionEvent: Sendable, Equatable {
         }
     }
 
+    /// What was attempted: exec, open, create, delete, ..., connect, tamper.
+    public var action: String {
+        switch kind {
+        case .exec: "exec"
+        case .file: detail.split(separator: ",").allSatisfy { $0 == "read" || $0 == "write" } ? "open" : String(detail.split(separator: ",").first ?? "open")
+        case .network, .unix: "connect"
+        case .tamper: "tamper"
+        }
+    }
+
+    /// An exec stopped for userspace to decide from its argv.
+    public var isHeld: Bool { kind == .exec && reason == UInt8(EG_REASON_HELD.rawValue) }
+
+    /// The reason code in words, as events show it.
+    public var reasonName: String {
+        switch UInt32(reason) {
+        case EG_REASON_RULE.rawValue: "rule"
+        case EG_REASON_DEFAULT.rawValue: "default"
+        case EG_REASON_UNRESOLVED.rawValue: "unresolved"
+        case EG_REASON_TOO_LONG.rawValue: "too-long"
+        case EG_REASON_NO_POLICY.rawValue: "no-policy"
+        case EG_REASON_TAMPER.rawValue: "tamper"
+        case EG_REASON_HELD.rawValue: "held"
+        case EG_REASON_OBSERVED.rawValue: "observed"
+        default: "reason-\(reason)"
+        }
+    }
+
     /// `ebguard: denied open /home/u/.ssh/id_rsa (read) by rule file[2]`.
     public func line(home: String?) -> String {
         var shown = object
         if let home, !home.isEmpty, shown.hasPrefix(home + "/") { shown = "~" + shown.dropFirst(home.count) }
         if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
-        let action = switch kind {
-        case .exec: "exec"
-        case .file: detail.split(separator: ",").allSatisfy { $0 == "read" || $0 == "write" } ? "open" : String(detail.split(separator: ",")[0])
-        case .network, .unix: "connect"
-        case .tamper: "tamper"
-        }
         let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
         let why = switch reason {
         case UInt8(EG_REASON_UNRESOLVED.rawValue): " (path could not be resolved: fail closed)"

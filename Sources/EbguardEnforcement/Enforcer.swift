@@ -123,6 +123,11 @@ public final class Enforcer {
     public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
         _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
         _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
+        removeRules(maps)
+    }
+
+    /// Removes one policy's rules (no session may point at its policy id any more).
+    public func removeRules(_ maps: PolicyMaps) {
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
             for marker in maps.loadedMarkers { _ = try? paths.delete(marker) }
             for entry in maps.paths { _ = try? paths.delete(entry.key) }
@@ -136,6 +141,17 @@ public final class Enforcer {
         if let unix = try? BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules")) {
             for entry in maps.unix { _ = try? unix.delete(entry.key) }
         }
+    }
+
+    /// The policy id the kernel applies to `sessionID` now; nil when it has no entry.
+    public func installedPolicyID(sessionID: UInt64) -> UInt32? {
+        (try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).lookup(sessionID))??.policy_id
+    }
+
+    /// Processes stopped at exec for a decision, with their session.
+    public func heldExecs() -> [(pid: pid_t, sessionID: UInt64)] {
+        let held = (try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_held")).entries()) ?? []
+        return held.map { (pid_t($0.key), $0.value) }
     }
 
     /// Forgets that `pid` is held for a decision (once ebguard has resumed or killed it).

@@ -10,14 +10,16 @@ public final class Session {
     public let cgroup: Cgroup
     /// The session cgroup's id, which keys its entry in `eg_sessions`.
     public let id: UInt64
-    public let maps: PolicyMaps
-    /// The session's own event channel: its decisions only, whoever else is reading theirs.
-    public let events: OwnedFileDescriptor
+    public private(set) var maps: PolicyMaps
+    /// The session's own event channel (standalone `ebguard run`): its decisions only, whoever
+    /// else is reading theirs. nil when the daemon reads them from the shared `eg_events`.
+    public let events: OwnedFileDescriptor?
     private let enforcer: Enforcer
     private var ended = false
 
     /// Creates the cgroup and installs the policy; nothing runs in it yet.
-    public init(name: String, policy: CompiledPolicy, enforcer: Enforcer, auditAllows: Bool = false) throws {
+    public init(name: String, policy: CompiledPolicy, enforcer: Enforcer, auditAllows: Bool = false,
+                ownEventChannel: Bool = true) throws {
         let unique = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
         self.name = name
         self.enforcer = enforcer
@@ -25,12 +27,38 @@ public final class Session {
         do {
             id = try cgroup.id()
             maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
-            events = try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb")
+            events = ownEventChannel ? try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb") : nil
             try enforcer.install(maps, sessionID: id, events: events)
         } catch {
             try? cgroup.destroy()
             throw error
         }
+    }
+
+    /// Takes over a session an earlier daemon created: its entries are in the pinned maps
+    /// already, and `maps` must be what that daemon installed (same policy and policy id).
+    public init(adopting name: String, cgroup: Cgroup, id: UInt64, maps: PolicyMaps, enforcer: Enforcer) {
+        self.name = name
+        self.cgroup = cgroup
+        self.id = id
+        self.maps = maps
+        self.enforcer = enforcer
+        events = nil
+    }
+
+    /// Swaps the policy without a gap: `replacement` (compiled under a fresh policy id) goes
+    /// in first, then one map update points the session at it, then the old rules go.
+    /// Throws, changing nothing the kernel applies, when the new rules cannot be written.
+    public func replacePolicy(with replacement: PolicyMaps) throws {
+        do {
+            try enforcer.install(replacement, sessionID: id)
+        } catch {
+            enforcer.removeRules(replacement)
+            throw error
+        }
+        let previous = maps
+        maps = replacement
+        enforcer.removeRules(previous)
     }
 
     /// Kills whatever is left in the session, removes its cgroup and its map entries.
@@ -41,6 +69,9 @@ public final class Session {
         try? cgroup.destroy()
         enforcer.remove(maps, sessionID: id)
     }
+
+    /// Forgets the session without touching it (the daemon shutting down leaves it enforced).
+    public func release() { ended = true }
 
     deinit { end() }
 }

@@ -10,6 +10,10 @@ struct Ebguard: AsyncParsableCommand {
             DoctorCommand.self,
             PolicyCommand.self,
             RunCommand.self,
+            DaemonCommand.self,
+            EventsCommand.self,
+            StatusCommand.self,
+            SessionsCommand.self,
             AuditCommand.self,
         ]
     )

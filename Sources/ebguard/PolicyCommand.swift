@@ -4,7 +4,7 @@ import ArgumentParser
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Check and show policies.",
-        subcommands: [PolicyCheckCommand.self, PolicyShowCommand.self]
+        abstract: "Check, show and apply policies.",
+        subcommands: [PolicyCheckCommand.self, PolicyShowCommand.self, PolicyApplyCommand.self]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EbguardBPF
+import EbguardDaemon
 import EbguardDoctor
 import EbguardEnforcement
 import EbguardPolicy
@@ -33,6 +34,9 @@ struct RunCommand: ParsableCommand {
 
     @Flag(help: "Do not print denials on stderr.")
     var quiet = false
+
+    @Flag(help: "Load and enforce without the daemon even when one is running.")
+    var standalone = false
 
     @Argument(parsing: .postTerminator, help: "The command to govern, after --.")
     var command: [String] = []
@@ -75,6 +79,46 @@ struct RunCommand: ParsableCommand {
         do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
         let compiled = parsed.compile(in: context)
 
+        let daemonSession: DaemonSessionClient?
+        if !standalone && ControlClient.daemonIsListening() {
+            let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
+            daemonSession = DaemonSessionClient.register(
+                SessionRequest(name: name ?? Self.sessionName(command[0]), policy: PolicyText(source: policyPath, yaml: yaml),
+                               home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name),
+                requireFull: requireFull, quiet: quiet)
+        } else {
+            daemonSession = nil
+        }
+        let standaloneSession = daemonSession == nil ? startStandalone(compiled) : nil
+        let sessionName = daemonSession?.info.key ?? standaloneSession!.session.name
+        let cgroup = daemonSession.map { Cgroup(path: $0.info.cgroup) } ?? standaloneSession!.session.cgroup
+
+        var childEnvironment = environment.filter { !$0.key.hasPrefix("SUDO_") }
+        childEnvironment["HOME"] = identity.home
+        childEnvironment["USER"] = identity.name
+        childEnvironment["LOGNAME"] = identity.name
+        childEnvironment["EBGUARD_SESSION"] = sessionName
+        // Hook directories are a persistence spot the shipped policies fence off; an empty
+        // template keeps `git init` and `git clone` from writing sample hooks there.
+        if childEnvironment["GIT_TEMPLATE_DIR"] == nil, let empty = Self.emptyGitTemplate() {
+            childEnvironment["GIT_TEMPLATE_DIR"] = empty
+        }
+
+        let ring = standaloneSession.flatMap {
+            StandaloneEvents(session: $0.session, policy: compiled, enforcer: $0.enforcer, quiet: quiet, home: identity.home).reader()
+        }
+        daemonSession?.startPrinting()
+        let status = SessionLoop(cgroup: cgroup, ring: ring)
+            .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
+                              workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
+                              noNewPrivileges: compiled.noNewPrivs))
+        standaloneSession?.session.end()
+        daemonSession?.finish()
+        throw ExitCode(status)
+    }
+
+    /// Loads the programs (if this build's are not pinned yet) and creates the session itself.
+    private func startStandalone(_ compiled: CompiledPolicy) -> (session: Session, enforcer: Enforcer) {
         let lsmWorks: Bool
         do {
             try Probes.lsm()
@@ -83,7 +127,7 @@ struct RunCommand: ParsableCommand {
             lsmWorks = false
             if requireFull {
                 warn("--require-full: this kernel cannot enforce exec and file rules (\(error.localizedDescription)); see ebguard doctor")
-                throw ExitCode(2)
+                Foundation.exit(2)
             }
         }
 
@@ -110,23 +154,7 @@ struct RunCommand: ParsableCommand {
             """)
         }
 
-        var childEnvironment = environment.filter { !$0.key.hasPrefix("SUDO_") }
-        childEnvironment["HOME"] = identity.home
-        childEnvironment["USER"] = identity.name
-        childEnvironment["LOGNAME"] = identity.name
-        childEnvironment["EBGUARD_SESSION"] = session.name
-        // Hook directories are a persistence spot the shipped policies fence off; an empty
-        // template keeps `git init` and `git clone` from writing sample hooks there.
-        if childEnvironment["GIT_TEMPLATE_DIR"] == nil, let empty = Self.emptyGitTemplate() {
-            childEnvironment["GIT_TEMPLATE_DIR"] = empty
-        }
-
-        let status = SessionLoop(session: session, policy: compiled, enforcer: enforcer, quiet: quiet, home: identity.home)
-            .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
-                              workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
-                              noNewPrivileges: compiled.noNewPrivs))
-        session.end()
-        throw ExitCode(status)
+        return (session, enforcer)
     }
 
     static func defaultPolicyPath() -> String {

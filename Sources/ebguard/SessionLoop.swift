@@ -4,16 +4,13 @@ import EbguardPolicy
 import EbguardSystem
 import Glibc
 
-/// Runs the governed command to its end: forwards signals, prints the session's denials.
-struct SessionLoop {
+/// Reads a standalone session's own ring buffer: prints its denials, decides its held execs.
+struct StandaloneEvents {
     let session: Session
     let policy: CompiledPolicy
     let enforcer: Enforcer
     let quiet: Bool
     let home: String
-
-    /// Signals passed on to the command. Terminal-generated ones (Ctrl-C) already reach it directly.
-    static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD]
 
     /// Decides an exec held for its argv rules, and says so when it is refused.
     private func resolveHold(_ event: DecisionEvent) {
@@ -25,20 +22,10 @@ struct SessionLoop {
         warn("\(verdict) exec \(outcome.argv.joined(separator: " ")) \(rule)")
     }
 
-    /// Returns the shell exit code: the command's, 126/127 when it could not start.
-    func run(_ request: SpawnRequest) -> Int32 {
-        let signals: SignalPipe
-        do { signals = try SignalPipe(signals: Self.forwarded) } catch { fail("\(error)") }
-        var request = request
+    func reader() -> RingBuffer? {
+        guard let channel = session.events else { return nil }
         do {
-            request.executable = try SpawnRequest.resolve(request.executable, path: request.environment["PATH"])
-        } catch {
-            warn("\(request.executable): command not found")
-            return 127
-        }
-        let ring: RingBuffer?
-        do {
-            ring = try RingBuffer(session.events, name: "events of \(session.name)") { record in
+            return try RingBuffer(channel, name: "events of \(session.name)") { record in
                 guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
                 if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
                     resolveHold(event)
@@ -51,11 +38,34 @@ struct SessionLoop {
         } catch {
             // Enforcement is in the kernel either way; only the report is lost.
             warn("cannot read this session's events (\(error)); denials will not be printed")
-            ring = nil
+            return nil
+        }
+    }
+}
+
+/// Runs the governed command to its end: forwards signals, and reads `ring` (standalone
+/// sessions) while it runs.
+struct SessionLoop {
+    let cgroup: Cgroup
+    let ring: RingBuffer?
+
+    /// Signals passed on to the command. Terminal-generated ones (Ctrl-C) already reach it directly.
+    static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD]
+
+    /// Returns the shell exit code: the command's, 126/127 when it could not start.
+    func run(_ request: SpawnRequest) -> Int32 {
+        let signals: SignalPipe
+        do { signals = try SignalPipe(signals: Self.forwarded) } catch { fail("\(error)") }
+        var request = request
+        do {
+            request.executable = try SpawnRequest.resolve(request.executable, path: request.environment["PATH"])
+        } catch {
+            warn("\(request.executable): command not found")
+            return 127
         }
         let child: pid_t
         do {
-            child = try session.cgroup.spawn(request)
+            child = try cgroup.spawn(request)
         } catch let error as SystemError {
             warn("\(error)")
             return error.errno == .noSuchFileOrDirectory ? 127 : 126

@@ -40,3 +40,7 @@ struct eg_signal_note {
 int eg_signals_forward_to_pipe(const int *signals, size_t count, int write_fd);
 
 #endif
+
+/* SO_PEERCRED of a connected Unix socket (struct ucred needs _GNU_SOURCE, which
+ * Swift's Glibc module does not define). Returns 0 or -errno. */
+int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);

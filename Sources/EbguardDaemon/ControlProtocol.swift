@@ -1,0 +1,200 @@
+import Foundation
+
+/// The control API spoken on `/run/ebguard/ebguard.sock`: one JSON object per line each way.
+///
+/// Every request names the protocol `version` it speaks; a daemon answers requests of other
+/// versions with an error rather than guessing. Requests are decoded completely before
+/// anything changes, so a malformed one changes nothing.
+public enum ControlProtocol {
+    public static let version = 1
+    public static let defaultSocketPath = "/run/ebguard/ebguard.sock"
+    /// Longest request line: room for a large policy, not for a memory exhaustion attack.
+    public static let maximumRequestBytes = 8 << 20
+}
+
+/// A policy as the client read it: the daemon parses the text, naming `source` in errors.
+public struct PolicyText: Codable, Sendable, Equatable {
+    public var source: String
+    public var yaml: String
+    public init(source: String, yaml: String) {
+        self.source = source
+        self.yaml = yaml
+    }
+}
+
+/// What `ebguard run` asks for when it registers a session with the daemon.
+public struct SessionRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var policy: PolicyText
+    public var home: String
+    public var workspace: String
+    public var uid: UInt32
+    public var user: String
+    public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String) {
+        self.name = name
+        self.policy = policy
+        self.home = home
+        self.workspace = workspace
+        self.uid = uid
+        self.user = user
+    }
+}
+
+/// Which events a subscriber wants. Empty lists mean "all".
+public struct EventFilter: Codable, Sendable, Equatable {
+    public var sessions: [String]
+    public var kinds: [String]
+    public var verdicts: [String]
+    /// Replay events newer than this many seconds from the daemon's recent history first.
+    public var sinceSeconds: Double?
+    /// Keep the stream open for new events.
+    public var follow: Bool
+
+    public init(sessions: [String] = [], kinds: [String] = [], verdicts: [String] = [], sinceSeconds: Double? = nil,
+                follow: Bool = true) {
+        self.sessions = sessions
+        self.kinds = kinds
+        self.verdicts = verdicts
+        self.sinceSeconds = sinceSeconds
+        self.follow = follow
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sessions, kinds, verdicts, follow
+        case sinceSeconds = "since_seconds"
+    }
+}
+
+public enum ControlRequest: Sendable, Equatable {
+    case status
+    case sessions
+    /// Registers a session; the connection then streams its events and owns it: the session
+    /// ends when the connection closes.
+    case register(SessionRequest)
+    /// Re-attaches an `ebguard run` to its session after a daemon restart.
+    case attach(session: String)
+    case end(session: String)
+    case apply(session: String, policy: PolicyText)
+    case subscribe(EventFilter)
+
+    public var name: String {
+        switch self {
+        case .status: "status"
+        case .sessions: "sessions"
+        case .register: "register"
+        case .attach: "attach"
+        case .end: "end"
+        case .apply: "apply"
+        case .subscribe: "subscribe"
+        }
+    }
+
+    /// Requests that change what is enforced.
+    public var changesEnforcement: Bool {
+        switch self {
+        case .status, .sessions, .subscribe: false
+        case .register, .attach, .end, .apply: true
+        }
+    }
+}
+
+/// Why a request was not carried out; `code` is stable for scripts, `message` for people.
+public struct ControlError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    /// file:line:column diagnostics of a policy that did not compile.
+    public var diagnostics: [String]
+
+    public init(_ code: String, _ message: String, diagnostics: [String] = []) {
+        self.code = code
+        self.message = message
+        self.diagnostics = diagnostics
+    }
+
+    public var description: String { ([message] + diagnostics).joined(separator: "\n") }
+
+    static func malformed(_ message: String) -> ControlError { ControlError("malformed", message) }
+}
+
+extension ControlRequest {
+    private struct Envelope: Decodable {
+        var version: Int?
+        var request: String?
+    }
+
+    private struct SessionArgument: Decodable { var session: String }
+    private struct ApplyArguments: Decodable {
+        var session: String
+        var policy: PolicyText
+    }
+    private struct RegisterArguments: Decodable { var register: SessionRequest }
+    private struct SubscribeArguments: Decodable { var filter: EventFilter }
+
+    /// Decodes one request line. Every failure is a `ControlError` naming what is wrong.
+    public static func decode(_ line: some DataProtocol) throws(ControlError) -> ControlRequest {
+        let data = Data(line)
+        guard data.count <= ControlProtocol.maximumRequestBytes else {
+            throw ControlError("too-large", "request of \(data.count) bytes exceeds \(ControlProtocol.maximumRequestBytes)")
+        }
+        let decoder = JSONDecoder()
+        let envelope: Envelope
+        do { envelope = try decoder.decode(Envelope.self, from: data) } catch {
+            throw .malformed("request is not a JSON object with \"version\" and \"request\"")
+        }
+        guard let version = envelope.version else { throw .malformed("request has no \"version\"") }
+        guard version == ControlProtocol.version else {
+            throw ControlError("unsupported-version",
+                               "request version \(version) is not supported (this daemon speaks version \(ControlProtocol.version))")
+        }
+        guard let name = envelope.request else { throw .malformed("request has no \"request\" name") }
+        func arguments<T: Decodable>(_ type: T.Type) throws(ControlError) -> T {
+            do { return try decoder.decode(type, from: data) } catch {
+                throw .malformed("\(name): \(Self.describe(error))")
+            }
+        }
+        switch name {
+        case "status": return .status
+        case "sessions": return .sessions
+        case "register": return .register(try arguments(RegisterArguments.self).register)
+        case "attach": return .attach(session: try arguments(SessionArgument.self).session)
+        case "end": return .end(session: try arguments(SessionArgument.self).session)
+        case "apply":
+            let apply = try arguments(ApplyArguments.self)
+            return .apply(session: apply.session, policy: apply.policy)
+        case "subscribe": return .subscribe(try arguments(SubscribeArguments.self).filter)
+        default:
+            throw ControlError("unknown-request", "unknown request \"\(name.prefix(64))\"")
+        }
+    }
+
+    /// The request as one line (without the newline).
+    public func encoded() -> Data {
+        var object: [String: Any] = ["version": ControlProtocol.version, "request": name]
+        func json<T: Encodable>(_ value: T) -> Any {
+            (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value))) ?? NSNull()
+        }
+        switch self {
+        case .status, .sessions: break
+        case .register(let request): object["register"] = json(request)
+        case .attach(let session), .end(let session): object["session"] = session
+        case .apply(let session, let policy):
+            object["session"] = session
+            object["policy"] = json(policy)
+        case .subscribe(let filter): object["filter"] = json(filter)
+        }
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "invalid JSON" }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing \"\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "invalid JSON" : "wrong type or value at \"\(path)\""
+        @unknown default:
+            return "invalid request"
+        }
+    }
+}

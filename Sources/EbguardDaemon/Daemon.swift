@@ -1,0 +1,295 @@
+import EbguardBPF
+import EbguardEnforcement
+import EbguardPolicy
+import EbguardSystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// `ebguard daemon`: owns the host's sessions, reads every daemon session's events from the
+/// shared ring buffer, and serves the control socket. One thread runs the loop, so state
+/// needs no locks; slow work (waiting for a held exec to stop) runs elsewhere and reports
+/// back through `mailbox`.
+///
+/// Enforcement never depends on this process: programs, links and maps are pinned, so a
+/// `kill -9` leaves every session enforced, and a new daemon adopts them from the pins and
+/// the records in `SessionStore`.
+public final class Daemon {
+    public struct Configuration: Sendable {
+        public var socketPath = ControlProtocol.defaultSocketPath
+        public var pinBase = "/sys/fs/bpf/ebguard"
+        public var parentName = "ebguard"
+        public var storeDirectory = "/run/ebguard/sessions"
+        public var lockPath = "/run/ebguard/daemon.lock"
+        /// Members of this group may use the control socket besides root.
+        public var groupName = "ebguard"
+        public var backlogCapacity = 4096
+        /// Output a subscriber may fall behind by before its events are dropped (and counted).
+        public var subscriberBufferLimit = 4 << 20
+        public var maximumClients = 128
+        public var version = "dev"
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let enforcer: Enforcer
+    let store: SessionStore
+    let clock = EventClock()
+    let peerCheck: PeerCheck
+    let startedAt = EventClock.bootNanoseconds()
+    let lsm: Bool
+    var sessions: [UInt64: ManagedSession] = [:]
+    var clients: [Int32: ControlClientState] = [:]
+    let hub: EventHub
+    let processes = ProcessFacts()
+    var warnings: [String] = []
+    var log: (String) -> Void
+
+    private let lock: OwnedFileDescriptor
+    private let listener: OwnedFileDescriptor
+    private let socketGroup: gid_t?
+    private var ring: RingBuffer?
+    private let signals: SignalPipe
+    private let statistics: OwnedFileDescriptor?
+    let mailbox = Mailbox()
+    private var stopping = false
+
+    var listenerFD: Int32 { listener.rawValue }
+    var socketGroupID: gid_t? { socketGroup }
+    var statisticsEnabled: Bool { statistics != nil }
+
+    public init(configuration: Configuration = Configuration(), lsm: Bool, log: @escaping (String) -> Void) throws {
+        self.configuration = configuration
+        self.lsm = lsm
+        self.log = log
+        mkdir("/run/ebguard", 0o755)
+        let lock = try OwnedFileDescriptor(opening: configuration.lockPath, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
+        self.lock = lock
+        guard flock(lock.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: configuration.lockPath, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            throw ControlError("already-running", "another ebguard daemon is running (pid \(holder))")
+        }
+        ftruncate(lock.rawValue, 0)
+        _ = "\(getpid())\n".withCString { write(lock.rawValue, $0, strlen($0)) }
+
+        enforcer = try Enforcer(pinBase: configuration.pinBase, parentName: configuration.parentName)
+        try enforcer.ensureLoaded(lsm: lsm)
+        store = SessionStore(directory: configuration.storeDirectory)
+        peerCheck = PeerCheck(parentName: configuration.parentName)
+        hub = EventHub(capacity: configuration.backlogCapacity)
+        statistics = try? BPFStatistics.enable()
+        signals = try SignalPipe(signals: [SIGTERM, SIGINT, SIGHUP, SIGPIPE])
+        socketGroup = getgrnam(configuration.groupName).map { $0.pointee.gr_gid }
+        listener = try UnixSocket.listen(at: configuration.socketPath, mode: socketGroup == nil ? 0o600 : 0o660,
+                                         group: socketGroup)
+        ring = nil
+        let sink = EventSink()
+        ring = try RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in sink.daemon?.receive(record) }
+        sink.daemon = self
+        adoptSessions()
+        publishDaemonNote("daemon started (pid \(getpid()), \(sessions.count) session(s) adopted)")
+    }
+
+    /// Takes over the sessions a previous daemon left, and cleans up those whose cgroup is gone.
+    private func adoptSessions() {
+        let (records, problems) = store.load()
+        warnings += problems
+        for record in records {
+            let cgroup = Cgroup(path: record.cgroup)
+            let installed = enforcer.installedPolicyID(sessionID: record.id)
+            let cgroupAlive = access(record.cgroup, F_OK) == 0 && (try? cgroup.id()) == record.id
+            do {
+                var record = record
+                // A swap interrupted by a crash: keep whichever policy the kernel points at.
+                if let previousID = record.previousPolicyID, let previous = record.previousPolicy {
+                    if installed == previousID {
+                        removeRules(of: record, text: record.policy, id: record.policyID)
+                        record.policy = previous
+                        record.policyID = previousID
+                    } else {
+                        removeRules(of: record, text: previous, id: previousID)
+                    }
+                    record.previousPolicy = nil
+                    record.previousPolicyID = nil
+                }
+                let policy = try record.compile(record.policy)
+                let maps = try PolicyMaps(policy, policyID: record.policyID)
+                let session = Session(adopting: record.name, cgroup: cgroup, id: record.id, maps: maps, enforcer: enforcer)
+                guard cgroupAlive, installed == record.policyID, ManagedSession.countProcesses(in: cgroup) > 0 else {
+                    // Its cgroup is gone, or nothing runs in it and no `ebguard run` is left to use it.
+                    session.end()
+                    store.delete(record.id)
+                    log("session \(record.key) ended while the daemon was away; cleaned up")
+                    continue
+                }
+                try store.save(record)
+                sessions[record.id] = ManagedSession(session: session, record: record, policy: policy)
+                log("adopted session \(record.key) (policy \(policy.name))")
+            } catch {
+                warnings.append("session \(record.key): cannot adopt (\(error)); its pinned entries stay enforced")
+            }
+        }
+        // Execs held when the previous daemon died are decided now, by the policy.
+        for held in enforcer.heldExecs() where sessions[held.sessionID] != nil {
+            let path = processes.facts(of: UInt32(held.pid)).exe ?? ""
+            resolveHold(pid: held.pid, path: path, sessionID: held.sessionID)
+        }
+    }
+
+    private func removeRules(of record: SessionRecord, text: PolicyText, id: UInt32) {
+        guard let policy = try? record.compile(text), let maps = try? PolicyMaps(policy, policyID: id) else { return }
+        enforcer.removeRules(maps)
+    }
+
+    /// Runs until SIGTERM or SIGINT. Sessions stay enforced after it returns.
+    public func run() {
+        var lastTick = EventClock.bootNanoseconds()
+        while !stopping {
+            var descriptors = [
+                pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: signals.readFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: mailbox.readFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: ring?.epollFD ?? -1, events: Int16(POLLIN), revents: 0),
+            ]
+            let order = Array(clients.keys)
+            for fd in order {
+                let client = clients[fd]!
+                descriptors.append(pollfd(fd: fd, events: Int16(POLLIN) | (client.hasPendingOutput ? Int16(POLLOUT) : 0),
+                                          revents: 0))
+            }
+            _ = poll(&descriptors, nfds_t(descriptors.count), 250)
+            consumeEvents()
+            for note in signals.drain() where note.signal == SIGTERM || note.signal == SIGINT { stopping = true }
+            if descriptors[0].revents != 0 { acceptClients() }
+            if descriptors[2].revents != 0 { deliverMail() }
+            for (index, fd) in order.enumerated() {
+                let revents = descriptors[4 + index].revents
+                guard revents != 0, clients[fd] != nil else { continue }
+                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readRequests(fd) }
+            }
+            flushClients()
+            let now = EventClock.bootNanoseconds()
+            if now - lastTick >= 1_000_000_000 {
+                lastTick = now
+                tick()
+            }
+        }
+        shutdown()
+    }
+
+    private func consumeEvents() {
+        do { _ = try ring?.consume() } catch {
+            warnings.append("reading events failed: \(error)")
+            ring = nil
+        }
+    }
+
+    /// Once a second: rates, and sessions whose cgroup disappeared under us.
+    private func tick() {
+        hub.tick()
+        for (id, managed) in sessions where access(managed.record.cgroup, F_OK) != 0 {
+            endSession(id, reason: "its cgroup was removed")
+        }
+        for (fd, client) in clients where client.isIdleRequest(now: EventClock.bootNanoseconds()) {
+            _ = client
+            closeClient(fd)
+        }
+    }
+
+    private func shutdown() {
+        publishDaemonNote("daemon stopping (sessions stay enforced)")
+        flushClients()
+        for fd in Array(clients.keys) { closeClient(fd, endingOwnedSession: false) }
+        for managed in sessions.values { managed.session.release() }
+        unlink(configuration.socketPath)
+        log("stopped; \(sessions.count) session(s) stay enforced by the pinned programs")
+    }
+
+    // MARK: sessions
+
+    func endSession(_ id: UInt64, reason: String) {
+        guard let managed = sessions.removeValue(forKey: id) else { return }
+        managed.session.end()
+        store.delete(id)
+        publish(sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)"))
+        log("session \(managed.record.key) ended: \(reason)")
+    }
+
+    func resolveHold(pid: pid_t, path: String, sessionID: UInt64) {
+        guard let managed = sessions[sessionID] else { return }
+        let policy = managed.policy
+        let mailbox = self.mailbox
+        DispatchQueue.global().async {
+            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy)
+            mailbox.post(.holdResolved(sessionID: sessionID, pid: pid, path: path, outcome: outcome))
+        }
+    }
+
+    private func deliverMail() {
+        for letter in mailbox.take() {
+            switch letter {
+            case .holdResolved(let sessionID, let pid, let path, let outcome):
+                enforcer.releaseHold(pid: pid)
+                guard let outcome, let managed = sessions[sessionID] else { continue }
+                let verdict = outcome.resumed ? outcome.decision.verdict.rawValue : "deny"
+                let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(no rule: the exec default)"
+                let command = outcome.argv.isEmpty ? path : outcome.argv.joined(separator: " ")
+                var event = sessionEvent(managed, action: "exec", message:
+                    "\(outcome.resumed ? "allowed" : "denied") exec \(command) \(outcome.argv.isEmpty ? "(could not read its command line: fail closed)" : rule)")
+                event.kind = .decision
+                event.pid = UInt32(pid)
+                event.verdict = verdict
+                event.blocked = !outcome.resumed
+                event.object = path
+                event.argv = outcome.argv
+                event.rule = outcome.decision.rule?.description
+                event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
+                event.reason = "argv"
+                publish(event)
+            }
+        }
+    }
+}
+
+/// Lets the ring buffer's callback reach the daemon without a retain cycle.
+private final class EventSink {
+    weak var daemon: Daemon?
+}
+
+/// Work finished off the loop's thread, handed back to it.
+final class Mailbox: Sendable {
+    enum Letter: Sendable {
+        case holdResolved(sessionID: UInt64, pid: pid_t, path: String, outcome: HeldExec.Outcome?)
+    }
+
+    private let letters = Mutex<[Letter]>([])
+    let readFD: Int32
+    private let writeFD: Int32
+
+    init() {
+        var fds: [Int32] = [0, 0]
+        pipe(&fds)
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    func post(_ letter: Letter) {
+        letters.withLock { $0.append(letter) }
+        var byte: UInt8 = 1
+        _ = write(writeFD, &byte, 1)
+    }
+
+    func take() -> [Letter] {
+        var sink = [UInt8](repeating: 0, count: 256)
+        while read(readFD, &sink, sink.count) > 0 {}
+        return letters.withLock { letters in
+            defer { letters.removeAll() }
+            return letters
+        }
+    }
+}

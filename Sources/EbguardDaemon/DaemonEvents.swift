@@ -1,0 +1,79 @@
+import EbguardEnforcement
+import Foundation
+import Glibc
+
+extension Daemon {
+    /// One ring-buffer record: decode, enrich, publish. Runs on the loop's thread, at the
+    /// kernel's pace, so it never blocks: subscribers only get lines appended to buffers.
+    func receive(_ record: UnsafeRawBufferPointer) {
+        guard let decision = DecisionEvent(record: record) else { return }
+        let managed = sessions[decision.sessionID]
+        if decision.isHeld {
+            // Stopped at exec for its argv: the policy decides once the command line is readable.
+            if managed != nil {
+                resolveHold(pid: pid_t(decision.pid), path: decision.object, sessionID: decision.sessionID)
+            }
+            return
+        }
+        let facts = processes.facts(of: decision.pid)
+        let kind: GovernedEvent.Kind = switch decision.kind {
+        case .exec: .exec
+        case .file: .file
+        case .network, .unix: .network
+        case .tamper: .tamper
+        }
+        let rule = decision.rule
+        let event = GovernedEvent(
+            seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time), kind: kind, action: decision.action,
+            session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
+            pid: decision.pid, ppid: facts.ppid, uid: decision.uid, user: processes.userName(decision.uid),
+            comm: decision.comm, exe: decision.kind == .exec ? decision.object : facts.exe,
+            argv: nil, verdict: decision.verdict.rawValue, blocked: decision.blocked, object: decision.object,
+            detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
+            reason: decision.reasonName, exitCode: nil,
+            message: String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count)))
+        publish(event, bootNanoseconds: decision.time)
+    }
+
+    /// Numbers the event, keeps it for `--since`, and hands it to every matching subscriber.
+    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds()) {
+        var event = event
+        event.seq = hub.total + 1
+        let line = event.jsonLine()
+        hub.record(EventHub.Entry(bootNanoseconds: bootNanoseconds, event: event, line: line))
+        if let managed = sessions[event.sessionID] {
+            managed.events += 1
+            if event.blocked { managed.denied += 1 }
+        }
+        for client in clients.values {
+            guard let filter = client.filter, filter.admits(event) else { continue }
+            if client.pendingBytes > configuration.subscriberBufferLimit {
+                client.dropped += 1
+                hub.subscriberDrops += 1
+                continue
+            }
+            if client.dropped > 0 {
+                client.send(ControlResponse.notice("lost \(client.dropped) events: this subscriber fell behind"))
+                client.dropped = 0
+            }
+            client.send(line)
+        }
+    }
+
+    func sessionEvent(_ managed: ManagedSession, action: String, message: String) -> GovernedEvent {
+        GovernedEvent(seq: 0, time: clock.rfc3339(bootNanoseconds: EventClock.bootNanoseconds()), kind: .session,
+                      action: action, session: managed.record.key, sessionID: managed.record.id, pid: UInt32(getpid()),
+                      ppid: nil, uid: managed.record.uid, user: managed.record.user, comm: "ebguard", exe: nil, argv: nil,
+                      verdict: "allow", blocked: false, object: managed.policy.name, detail: managed.record.policy.source,
+                      rule: nil, ruleLocation: nil, reason: action, exitCode: nil, message: message)
+    }
+
+    /// A daemon-level note (start, stop, refusals) as a session-less event.
+    func publishDaemonNote(_ message: String) {
+        publish(GovernedEvent(seq: 0, time: clock.rfc3339(bootNanoseconds: EventClock.bootNanoseconds()), kind: .session,
+                              action: "daemon", session: "", sessionID: 0, pid: UInt32(getpid()), ppid: nil, uid: 0,
+                              user: "root", comm: "ebguard", exe: nil, argv: nil, verdict: "allow", blocked: false,
+                              object: "daemon", detail: "", rule: nil, ruleLocation: nil, reason: "daemon", exitCode: nil,
+                              message: message))
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// One event as the daemon publishes it: the kernel's record, enriched with who and where.
+/// Its JSON form (schema_version 1) is documented in docs/events.md; fields are added, never
+/// renamed or removed, without bumping `schema_version`.
+public struct GovernedEvent: Codable, Sendable, Equatable {
+    public static let schemaVersion = 1
+
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// exec decided by the exec hooks.
+        case exec
+        case file
+        /// IP and Unix socket connects / sends.
+        case network
+        /// The session reached for ebguard itself or outside itself.
+        case tamper
+        /// Observed process life: exec (with argv), fork, exit.
+        case process
+        /// Session start, end, policy change.
+        case session
+        /// A decision ebguard made in userspace (an exec held for its argv, an answer).
+        case decision
+    }
+
+    public var schemaVersion: Int = GovernedEvent.schemaVersion
+    /// The daemon's sequence number: gaps mean events it never saw.
+    public var seq: UInt64
+    /// RFC 3339, UTC, milliseconds.
+    public var time: String
+    public var kind: Kind
+    /// open, create, delete, connect, sendmsg, exec, fork, exit, start, end, policy, ...
+    public var action: String
+    public var session: String
+    public var sessionID: UInt64
+    public var pid: UInt32
+    public var ppid: UInt32?
+    public var uid: UInt32?
+    public var user: String?
+    public var comm: String
+    /// The executable of the process (the one being exec'd for exec events).
+    public var exe: String?
+    public var argv: [String]?
+    /// allow | audit | ask | deny
+    public var verdict: String
+    /// The kernel refused the operation.
+    public var blocked: Bool
+    /// Path, address:port, socket path, or the session's policy name.
+    public var object: String
+    /// read,write / tcp / udp / unix / ...
+    public var detail: String
+    /// `file[2]` and where it is written; nil when a default decided.
+    public var rule: String?
+    public var ruleLocation: String?
+    /// rule | default | unresolved | too-long | no-policy | tamper | held | observed | ...
+    public var reason: String
+    public var exitCode: Int32?
+    /// The line `ebguard run` prints for it.
+    public var message: String
+
+    enum CodingKeys: String, CodingKey {
+        case seq, time, kind, action, session, pid, ppid, uid, user, comm, exe, argv, verdict, blocked, object, detail,
+             rule, reason, message
+        case schemaVersion = "schema_version"
+        case sessionID = "session_id"
+        case ruleLocation = "rule_location"
+        case exitCode = "exit_code"
+    }
+
+    /// The JSON line, built by hand: the daemon renders every event once, at the reader's pace.
+    public func jsonLine() -> String {
+        var out = "{\"schema_version\":\(schemaVersion),\"seq\":\(seq),\"time\":\"\(time)\",\"kind\":\"\(kind.rawValue)\""
+        out.reserveCapacity(320 + object.utf8.count + message.utf8.count)
+        out += ",\"action\":" + JSONText.quoted(action)
+        out += ",\"session\":" + JSONText.quoted(session) + ",\"session_id\":\(sessionID),\"pid\":\(pid)"
+        if let ppid { out += ",\"ppid\":\(ppid)" }
+        if let uid { out += ",\"uid\":\(uid)" }
+        if let user { out += ",\"user\":" + JSONText.quoted(user) }
+        out += ",\"comm\":" + JSONText.quoted(comm)
+        if let exe { out += ",\"exe\":" + JSONText.quoted(exe) }
+        if let argv { out += ",\"argv\":[" + argv.map(JSONText.quoted).joined(separator: ",") + "]" }
+        out += ",\"verdict\":\"\(verdict)\",\"blocked\":\(blocked)"
+        out += ",\"object\":" + JSONText.quoted(object) + ",\"detail\":" + JSONText.quoted(detail)
+        if let rule { out += ",\"rule\":" + JSONText.quoted(rule) }
+        if let ruleLocation { out += ",\"rule_location\":" + JSONText.quoted(ruleLocation) }
+        out += ",\"reason\":" + JSONText.quoted(reason)
+        if let exitCode { out += ",\"exit_code\":\(exitCode)" }
+        out += ",\"message\":" + JSONText.quoted(message) + "}"
+        return out
+    }
+}
+
+/// Wall-clock rendering of the kernel's boot-time stamps.
+public struct EventClock: Sendable {
+    /// realtime - boottime, in nanoseconds, taken once (suspend shifts it; good enough for logs).
+    private let offset: Int64
+
+    public init() {
+        var real = timespec(), boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        offset = (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(boot.tv_nsec)
+    }
+
+    public static func bootNanoseconds() -> UInt64 {
+        var boot = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        return UInt64(boot.tv_sec) * 1_000_000_000 + UInt64(boot.tv_nsec)
+    }
+
+    /// RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T16:01:02.123Z.
+    public func rfc3339(bootNanoseconds: UInt64) -> String {
+        let real = Int64(bootNanoseconds) + offset
+        var seconds = time_t(real / 1_000_000_000)
+        let millis = Int((real % 1_000_000_000) / 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)Z"
+    }
+}

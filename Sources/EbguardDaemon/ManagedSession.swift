@@ -1,0 +1,59 @@
+import EbguardEnforcement
+import EbguardPolicy
+import EbguardSystem
+import Foundation
+
+/// A session the daemon owns: the enforcement side (`Session`), the record it persists, and
+/// the counters it reports.
+final class ManagedSession {
+    let session: Session
+    var record: SessionRecord
+    var policy: CompiledPolicy
+    /// "file[2]" -> "agent.yaml:14:5".
+    var ruleLocations: [String: String]
+    /// Descriptor of the `ebguard run` connection that owns it; nil after a daemon restart
+    /// until that run re-attaches.
+    var owner: Int32?
+    var events: UInt64 = 0
+    var denied: UInt64 = 0
+
+    init(session: Session, record: SessionRecord, policy: CompiledPolicy) {
+        self.session = session
+        self.record = record
+        self.policy = policy
+        ruleLocations = Self.locations(of: policy)
+    }
+
+    func replace(policy: CompiledPolicy) {
+        self.policy = policy
+        ruleLocations = Self.locations(of: policy)
+    }
+
+    static func locations(of policy: CompiledPolicy) -> [String: String] {
+        var locations: [String: String] = [:]
+        for rule in policy.exec { locations[rule.id.description] = rule.location.description }
+        for rule in policy.file { locations[rule.id.description] = rule.location.description }
+        for rule in policy.network { locations[rule.id.description] = rule.location.description }
+        return locations
+    }
+
+    /// Whether `selector` (name, key, or numeric id) names this session.
+    func matches(_ selector: String) -> Bool {
+        selector == record.key || selector == record.name || selector == String(record.id)
+    }
+
+    func info(clock: EventClock) -> SessionInfo {
+        let processes = Self.countProcesses(in: session.cgroup)
+        return SessionInfo(id: record.id, name: record.name, key: record.key, cgroup: record.cgroup, policy: policy.name,
+                           policySource: record.policy.source, policySHA256: record.policy.sha256, user: record.user,
+                           uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
+                           events: events, denied: denied, attached: owner != nil, notes: session.maps.unenforced.map {
+                               "unix socket subtree rule not enforced (exact socket paths only): \($0)"
+                           })
+    }
+
+    /// Processes in the session cgroup and all below it.
+    static func countProcesses(in cgroup: Cgroup) -> Int {
+        ((try? cgroup.processes().count) ?? 0) + cgroup.children().reduce(0) { $0 + countProcesses(in: $1) }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+/// One session as `ebguard sessions` and `status` show it.
+public struct SessionInfo: Codable, Sendable, Equatable {
+    public var id: UInt64
+    /// Name given at start; `key` (the cgroup's name) is unique when names repeat.
+    public var name: String
+    public var key: String
+    public var cgroup: String
+    public var policy: String
+    public var policySource: String
+    public var policySHA256: String
+    public var user: String
+    public var uid: UInt32
+    public var started: String
+    public var processes: Int
+    public var events: UInt64
+    public var denied: UInt64
+    /// An `ebguard run` is attached (it ends the session when its command exits).
+    public var attached: Bool
+    /// Rules this kernel or build cannot enforce, said out loud.
+    public var notes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes
+        case policySource = "policy_source"
+        case policySHA256 = "policy_sha256"
+    }
+}
+
+/// One attached BPF program and what it costs per call.
+public struct ProgramInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var id: UInt32
+    public var runCount: UInt64
+    public var runTimeNanoseconds: UInt64
+    public var nanosecondsPerCall: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case name, id
+        case runCount = "run_count"
+        case runTimeNanoseconds = "run_time_ns"
+        case nanosecondsPerCall = "ns_per_call"
+    }
+}
+
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var version: String
+    public var pid: Int32
+    public var uptimeSeconds: Double
+    /// "full" (exec, file, network enforced) or "degraded" (network only; exec observed).
+    public var mode: String
+    public var coverage: [String: Bool]
+    public var programs: [ProgramInfo]
+    public var sessions: [SessionInfo]
+    public var eventsTotal: UInt64
+    public var eventsPerSecond: Double
+    /// Events the kernel could not queue (ring buffer full), per CPU.
+    public var lostPerCPU: [UInt64]
+    public var lostTotal: UInt64
+    /// Events a slow subscriber missed (the reader never waits for subscribers).
+    public var subscriberDrops: UInt64
+    public var subscribers: Int
+    public var warnings: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case version, pid, mode, coverage, programs, sessions, subscribers, warnings
+        case uptimeSeconds = "uptime_seconds"
+        case eventsTotal = "events_total"
+        case eventsPerSecond = "events_per_second"
+        case lostPerCPU = "lost_per_cpu"
+        case lostTotal = "lost_total"
+        case subscriberDrops = "subscriber_drops"
+    }
+}
+
+/// Response lines: `{"version":1,"ok":true,"result":...}`, `{"version":1,"ok":false,"error":...}`;
+/// streams then send `{"event":{...}}` and `{"notice":"..."}` lines.
+public enum ControlResponse {
+    public static func success<T: Encodable>(_ result: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(result)).flatMap { String(data: $0, encoding: .utf8) } ?? "null"
+        return Data("{\"version\":\(ControlProtocol.version),\"ok\":true,\"result\":\(body)}\n".utf8)
+    }
+
+    public static func failure(_ error: ControlError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(error)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        return Data("{\"version\":\(ControlProtocol.version),\"ok\":false,\"error\":\(body)}\n".utf8)
+    }
+
+    public static func notice(_ text: String) -> Data {
+        Data("{\"notice\":\(JSONText.quoted(text))}\n".utf8)
+    }
+
+    /// Ends a stream that does not follow.
+    public static let endOfStream = Data("{\"end\":true}\n".utf8)
+}
+
+/// Minimal JSON text building for the hot path, where `JSONEncoder` costs too much per event.
+public enum JSONText {
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,118 @@
+import CEbguardProcess
+import SystemPackage
+import EbguardSystem
+import Foundation
+import Glibc
+
+/// Who is at the other end of a Unix socket, as the kernel recorded it at connect time.
+public struct PeerCredentials: Sendable, Equatable {
+    public let pid: pid_t
+    public let uid: uid_t
+    public let gid: gid_t
+}
+
+/// Thin helpers over AF_UNIX stream sockets; every descriptor is owned by the caller.
+public enum UnixSocket {
+    private static func address(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemError("socket path \(path)", reason: "longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    /// Listens at `path` (replacing a stale socket file) with `mode` and optional group.
+    public static func listen(at path: String, mode: mode_t, group: gid_t?) throws -> OwnedFileDescriptor {
+        var address = try address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.current("creating socket for \(path)") }
+        let socket = OwnedFileDescriptor(adopting: fd)
+        unlink(path)
+        // Bind under a restrictive umask: the socket must never exist with looser permissions.
+        let previous = umask(0o177)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(previous)
+        guard bound == 0 else { throw SystemError.current("binding \(path)") }
+        if let group, chown(path, 0, group) != 0 { throw SystemError.current("giving \(path) to group \(group)") }
+        guard chmod(path, mode) == 0 else { throw SystemError.current("chmod \(path)") }
+        guard Glibc.listen(fd, 64) == 0 else { throw SystemError.current("listening on \(path)") }
+        return socket
+    }
+
+    /// Connects to `path`; blocking, close-on-exec.
+    public static func connect(to path: String) throws -> OwnedFileDescriptor {
+        var address = try address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.current("creating socket") }
+        let socket = OwnedFileDescriptor(adopting: fd)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw SystemError.current("connecting to \(path)") }
+        return socket
+    }
+
+    public static func peerCredentials(of fd: Int32) throws -> PeerCredentials {
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        let result = eg_peer_credentials(fd, &pid, &uid, &gid)
+        guard result == 0 else {
+            throw SystemError("reading the peer's credentials", errno: Errno(rawValue: -result))
+        }
+        return PeerCredentials(pid: pid, uid: uid, gid: gid)
+    }
+
+    public static func setNonBlocking(_ fd: Int32) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+}
+
+/// Reads newline-terminated lines from a blocking descriptor (the client side).
+public final class LineReader {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// The next line without its newline; nil at end of stream.
+    public func next() throws -> [UInt8]? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                if start > 65536 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw SystemError.current("reading from the daemon") }
+            guard count > 0 else { return nil }
+            buffer.append(contentsOf: chunk[0..<count])
+        }
+    }
+}
+
+/// Writes all of `data` to a blocking descriptor.
+public func writeAll(_ fd: Int32, _ data: Data) throws {
+    try data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw SystemError.current("writing to socket") }
+            offset += written
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import EbguardDaemon
+import EbguardDoctor
+import Foundation
+import Glibc
+
+/// `ebguard daemon`: the host agent (see packaging/ebguard.service).
+struct DaemonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Run the ebguard host daemon: sessions, the live event stream, the control socket.",
+        discussion: """
+        Programs, links and maps stay pinned under /sys/fs/bpf/ebguard, so sessions stay \
+        enforced when the daemon stops or dies; a new daemon adopts them. Stops on SIGTERM.
+        """
+    )
+
+    @Option(help: "Control socket path.")
+    var socket = ControlProtocol.defaultSocketPath
+
+    func validate() throws {
+        guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
+    }
+
+    func run() throws {
+        let lsm: Bool
+        do {
+            try Probes.lsm()
+            lsm = true
+        } catch {
+            lsm = false
+            warn("DEGRADED: this kernel refuses BPF-LSM programs (\(error)); exec and file "
+                 + "rules will NOT be enforced, network rules will. See ebguard doctor.")
+        }
+        var configuration = Daemon.Configuration()
+        configuration.socketPath = socket
+        configuration.version = ebguardVersion
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: configuration, lsm: lsm) { warn($0) }
+        } catch {
+            fail("\(error)")
+        }
+        warn("daemon listening on \(socket)")
+        daemon.run()
+    }
+}
+
+let ebguardVersion = "0.2.0"
