@@ -7,7 +7,11 @@ import Foundation
 /// anything changes, so a malformed one changes nothing.
 public enum ControlProtocol {
     public static let version = 1
-    public static let defaultSocketPath = "/run/ebguard/ebguard.sock"
+    /// `/run/ebguard/ebguard.sock`, or `$EBGUARD_SOCKET` (a second daemon for tests, or a
+    /// non-default state directory).
+    public static var defaultSocketPath: String {
+        ProcessInfo.processInfo.environment["EBGUARD_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/ebguard/ebguard.sock"
+    }
     /// Longest request line: room for a large policy, not for a memory exhaustion attack.
     public static let maximumRequestBytes = 8 << 20
 }

@@ -16,11 +16,15 @@ import Synchronization
 /// the records in `SessionStore`.
 public final class Daemon {
     public struct Configuration: Sendable {
-        public var socketPath = ControlProtocol.defaultSocketPath
+        /// Holds the lock, the session records and, unless `socketPath` says otherwise, the socket.
+        public var stateDirectory = "/run/ebguard" {
+            didSet { socketPath = stateDirectory + "/ebguard.sock" }
+        }
+        public var socketPath = "/run/ebguard/ebguard.sock"
         public var pinBase = "/sys/fs/bpf/ebguard"
         public var parentName = "ebguard"
-        public var storeDirectory = "/run/ebguard/sessions"
-        public var lockPath = "/run/ebguard/daemon.lock"
+        var storeDirectory: String { stateDirectory + "/sessions" }
+        var lockPath: String { stateDirectory + "/daemon.lock" }
         /// Members of this group may use the control socket besides root.
         public var groupName = "ebguard"
         public var backlogCapacity = 4096
@@ -63,6 +67,9 @@ public final class Daemon {
         self.lsm = lsm
         self.log = log
         mkdir("/run/ebguard", 0o755)
+        guard mkdir(configuration.stateDirectory, 0o755) == 0 || errno == EEXIST else {
+            throw ControlError("state", "cannot create \(configuration.stateDirectory): \(String(cString: strerror(errno)))")
+        }
         let lock = try OwnedFileDescriptor(opening: configuration.lockPath, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o600)
         self.lock = lock
         guard flock(lock.rawValue, LOCK_EX | LOCK_NB) == 0 else {

@@ -5,7 +5,7 @@ import Glibc
 
 /// `--json` and `--socket`, shared by the commands that ask the daemon.
 struct DaemonConnectionOptions: ParsableArguments {
-    @Option(help: "Control socket path.")
+    @Option(help: "Control socket path (default: $EBGUARD_SOCKET, else /run/ebguard/ebguard.sock).")
     var socket = ControlProtocol.defaultSocketPath
 
     func connect() -> ControlClient {

@@ -15,8 +15,11 @@ struct DaemonCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Control socket path.")
-    var socket = ControlProtocol.defaultSocketPath
+    @Option(help: "Directory for the lock, the session records and the socket.")
+    var stateDir = "/run/ebguard"
+
+    @Option(help: "Control socket path (default: STATE_DIR/ebguard.sock).")
+    var socket: String?
 
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
@@ -33,7 +36,8 @@ struct DaemonCommand: ParsableCommand {
                  + "rules will NOT be enforced, network rules will. See ebguard doctor.")
         }
         var configuration = Daemon.Configuration()
-        configuration.socketPath = socket
+        configuration.stateDirectory = stateDir
+        if let socket { configuration.socketPath = socket }
         configuration.version = ebguardVersion
         let daemon: Daemon
         do {
@@ -41,7 +45,7 @@ struct DaemonCommand: ParsableCommand {
         } catch {
             fail("\(error)")
         }
-        warn("daemon listening on \(socket)")
+        warn("daemon listening on \(configuration.socketPath)")
         daemon.run()
     }
 }

@@ -1,0 +1,193 @@
+@testable import EbguardDaemon
+import Foundation
+import Testing
+
+struct ControlProtocolTests {
+    @Test func everyRequestSurvivesEncodingAndDecoding() throws {
+        let policy = PolicyText(source: "/etc/ebguard/policies/agent.yaml", yaml: "version: 1\nname: x\n")
+        let requests: [ControlRequest] = [
+            .status, .sessions,
+            .register(SessionRequest(name: "claude", policy: policy, home: "/home/u", workspace: "/home/u/w", uid: 1000, user: "u")),
+            .attach(session: "claude-1a2b"), .end(session: "claude-1a2b"),
+            .apply(session: "claude", policy: policy),
+            .subscribe(EventFilter(sessions: ["a"], kinds: ["file"], verdicts: ["deny"], sinceSeconds: 30, follow: false)),
+        ]
+        for request in requests {
+            #expect(try ControlRequest.decode(request.encoded()) == request)
+        }
+    }
+
+    @Test(arguments: [
+        ("", "malformed"),
+        ("null", "malformed"),
+        ("[1,2]", "malformed"),
+        ("{\"request\":\"status\"}", "malformed"),
+        ("{\"version\":2,\"request\":\"status\"}", "unsupported-version"),
+        ("{\"version\":\"1\",\"request\":\"status\"}", "malformed"),
+        ("{\"version\":1}", "malformed"),
+        ("{\"version\":1,\"request\":\"reboot\"}", "unknown-request"),
+        ("{\"version\":1,\"request\":\"apply\",\"session\":\"x\"}", "malformed"),
+        ("{\"version\":1,\"request\":\"apply\",\"session\":7,\"policy\":{\"source\":\"a\",\"yaml\":\"b\"}}", "malformed"),
+        ("{\"version\":1,\"request\":\"register\",\"register\":{\"name\":\"x\"}}", "malformed"),
+        ("{\"version\":1,\"request\":\"subscribe\",\"filter\":{\"sessions\":[1]}}", "malformed"),
+    ])
+    func malformedRequestsAreNamedErrors(line: String, code: String) {
+        #expect(throws: ControlError.self) { try ControlRequest.decode(Data(line.utf8)) }
+        do { _ = try ControlRequest.decode(Data(line.utf8)) } catch { #expect(error.code == code, "\(line): \(error)") }
+    }
+
+    @Test func unsupportedVersionSaysWhichOneIsSpoken() {
+        do {
+            _ = try ControlRequest.decode(Data("{\"version\":9,\"request\":\"status\"}".utf8))
+            Issue.record("version 9 accepted")
+        } catch {
+            #expect(error.message.contains("version 9"))
+            #expect(error.message.contains("speaks version 1"))
+        }
+    }
+
+    @Test func oversizedRequestsAreRefusedBeforeParsing() {
+        let huge = Data(repeating: UInt8(ascii: " "), count: ControlProtocol.maximumRequestBytes + 1)
+        do {
+            _ = try ControlRequest.decode(huge)
+            Issue.record("oversized request accepted")
+        } catch {
+            #expect(error.code == "too-large")
+        }
+    }
+
+    /// Random bytes and mutations of valid requests: every input is either a request or a
+    /// ControlError, never a crash. (The integration test sends the same to a live daemon.)
+    @Test func fuzzedInputNeverEscapesAsAnythingButControlError() {
+        var generator = SystemRandomNumberGenerator()
+        let seeds = [ControlRequest.status.encoded(),
+                     ControlRequest.apply(session: "s", policy: PolicyText(source: "p", yaml: "version: 1")).encoded(),
+                     ControlRequest.subscribe(EventFilter()).encoded()]
+        var accepted = 0
+        for round in 0..<3000 {
+            var bytes: [UInt8]
+            if round % 3 == 0 {
+                bytes = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            } else {
+                bytes = Array(seeds[round % seeds.count])
+                for _ in 0..<Int.random(in: 1...4, using: &generator) where !bytes.isEmpty {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+            }
+            do {
+                _ = try ControlRequest.decode(bytes)
+                accepted += 1
+            } catch {
+                #expect(!error.code.isEmpty && !error.message.isEmpty)
+            }
+        }
+        #expect(accepted < 3000)
+    }
+
+    @Test func responsesAreOneLineEach() throws {
+        let failure = ControlResponse.failure(ControlError("policy", "bad", diagnostics: ["p.yaml:3:7: unknown key"]))
+        #expect(failure.filter { $0 == UInt8(ascii: "\n") }.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: failure) as? [String: Any])
+        #expect(object["ok"] as? Bool == false)
+        #expect(object["version"] as? Int == 1)
+    }
+}
+
+struct PeerCheckTests {
+    let check = PeerCheck(parentName: "ebguard")
+
+    @Test func processesBelowASessionAreGoverned() {
+        #expect(check.governedSession(cgroupFile: "0::/ebguard/claude-1a2b\n") == "claude-1a2b")
+        #expect(check.governedSession(cgroupFile: "0::/ebguard/claude-1a2b/nested/deeper\n") == "claude-1a2b")
+        #expect(check.governedSession(cgroupFile: "12:pids:/x\n0::/ebguard/s-1\n") == "s-1")
+    }
+
+    @Test func processesOutsideSessionsAreNot() {
+        #expect(check.governedSession(cgroupFile: "0::/user.slice/user-1000.slice/session-2.scope\n") == nil)
+        #expect(check.governedSession(cgroupFile: "0::/ebguard\n") == nil)  // the daemon's own parent
+        #expect(check.governedSession(cgroupFile: "0::/ebguardx/s-1\n") == nil)
+        #expect(check.governedSession(cgroupFile: "0::/\n") == nil)
+    }
+
+    @Test func aProcessThatCannotBeLookedUpIsRefused() {
+        let verdict = PeerCheck(parentName: "ebguard", procRoot: "/nonexistent")
+            .check(PeerCredentials(pid: 1, uid: 0, gid: 0), allowedGroup: nil)
+        guard case .refused = verdict else { Issue.record("allowed without /proc"); return }
+    }
+
+    @Test func otherUsersAreRefusedWithoutTheGroup() {
+        let verdict = check.check(PeerCredentials(pid: getpid(), uid: 4242, gid: 4242), allowedGroup: nil)
+        guard case .refused(let why) = verdict else { Issue.record("uid 4242 allowed"); return }
+        #expect(why.contains("4242"))
+    }
+}
+
+struct GovernedEventTests {
+    static let sample = GovernedEvent(
+        seq: 7, time: "2026-11-23T16:01:02.123Z", kind: .file, action: "open", session: "claude-1a2b", sessionID: 42,
+        pid: 100, ppid: 99, uid: 1000, user: "u", comm: "cat", exe: "/usr/bin/cat", argv: ["cat", "a \"quoted\"\n\u{1}"],
+        verdict: "deny", blocked: true, object: "/home/u/.ssh/id_rsa", detail: "read", rule: "file[2]",
+        ruleLocation: "agent.yaml:14:5", reason: "rule", exitCode: nil, message: "denied open ~/.ssh/id_rsa (read) by rule file[2]")
+
+    @Test func theHandWrittenJSONDecodesToTheSameEvent() throws {
+        let line = Self.sample.jsonLine()
+        #expect(!line.contains("\n"))
+        let decoded = try JSONDecoder().decode(GovernedEvent.self, from: Data(line.utf8))
+        #expect(decoded == Self.sample)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["schema_version"] as? Int == 1)
+        #expect(object["exit_code"] == nil)
+    }
+
+    @Test func filtersSelectBySessionKindAndVerdict() {
+        let event = Self.sample
+        #expect(EventFilter().admits(event))
+        #expect(EventFilter(sessions: ["claude"]).admits(event))
+        #expect(EventFilter(sessions: ["claude-1a2b"]).admits(event))
+        #expect(EventFilter(sessions: ["42"]).admits(event))
+        #expect(!EventFilter(sessions: ["codex"]).admits(event))
+        #expect(!EventFilter(sessions: ["clau"]).admits(event))
+        #expect(EventFilter(kinds: ["exec", "file"]).admits(event))
+        #expect(!EventFilter(kinds: ["network"]).admits(event))
+        #expect(EventFilter(verdicts: ["deny"]).admits(event))
+        #expect(!EventFilter(verdicts: ["allow", "ask"]).admits(event))
+    }
+
+    @Test func theClockRendersRFC3339() {
+        let text = EventClock().rfc3339(bootNanoseconds: EventClock.bootNanoseconds())
+        #expect(text.count == 24)
+        #expect(text.hasSuffix("Z"))
+        #expect(text.dropFirst(10).first == "T")
+    }
+
+    @Test func theHubKeepsTheNewestAndSelectsByTime() {
+        let hub = EventHub(capacity: 3)
+        for index in 1...5 {
+            var event = Self.sample
+            event.seq = UInt64(index)
+            hub.record(EventHub.Entry(bootNanoseconds: UInt64(index) * 1000, event: event, line: ""))
+        }
+        #expect(hub.total == 5)
+        #expect(hub.recent(since: 0).map(\.event.seq) == [3, 4, 5])
+        #expect(hub.recent(since: 4500).map(\.event.seq) == [5])
+    }
+}
+
+struct SessionStoreTests {
+    @Test func recordsSurviveAndBrokenOnesAreReportedNotDropped() throws {
+        let directory = NSTemporaryDirectory() + "ebguard-store-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = SessionStore(directory: directory)
+        let record = SessionRecord(id: 42, name: "claude", key: "claude-1a2b", cgroup: "/sys/fs/cgroup/ebguard/claude-1a2b",
+                                   policy: PolicyText(source: "a.yaml", yaml: "version: 1\n"), policyID: 7, home: "/home/u",
+                                   workspace: "/home/u/w", uid: 1000, user: "u", started: 123)
+        try store.save(record)
+        try "{broken".write(toFile: directory + "/43.json", atomically: true, encoding: .utf8)
+        let (records, problems) = store.load()
+        #expect(records == [record])
+        #expect(problems.count == 1 && problems[0].contains("43.json"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/43.json"))
+        store.delete(42)
+        #expect(store.load().records.isEmpty)
+    }
+}
