@@ -36,11 +36,8 @@ public final class ControlClient {
 
     /// Sends `request` and decodes the daemon's answer as `Result`.
     public func send<Result: Decodable>(_ request: ControlRequest, expecting: Result.Type) throws(ControlError) -> Result {
-        do {
-            try writeAll(socket.rawValue, request.encoded() + Data("\n".utf8))
-        } catch {
-            throw ControlError("disconnected", "the daemon closed the connection")
-        }
+        // A refused peer gets its reason before the daemon hangs up: read it even if the write failed.
+        try? writeAll(socket.rawValue, request.encoded() + Data("\n".utf8))
         guard let line = try? reader.next() else {
             throw ControlError("disconnected", "the daemon closed the connection without answering")
         }

@@ -162,7 +162,8 @@ public final class Daemon {
             let order = Array(clients.keys)
             for fd in order {
                 let client = clients[fd]!
-                descriptors.append(pollfd(fd: fd, events: Int16(POLLIN) | (client.hasPendingOutput ? Int16(POLLOUT) : 0),
+                let reading: Int16 = client.closeWhenFlushed ? 0 : Int16(POLLIN)
+                descriptors.append(pollfd(fd: fd, events: reading | (client.hasPendingOutput ? Int16(POLLOUT) : 0),
                                           revents: 0))
             }
             _ = poll(&descriptors, nfds_t(descriptors.count), 250)
@@ -173,7 +174,11 @@ public final class Daemon {
             for (index, fd) in order.enumerated() {
                 let revents = descriptors[4 + index].revents
                 guard revents != 0, clients[fd] != nil else { continue }
-                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readRequests(fd) }
+                if revents & Int16(POLLERR) != 0 {
+                    closeClient(fd)
+                } else if revents & Int16(POLLIN | POLLHUP) != 0, clients[fd]?.closeWhenFlushed == false {
+                    readRequests(fd)
+                }
             }
             flushClients()
             let now = EventClock.bootNanoseconds()

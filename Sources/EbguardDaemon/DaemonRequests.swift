@@ -40,7 +40,11 @@ extension Daemon {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = read(fd, &chunk, chunk.count)
-            if count == 0 { return closeClient(fd) }
+            if count == 0 {
+                // The peer is done sending: answer what it asked, then close.
+                client.closeWhenFlushed = true
+                return
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN { break }

@@ -109,7 +109,8 @@ public func writeAll(_ fd: Int32, _ data: Data) throws {
     try data.withUnsafeBytes { raw in
         var offset = 0
         while offset < raw.count {
-            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            // MSG_NOSIGNAL: a daemon that hung up is an error to report, not a SIGPIPE to die of.
+            let written = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { throw SystemError.current("writing to socket") }
             offset += written
