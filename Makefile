@@ -67,5 +67,41 @@ bench bench-smoke: deps bin/ebguard
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace bubblewrap >/dev/null
 	python3 bench/bench.py --profile $(if $(filter bench-smoke,$@),smoke,full)
 
+# Installation: the binary, the systemd unit, the shipped policies under /etc/ebguard.
+# Never rebuilds (it may run where the tree is read-only): run `make` first. Existing files
+# under /etc/ebguard are kept; `make uninstall` removes what install put and leaves the
+# configuration, the audit log and running sessions alone.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+.PHONY: install uninstall
+install:
+	@test -x bin/ebguard || { echo "bin/ebguard is not built: run make first" >&2; exit 1; }
+	install -D -m 0755 bin/ebguard $(DESTDIR)$(BINDIR)/ebguard
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/ebguard.service > $(DESTDIR)$(UNITDIR)/ebguard.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ebguard.service
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ebguard/policies
+	@for policy in policies/*.yaml; do \
+		target=$(DESTDIR)$(SYSCONFDIR)/ebguard/policies/$$(basename $$policy); \
+		if [ -e $$target ]; then echo "kept $$target"; else install -m 0644 $$policy $$target; fi; \
+	done
+	@if [ -e packaging/ebguard.yaml ] && [ ! -e $(DESTDIR)$(SYSCONFDIR)/ebguard/ebguard.yaml ]; then \
+		install -m 0644 packaging/ebguard.yaml $(DESTDIR)$(SYSCONFDIR)/ebguard/ebguard.yaml; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "installed; start with: systemctl enable --now ebguard"
+
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now ebguard 2>/dev/null || true; fi
+	rm -f $(DESTDIR)$(BINDIR)/ebguard $(DESTDIR)$(UNITDIR)/ebguard.service
+	@for policy in policies/*.yaml; do \
+		target=$(DESTDIR)$(SYSCONFDIR)/ebguard/policies/$$(basename $$policy); \
+		if [ -e $$target ] && cmp -s $$policy $$target; then rm -f $$target; else [ -e $$target ] && echo "kept modified $$target"; fi; \
+	done; true
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/ebguard/policies 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "uninstalled; kept $(SYSCONFDIR)/ebguard/ebguard.yaml and /var/log/ebguard if present"
+
 clean:
 	rm -rf build bin .build $(STATIC_BUILD) $(EMBEDDED)

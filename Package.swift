@@ -67,6 +67,7 @@ let package = Package(
                                                             "EbguardDaemon"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
         .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
-        .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport"]),
+        .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
+                                                    "EbguardDaemon"]),
     ]
 )
