@@ -16,6 +16,7 @@ struct ProcessLifecycleTests {
     @Test func execForkAndExitOfAGovernedShellAreReported() throws {
         let fixture = try EnforcerFixture("proc")
         #expect(fixture.enforcer.coverage.processEvents)
+        if TestEnvironment.inVM { #expect(fixture.enforcer.coverage.execAndFile) }  // beside the LSM objects
         let session = fixture.session
         let inbox = Inbox()
         let ring = try RingBuffer(session.events, name: "session events") { inbox.take($0) }
