@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "EbguardDaemonTests", dependencies: ["EbguardDaemon"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
-                                                            "EbguardDaemon"]),
+                                                            "EbguardDaemon", "EbguardEnforcement", "EbguardPolicy"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
         .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",

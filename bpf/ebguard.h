@@ -30,6 +30,9 @@ enum eg_event_type {
 	EG_EVENT_SELFTEST = 5,	/* the foundation's VM self-test deny */
 	EG_EVENT_UNIX = 6,	/* a Unix socket connect was decided */
 	EG_EVENT_TAMPER = 7,	/* a session reached for ebguard itself or outside itself */
+	EG_EVENT_PROCESS_EXEC = 8,	/* a governed task exec'd (observation, no verdict) */
+	EG_EVENT_PROCESS_FORK = 9,	/* a governed task forked a new process */
+	EG_EVENT_PROCESS_EXIT = 10,	/* a governed process exited (its last thread) */
 };
 
 /* Verdicts, ordered so that on a precedence tie the larger one wins. */
@@ -245,6 +248,49 @@ struct eg_tamper_event {
 	__u32 _pad;
 };
 
+/* ---- Process lifecycle (observation, every kernel) ------------------------- */
+
+/* Bytes of argv an exec event carries; longer command lines are cut (EG_PROCESS_ARGV_TRUNCATED). */
+#define EG_ARGV_MAX 512
+
+#define EG_PROCESS_ARGV_TRUNCATED 0x1		/* argv holds only the first EG_ARGV_MAX bytes */
+#define EG_PROCESS_FILENAME_TRUNCATED 0x2	/* filename longer than EG_PATH_MAX - 1 */
+
+/* EG_EVENT_PROCESS_EXEC: the new program is committed; task is the process after the exec. */
+struct eg_process_exec_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;
+	__u32 ppid;		/* real parent's thread group id */
+	__u32 argc;		/* the exec's whole argc, even when argv is truncated */
+	__u32 filename_len;	/* bytes of filename, NUL included; 0 if unreadable */
+	__u32 argv_len;		/* bytes of argv used */
+	__u32 flags;		/* EG_PROCESS_* */
+	__u32 _pad;
+	/* The name execve() was given (bprm->filename): absolute, or relative to the cwd. */
+	char filename[EG_PATH_MAX];
+	/* The new program's argv strings, each NUL-terminated (the last one not when truncated). */
+	char argv[EG_ARGV_MAX];
+};
+
+/* EG_EVENT_PROCESS_FORK: a new process (not a thread); task is the forking thread. */
+struct eg_process_fork_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;
+	__u32 parent_pid;	/* the child's real parent (differs from task.pid with CLONE_PARENT) */
+	__u32 child_pid;
+};
+
+/* EG_EVENT_PROCESS_EXIT: the last thread of a process exited; task is that thread. */
+struct eg_process_exit_event {
+	struct eg_event_header hdr;
+	struct eg_task task;
+	__u64 session_id;
+	__u32 ppid;
+	__s32 exit_code;	/* as wait() reports it: status << 8, or the killing signal */
+};
+
 #ifndef __cplusplus
 _Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
 _Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
@@ -256,6 +302,9 @@ _Static_assert(sizeof(struct eg_net_rules) == 136, "eg_net_rules layout");
 _Static_assert(sizeof(struct eg_unix_key) == 116, "eg_unix_key layout");
 _Static_assert(sizeof(struct eg_path_event) == 344, "eg_path_event layout");
 _Static_assert(sizeof(struct eg_net_event) == 208, "eg_net_event layout");
+_Static_assert(sizeof(struct eg_process_exec_event) == 856, "eg_process_exec_event layout");
+_Static_assert(sizeof(struct eg_process_fork_event) == 72, "eg_process_fork_event layout");
+_Static_assert(sizeof(struct eg_process_exit_event) == 72, "eg_process_exit_event layout");
 #endif
 
 #ifndef __cplusplus

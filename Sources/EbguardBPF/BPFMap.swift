@@ -28,6 +28,9 @@ public struct BPFMapDefinition {
         guard !isRingBuffer else {
             throw BPFError("typing map \(name) of \(object.name)", reason: "it is a ring buffer; read it with RingBuffer")
         }
+        guard !BPFMapKind.isPerCPU(type) else {
+            throw BPFError("typing map \(name) of \(object.name)", reason: "it is a per-CPU map; read it with BPFPerCPUMap")
+        }
         let expected = (MemoryLayout<Key>.size, MemoryLayout<Value>.size)
         guard (keySize, valueSize) == expected else {
             throw BPFError("typing map \(name) of \(object.name)",
@@ -71,6 +74,10 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable> {
         var length = UInt32(MemoryLayout<bpf_map_info>.size)
         let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
         guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
+        // A per-CPU lookup writes one value per CPU: more than `lookup` has room for.
+        guard !BPFMapKind.isPerCPU(info.type) else {
+            throw BPFError("typing map \(path)", reason: "it is a per-CPU map; read it with BPFPerCPUMap")
+        }
         guard Int(info.key_size) == MemoryLayout<Key>.size, Int(info.value_size) == MemoryLayout<Value>.size else {
             throw BPFError("typing map \(path)",
                            reason: "layout mismatch: the map has \(info.key_size)-byte keys and \(info.value_size)-byte values, "

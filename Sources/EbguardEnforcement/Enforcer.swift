@@ -19,6 +19,8 @@ public final class Enforcer {
         public var observedExec: Bool
         /// The session can't leave its cgroup, use bpf(), mount, or reach outside itself.
         public var selfProtection: Bool
+        /// Exec (with argv), fork and exit of governed processes are reported (tracepoints, every kernel).
+        public var processEvents = false
     }
 
     public let pinRoot: String
@@ -58,6 +60,7 @@ public final class Enforcer {
         } else {
             coverage.observedExec = try ensure(object: "observe") { try $0.attach() }
         }
+        coverage.processEvents = try ensure(object: "process") { try $0.attach() }
     }
 
     /// Loads `object` unless all its programs are already attached (pinned), and pins new links.

@@ -26,6 +26,30 @@ import Testing
         #expect(MemoryLayout<eg_inode_key>.size == 16)
     }
 
+    @Test func processEventLayouts() {
+        #expect(MemoryLayout<eg_process_exec_event>.size == 856)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.task) == 16)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.session_id) == 56)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.ppid) == 64)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.argc) == 68)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.filename_len) == 72)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.argv_len) == 76)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.flags) == 80)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.filename) == 88)
+        #expect(MemoryLayout<eg_process_exec_event>.offset(of: \.argv) == 88 + Int(EG_PATH_MAX))
+        #expect(MemoryLayout.size(ofValue: eg_process_exec_event().argv) == Int(EG_ARGV_MAX))
+
+        #expect(MemoryLayout<eg_process_fork_event>.size == 72)
+        #expect(MemoryLayout<eg_process_fork_event>.offset(of: \.session_id) == 56)
+        #expect(MemoryLayout<eg_process_fork_event>.offset(of: \.parent_pid) == 64)
+        #expect(MemoryLayout<eg_process_fork_event>.offset(of: \.child_pid) == 68)
+
+        #expect(MemoryLayout<eg_process_exit_event>.size == 72)
+        #expect(MemoryLayout<eg_process_exit_event>.offset(of: \.session_id) == 56)
+        #expect(MemoryLayout<eg_process_exit_event>.offset(of: \.ppid) == 64)
+        #expect(MemoryLayout<eg_process_exit_event>.offset(of: \.exit_code) == 68)
+    }
+
     @Test func decodeChecksSizeAndLength() {
         var event = eg_probe_event()
         event.hdr.type = UInt16(EG_EVENT_PROBE.rawValue)

@@ -57,14 +57,38 @@ struct {
 	__array(values, struct eg_session_ringbuf);
 } eg_session_rbs SEC(".maps");
 
-/* Room for one event of `size` bytes on the session's channel. */
+/*
+ * Events dropped because their ring buffer was full, one __u64 per CPU (index 0).
+ * A reader that falls behind loses events silently otherwise; this lets the daemon
+ * say how many it never saw. Per CPU so the hot path never shares a cache line.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_lost SEC(".maps");
+
+/* Room for one event of `size` bytes on the session's channel; a failure is counted in eg_lost. */
 static __always_inline void *eg_event_reserve(__u64 session_id, __u64 size)
 {
 	void *ring = bpf_map_lookup_elem(&eg_session_rbs, &session_id);
+	__u32 zero = 0;
+	__u64 *lost;
+	void *ev;
 
 	if (ring)
-		return bpf_ringbuf_reserve(ring, size, 0);
-	return bpf_ringbuf_reserve(&eg_events, size, 0);
+		ev = bpf_ringbuf_reserve(ring, size, 0);
+	else
+		ev = bpf_ringbuf_reserve(&eg_events, size, 0);
+	if (!ev) {
+		lost = bpf_map_lookup_elem(&eg_lost, &zero);
+		/* Atomic: a program interrupting this one on the same CPU may count too. */
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+	}
+	return ev;
 }
 
 /* Level of session cgroups in the cgroup2 hierarchy (ebguard's own cgroup + 1). */

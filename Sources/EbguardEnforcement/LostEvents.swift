@@ -1,0 +1,10 @@
+import EbguardBPF
+
+extension Enforcer {
+    /// Events the kernel dropped because their ring buffer was full, per possible CPU
+    /// (index = CPU number), counted by every object in `eg_lost` since it was first pinned.
+    /// Sum them for the total; a reader that falls behind learns here what it never saw.
+    public func lostEvents() throws -> [UInt64] {
+        try BPFPerCPUMap<UInt32, UInt64>(pinnedAt: mapPath("eg_lost")).lookup(0) ?? []
+    }
+}
