@@ -6,7 +6,10 @@ extension Daemon {
     /// One ring-buffer record: decode, enrich, publish. Runs on the loop's thread, at the
     /// kernel's pace, so it never blocks: subscribers only get lines appended to buffers.
     func receive(_ record: UnsafeRawBufferPointer) {
-        guard let decision = DecisionEvent(record: record) else { return }
+        guard let decision = DecisionEvent(record: record) else {
+            if let process = ProcessEvent(record: record) { receive(process) }
+            return
+        }
         let managed = sessions[decision.sessionID]
         if decision.isHeld {
             // Stopped at exec for its argv: the policy decides once the command line is readable.
@@ -33,6 +36,39 @@ extension Daemon {
             reason: decision.reasonName, exitCode: nil,
             message: String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count)))
         publish(event, bootNanoseconds: decision.time)
+    }
+
+    /// Process life: keeps the process facts that enrich later events, and publishes it.
+    private func receive(_ process: ProcessEvent) {
+        let managed = sessions[process.sessionID]
+        var exe: String?
+        var exitCode: Int32?
+        let message: String
+        switch process.kind {
+        case .exec:
+            let filename = process.filename ?? ""
+            exe = filename.hasPrefix("/") ? filename : processes.facts(of: process.pid).exe ?? filename
+            processes.exec(pid: process.pid, ppid: process.ppid, exe: exe ?? filename, argv: process.argv)
+            message = "exec \(process.argv.joined(separator: " "))\(process.argvTruncated ? " ..." : "")"
+        case .fork:
+            processes.fork(parent: process.ppid, child: process.pid)
+            exe = processes.facts(of: process.pid).exe
+            message = "fork \(process.ppid) -> \(process.pid)"
+        case .exit:
+            exe = processes.facts(of: process.pid).exe
+            exitCode = process.exitCode ?? process.signal.map { 128 + $0 }
+            message = process.signal.map { "exit by signal \($0)" } ?? "exit \(process.exitCode ?? 0)"
+        }
+        let argv = process.kind == .exec ? process.argv : nil
+        let event = GovernedEvent(
+            seq: 0, time: clock.rfc3339(bootNanoseconds: process.time), kind: .process, action: process.kind.rawValue,
+            session: managed?.record.key ?? "session-\(process.sessionID)", sessionID: process.sessionID, pid: process.pid,
+            ppid: process.ppid, uid: process.uid, user: processes.userName(process.uid), comm: process.comm, exe: exe,
+            argv: argv, verdict: "allow", blocked: false, object: exe ?? process.comm,
+            detail: process.argvTruncated ? "argv truncated" : "", rule: nil, ruleLocation: nil, reason: "observed",
+            exitCode: exitCode, message: message)
+        if process.kind == .exit { processes.exit(pid: process.pid) }
+        publish(event, bootNanoseconds: process.time)
     }
 
     /// Numbers the event, keeps it for `--since`, and hands it to every matching subscriber.

@@ -247,7 +247,7 @@ extension Daemon {
                                runTimeNanoseconds: stats.runTimeNanoseconds, nanosecondsPerCall: stats.nanosecondsPerCall)
         }
         let coverage = enforcer.coverage
-        let lost: [UInt64] = []  // per-CPU eg_lost lands with the process-events object
+        let lost = (try? enforcer.lostEvents()) ?? []
         return StatusReport(
             version: configuration.version, pid: getpid(),
             uptimeSeconds: Double(EventClock.bootNanoseconds() - startedAt) / 1e9,

@@ -56,6 +56,12 @@ struct DaemonTests {
             #expect(denial["rule"] as? String == "network[1]")
             #expect(denial["rule_location"] as? String == file + ":6:5")
             #expect(denial["user"] as? String == "root")
+            let exec = try #require(mine.first { $0["kind"] as? String == "process" && $0["action"] as? String == "exec"
+                                                  && $0["pid"] as? Int == pids[name] }, "no exec event for \(name)")
+            #expect((exec["argv"] as? [String])?.prefix(2) == ["/bin/bash", "-c"])
+            #expect(exec["exe"] as? String == "/bin/bash")
+            #expect(mine.contains { $0["kind"] as? String == "process" && $0["action"] as? String == "exit"
+                                    && $0["pid"] as? Int == pids[name] && $0["exit_code"] as? Int == 1 })
             let actions = mine.compactMap { $0["kind"] as? String == "session" ? $0["action"] as? String : nil }
             #expect(actions == ["start", "end"])
             let sequence = mine.compactMap { $0["seq"] as? Int }
@@ -200,6 +206,37 @@ struct DaemonTests {
         #expect(status.status == 0)
         #expect(try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)).sessions.isEmpty,
                 "no malformed register created a session")
+    }
+
+    /// Events come faster than the daemon reads (it is stopped): the kernel counts what it
+    /// could not queue, status reports it, and the daemon keeps up once it runs again.
+    @Test func aFloodIsCountedAsLostAndTheDaemonKeepsUpAfterwards() throws {
+        let daemon = try DaemonHarness(label: "flood")
+        try daemon.start()
+        let file = try daemon.write("policy.yaml", Self.policy)
+        let before = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
+        let pid = try #require(daemon.process?.processIdentifier)
+        kill(pid, SIGSTOP)
+        // 20,000 denied connects of ~200-byte events: several times the 1 MiB ring.
+        let flood = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "flood", "--", "/usr/bin/python3", "-c",
+            "import socket\nfor _ in range(20000):\n    s = socket.socket(); s.connect_ex(('127.0.0.3', 80)); s.close()\nprint('FLOODED')"],
+            name: "flood")
+        // `run` needs the stopped daemon to register: give it a moment, then let the daemon go.
+        usleep(300_000)
+        kill(pid, SIGCONT)
+        #expect(flood.wait(timeout: 120) == 0, "\(flood.stdout) \(flood.stderr)")
+        #expect(flood.stdout.contains("FLOODED"))
+        let stream = try daemon.spawn(["events", "--follow", "--session", "after", "-o", "json"], name: "after-stream")
+        try #require(waitForSubscribers(daemon, 1))
+        let after = try daemon.ebguard(["run", "--policy", file, "--name", "after", "--", "/bin/bash", "-c",
+                                         "exec 3<>/dev/tcp/127.0.0.3/81"])
+        #expect(after.stderr.contains("denied connect 127.0.0.3:81"))
+        #expect(stream.waitFor { $0.contains("127.0.0.3:81") }, "the daemon keeps up after the flood")
+        let report = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
+        let delivered = report.eventsTotal - before.eventsTotal
+        #expect(report.lostTotal > before.lostTotal || delivered >= 20000,
+                "lost \(report.lostTotal), delivered \(delivered): every event is either delivered or counted")
+        #expect(report.lostPerCPU.count == Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
     }
 
     private func waitForSubscribers(_ daemon: DaemonHarness, _ count: Int) -> Bool {

@@ -19,7 +19,7 @@ struct ProcessLifecycleTests {
         if TestEnvironment.inVM { #expect(fixture.enforcer.coverage.execAndFile) }  // beside the LSM objects
         let session = fixture.session
         let inbox = Inbox()
-        let ring = try RingBuffer(session.events, name: "session events") { inbox.take($0) }
+        let ring = try RingBuffer(try #require(session.events), name: "session events") { inbox.take($0) }
 
         let shell = try session.cgroup.spawn(SpawnRequest(
             executable: "/bin/sh", arguments: ["/bin/sh", "-c", "/bin/echo hello world >/dev/null; exit 3"],
@@ -65,7 +65,7 @@ struct ProcessLifecycleTests {
     @Test func longArgvIsCutAndFlagged() throws {
         let fixture = try EnforcerFixture("proc-argv")
         let inbox = Inbox()
-        let ring = try RingBuffer(fixture.session.events, name: "session events") { inbox.take($0) }
+        let ring = try RingBuffer(try #require(fixture.session.events), name: "session events") { inbox.take($0) }
         let long = String(repeating: "x", count: 300)
         let pid = try fixture.session.cgroup.spawn(SpawnRequest(
             executable: "/bin/true", arguments: ["/bin/true", long, long, "tail"], environment: [:]))
