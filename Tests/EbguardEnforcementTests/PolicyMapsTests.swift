@@ -129,4 +129,85 @@ import Testing
             _ = try compile("version: 1\nname: t\nfile:\n  - { action: deny, path: \(long) }\n")
         }
     }
+
+    // MARK: kernel limits
+
+    func compiledPolicy(_ yaml: String) throws -> CompiledPolicy {
+        try Policy.parse(yaml: yaml, file: "t.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws"))
+    }
+
+    /// A policy of `count` file rules, from a template rule, without parsing `count` lines of
+    /// YAML: `path(i)` names rule i's exact path, `verdict(i)` its verdict.
+    func fileRules(_ count: Int, path: (Int) -> String, verdict: (Int) -> Verdict = { _ in .allow }) throws -> CompiledPolicy {
+        var policy = try compiledPolicy("version: 1\nname: t\nfile:\n  - { action: allow, path: /f }\n")
+        let template = policy.file[0]
+        policy.file = (0..<count).map { i in
+            var rule = template
+            rule.id = RuleID(.file, i)
+            rule.matcher = .exact(path(i))
+            rule.verdict = verdict(i)
+            return rule
+        }
+        return policy
+    }
+
+    @Test func aDomainOf65535RulesCompilesWithTheLastRuleNumbered() throws {
+        // 1,000 paths, so the path map is not what limits; the last rule is the only deny.
+        let policy = try fileRules(65_535, path: { "/f/\($0 % 1_000)" }, verdict: { $0 == 65_534 ? .deny : .allow })
+        let maps = try PolicyMaps(policy, policyID: 7)
+        #expect(maps.paths.count == 1_000)
+        let last = try #require(maps.paths.first { pathString($0.key) == "/f/534" })
+        #expect(last.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(last.rule.rules[Int(EG_ACCESS_READ.rawValue)] == 65_534)
+    }
+
+    @Test func rule65536OfADomainIsACompileErrorNotATrap() throws {
+        // Its number would be 0xffff, which the kernel reads as "the default decided".
+        let policy = try fileRules(65_536, path: { "/f/\($0 % 1_000)" })
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(policy, policyID: 7) }
+        #expect(error?.rule == "file[65535]")
+        #expect(error?.description.contains("too many file rules") == true)
+        #expect(error?.description.contains("at most 65,535 rules per domain") == true)
+    }
+
+    @Test func otherDomainsHaveTheSameLimit() throws {
+        var policy = try fileRules(1, path: { _ in "/f" })
+        let execTemplate = try compiledPolicy("version: 1\nname: t\nexec:\n  - { action: deny, path: /bin/x }\n").exec[0]
+        policy.exec = (0..<70_000).map { i in
+            var rule = execTemplate
+            rule.id = RuleID(.exec, i)
+            return rule
+        }
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(policy, policyID: 7) }
+        #expect(error?.rule == "exec[65535]")
+    }
+
+    @Test func morePathEntriesThanThePathMapHoldsIsACompileError() throws {
+        // 65,536 keys: 65,534 paths and the two loaded markers fit; one path more does not.
+        #expect(try PolicyMaps(try fileRules(65_534, path: { "/f/\($0)" }), policyID: 7).paths.count == 65_534)
+        let error = #expect(throws: PolicyMaps.CompileError.self) {
+            _ = try PolicyMaps(try fileRules(65_535, path: { "/f/\($0)" }), policyID: 7)
+        }
+        #expect(error?.rule == "file[65534]")
+        #expect(error?.description.contains("65,537 path entries") == true)
+        #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
+    }
+
+    @Test func moreUnixSocketsThanTheUnixMapHoldsIsACompileError() throws {
+        func policy(_ count: Int) throws -> CompiledPolicy {
+            var policy = try compiledPolicy("version: 1\nname: t\nnetwork:\n  - { action: deny, unix: /run/s }\n")
+            let template = policy.network[0]
+            policy.network = (0..<count).map { i in
+                var rule = template
+                rule.id = RuleID(.network, i)
+                rule.unix = .exact("/run/s\(i)")
+                return rule
+            }
+            return policy
+        }
+        #expect(try PolicyMaps(try policy(16_384), policyID: 7).unix.count == 16_384)
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_385), policyID: 7) }
+        #expect(error?.rule == "network[16384]")
+        #expect(error?.description.contains("eg_unix_rules map holds at most 16,384") == true)
+    }
 }
