@@ -123,30 +123,41 @@ public struct PolicyMaps {
             }
             try checkCapacity(creators, limit: Int(EG_NET_MAX_PREFIXES), map: map, what: "\(isIPv4 ? "IPv4" : "IPv6") prefixes")
         }
-        let prefixes = Set(rules.compactMap { $0.address?.network })
-        for prefix in prefixes.sorted(by: { $0.description < $1.description }) {
-            // Every rule whose network contains this whole prefix is a candidate here.
-            let covering = rules.filter { rule in
-                guard let network = rule.address?.network, network.address.isIPv4 == prefix.address.isIPv4 else { return false }
-                return network.prefixLength <= prefix.prefixLength && network.contains(prefix.address)
+        // One tree per family, holding positions in `rules`. Inserted in the kernel's order
+        // among rules of one prefix (deny > ask > audit > allow, then rule index), so walking a
+        // prefix's bits yields its whole list: longest covering prefix first, each in order.
+        var trees = (v4: PrefixTree<Int>(), v6: PrefixTree<Int>())
+        let byPrecedence = rules.indices.sorted { a, b in
+            if rules[a].verdict.strength != rules[b].verdict.strength {
+                return rules[a].verdict.strength > rules[b].verdict.strength
             }
-            let ordered = covering.sorted { a, b in
-                let (pa, pb) = (a.address!.network.prefixLength, b.address!.network.prefixLength)
-                if pa != pb { return pa > pb }
-                if a.verdict.strength != b.verdict.strength { return a.verdict.strength > b.verdict.strength }
-                return a.id.index < b.id.index
+            return rules[a].id.index < rules[b].id.index
+        }
+        for i in byPrecedence {
+            let network = rules[i].address!.network
+            if network.address.isIPv4 {
+                trees.v4.insert(i, bytes: network.address.bytes, length: network.prefixLength)
+            } else {
+                trees.v6.insert(i, bytes: network.address.bytes, length: network.prefixLength)
             }
-            var list: [eg_net_rule] = []
-            for rule in ordered {
-                let match = rule.address!
-                let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
-                for (low, high) in ranges {
-                    list.append(eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
-                                            verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index)))  // checkRuleIndices
-                }
+        }
+        // A rule takes one slot per port range.
+        let slots: [[eg_net_rule]] = rules.map { rule in
+            let match = rule.address!
+            let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
+            return ranges.map { low, high in
+                eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
+                            verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index))  // checkRuleIndices
             }
+        }
+        // Sorted by text only so the entries (and the first error) come in a stable order.
+        let prefixes = Set(rules.map { $0.address!.network }).map { ($0.description, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+        for prefix in prefixes {
+            let tree = prefix.address.isIPv4 ? trees.v4 : trees.v6
+            let ordered = tree.covering(bytes: prefix.address.bytes, length: prefix.prefixLength).joined()
+            let list = ordered.flatMap { slots[$0] }
             guard list.count <= Int(EG_NET_RULES_MAX) else {
-                throw CompileError(rule: ordered.first.map { "\($0.id)" } ?? "network",
+                throw CompileError(rule: ordered.first.map { "\(rules[$0].id)" } ?? "network",
                                    message: "\(list.count) port rules apply to \(prefix); the kernel holds at most \(EG_NET_RULES_MAX) per network")
             }
             var value = eg_net_rules()
