@@ -88,8 +88,15 @@ struct eg_inode_key {
 
 /* No rule for this access: fall through to a less specific match or the default. */
 #define EG_VERDICT_NONE 0xff
-/* Rule index meaning "the domain's default decided". */
+/* Rule index meaning "the domain's default decided"; so a domain holds at most
+ * 65,535 rules (0..65,534), which the policy compiler checks. */
 #define EG_RULE_DEFAULT 0xffff
+
+/* Map capacities (keys), all sessions together. Here so the policy compiler can
+ * refuse a policy that alone would not fit, naming the limit. */
+#define EG_PATH_RULES_MAX 65536		/* eg_path_rules */
+#define EG_NET_MAX_PREFIXES 65536	/* eg_net4_rules and eg_net6_rules, each */
+#define EG_UNIX_RULES_MAX 16384		/* eg_unix_rules */
 
 /* Access kinds, as bit numbers; masks are (1 << kind). */
 enum eg_access {

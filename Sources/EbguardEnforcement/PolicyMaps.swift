@@ -36,6 +36,7 @@ public struct PolicyMaps {
                                    policy.defaults.network.kernelValue)
         session.flags = auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0
         self.session = session
+        try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
         loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { domain in
             var key = eg_path_key()
@@ -59,10 +60,12 @@ public struct PolicyMaps {
     private static func pathEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError) -> [(key: eg_path_key, rule: eg_path_rule)] {
         var merged: [PathSlot: eg_path_rule] = [:]
         var order: [PathSlot] = []
-        func merge(_ slot: PathSlot, access: [Int], verdict: Verdict?, index: Int, argv: Bool) {
+        var creators: [RuleID] = []  // the rule that made each slot in `order`
+        func merge(_ slot: PathSlot, access: [Int], verdict: Verdict?, id: RuleID, argv: Bool) {
             if merged[slot] == nil {
                 merged[slot] = .empty
                 order.append(slot)
+                creators.append(id)
             }
             var rule = merged[slot]!
             if argv { rule.flags |= UInt32(EG_PATH_RULE_ARGV) }
@@ -72,7 +75,7 @@ public struct PolicyMaps {
                     // Stronger verdict wins; on equal verdicts the earlier rule keeps the name.
                     if current == UInt8(EG_VERDICT_NONE) || verdict.kernelValue > current {
                         rule.verdicts[kind] = verdict.kernelValue
-                        rule.rules[kind] = UInt16(index)
+                        rule.rules[kind] = UInt16(id.index)  // below EG_RULE_DEFAULT: checkRuleIndices
                     }
                 }
             }
@@ -82,13 +85,16 @@ public struct PolicyMaps {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: rule.matcher, rule: rule.id)
             // An argv rule only marks the binary for a hold; userspace matches the command line.
             merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: rule.argv == nil ? rule.verdict : nil,
-                  index: rule.id.index, argv: rule.argv != nil)
+                  id: rule.id, argv: rule.argv != nil)
         }
         for rule in policy.file {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id)
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
-            merge(slot, access: kinds, verdict: rule.verdict, index: rule.id.index, argv: false)
+            merge(slot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
         }
+        // The two loaded markers share the map with the rules.
+        try checkCapacity(creators, reserved: 2, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
+                          what: "path entries (exec and file rules merged per path, and 2 markers)")
         return order.map { slot in
             var key = eg_path_key()
             key.policy_id = policyID
@@ -107,30 +113,51 @@ public struct PolicyMaps {
         let rules = policy.addressRules
         var v4: [(key: eg_net4_key, rules: eg_net_rules)] = []
         var v6: [(key: eg_net6_key, rules: eg_net_rules)] = []
-        let prefixes = Set(rules.compactMap { $0.address?.network })
-        for prefix in prefixes.sorted(by: { $0.description < $1.description }) {
-            // Every rule whose network contains this whole prefix is a candidate here.
-            let covering = rules.filter { rule in
-                guard let network = rule.address?.network, network.address.isIPv4 == prefix.address.isIPv4 else { return false }
-                return network.prefixLength <= prefix.prefixLength && network.contains(prefix.address)
+        // Cannot fail today (a rule has one prefix and a domain's 65,535 rules fit the 65,536
+        // keys); here so that changing either limit cannot bring back a half-written policy.
+        for (isIPv4, map) in [(true, "eg_net4_rules"), (false, "eg_net6_rules")] {
+            var seen = Set<IPNetwork>()
+            var creators: [RuleID] = []
+            for rule in rules where rule.address!.network.address.isIPv4 == isIPv4 && seen.insert(rule.address!.network).inserted {
+                creators.append(rule.id)
             }
-            let ordered = covering.sorted { a, b in
-                let (pa, pb) = (a.address!.network.prefixLength, b.address!.network.prefixLength)
-                if pa != pb { return pa > pb }
-                if a.verdict.strength != b.verdict.strength { return a.verdict.strength > b.verdict.strength }
-                return a.id.index < b.id.index
+            try checkCapacity(creators, limit: Int(EG_NET_MAX_PREFIXES), map: map, what: "\(isIPv4 ? "IPv4" : "IPv6") prefixes")
+        }
+        // One tree per family, holding positions in `rules`. Inserted in the kernel's order
+        // among rules of one prefix (deny > ask > audit > allow, then rule index), so walking a
+        // prefix's bits yields its whole list: longest covering prefix first, each in order.
+        var trees = (v4: PrefixTree<Int>(), v6: PrefixTree<Int>())
+        let byPrecedence = rules.indices.sorted { a, b in
+            if rules[a].verdict.strength != rules[b].verdict.strength {
+                return rules[a].verdict.strength > rules[b].verdict.strength
             }
-            var list: [eg_net_rule] = []
-            for rule in ordered {
-                let match = rule.address!
-                let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
-                for (low, high) in ranges {
-                    list.append(eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
-                                            verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index)))
-                }
+            return rules[a].id.index < rules[b].id.index
+        }
+        for i in byPrecedence {
+            let network = rules[i].address!.network
+            if network.address.isIPv4 {
+                trees.v4.insert(i, bytes: network.address.bytes, length: network.prefixLength)
+            } else {
+                trees.v6.insert(i, bytes: network.address.bytes, length: network.prefixLength)
             }
+        }
+        // A rule takes one slot per port range.
+        let slots: [[eg_net_rule]] = rules.map { rule in
+            let match = rule.address!
+            let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
+            return ranges.map { low, high in
+                eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
+                            verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index))  // checkRuleIndices
+            }
+        }
+        // Sorted by text only so the entries (and the first error) come in a stable order.
+        let prefixes = Set(rules.map { $0.address!.network }).map { ($0.description, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+        for prefix in prefixes {
+            let tree = prefix.address.isIPv4 ? trees.v4 : trees.v6
+            let ordered = tree.covering(bytes: prefix.address.bytes, length: prefix.prefixLength).joined()
+            let list = ordered.flatMap { slots[$0] }
             guard list.count <= Int(EG_NET_RULES_MAX) else {
-                throw CompileError(rule: ordered.first.map { "\($0.id)" } ?? "network",
+                throw CompileError(rule: ordered.first.map { "\(rules[$0].id)" } ?? "network",
                                    message: "\(list.count) port rules apply to \(prefix); the kernel holds at most \(EG_NET_RULES_MAX) per network")
             }
             var value = eg_net_rules()
@@ -159,6 +186,7 @@ public struct PolicyMaps {
     private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError)
         -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
         var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
+        var creators: [RuleID] = []  // the rule that made each entry
         var unenforced: [String] = []
         for rule in policy.unixRules {
             guard case .exact(let path)? = rule.unix else {
@@ -172,10 +200,13 @@ public struct PolicyMaps {
             key.policy_id = policyID
             key.len = UInt32(path.utf8.count)
             withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
-            let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index))
+            let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue,
+                                    rule: UInt16(rule.id.index))  // checkRuleIndices
+            if entries[path] == nil { creators.append(rule.id) }
             if let existing = entries[path], existing.rule.verdict >= value.verdict { continue }
             entries[path] = (key, value)
         }
+        try checkCapacity(creators, limit: Int(EG_UNIX_RULES_MAX), map: "eg_unix_rules", what: "unix socket paths")
         return (entries.keys.sorted().map { entries[$0]! }, unenforced)
     }
 }

@@ -26,9 +26,17 @@ public final class Session {
         cgroup = try enforcer.parent.createChild("\(name)-\(unique)")
         do {
             id = try cgroup.id()
-            maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
+            let maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
+            self.maps = maps
             events = ownEventChannel ? try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb") : nil
-            try enforcer.install(maps, sessionID: id, events: events)
+            do {
+                try enforcer.install(maps, sessionID: id, events: events)
+            } catch {
+                // A map that filled up halfway (they are shared by every session) leaves the
+                // entries written so far: never enforced without the session entry, but taking room.
+                enforcer.remove(maps, sessionID: id)
+                throw error
+            }
         } catch {
             try? cgroup.destroy()
             throw error

@@ -129,4 +129,192 @@ import Testing
             _ = try compile("version: 1\nname: t\nfile:\n  - { action: deny, path: \(long) }\n")
         }
     }
+
+    // MARK: kernel limits
+
+    func compiledPolicy(_ yaml: String) throws -> CompiledPolicy {
+        try Policy.parse(yaml: yaml, file: "t.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws"))
+    }
+
+    /// A policy of `count` file rules, from a template rule, without parsing `count` lines of
+    /// YAML: `path(i)` names rule i's exact path, `verdict(i)` its verdict.
+    func fileRules(_ count: Int, path: (Int) -> String, verdict: (Int) -> Verdict = { _ in .allow }) throws -> CompiledPolicy {
+        var policy = try compiledPolicy("version: 1\nname: t\nfile:\n  - { action: allow, path: /f }\n")
+        let template = policy.file[0]
+        policy.file = (0..<count).map { i in
+            var rule = template
+            rule.id = RuleID(.file, i)
+            rule.matcher = .exact(path(i))
+            rule.verdict = verdict(i)
+            return rule
+        }
+        return policy
+    }
+
+    @Test func aDomainOf65535RulesCompilesWithTheLastRuleNumbered() throws {
+        // 1,000 paths, so the path map is not what limits; the last rule is the only deny.
+        let policy = try fileRules(65_535, path: { "/f/\($0 % 1_000)" }, verdict: { $0 == 65_534 ? .deny : .allow })
+        let maps = try PolicyMaps(policy, policyID: 7)
+        #expect(maps.paths.count == 1_000)
+        let last = try #require(maps.paths.first { pathString($0.key) == "/f/534" })
+        #expect(last.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(last.rule.rules[Int(EG_ACCESS_READ.rawValue)] == 65_534)
+    }
+
+    @Test func rule65536OfADomainIsACompileErrorNotATrap() throws {
+        // Its number would be 0xffff, which the kernel reads as "the default decided".
+        let policy = try fileRules(65_536, path: { "/f/\($0 % 1_000)" })
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(policy, policyID: 7) }
+        #expect(error?.rule == "file[65535]")
+        #expect(error?.description.contains("too many file rules") == true)
+        #expect(error?.description.contains("at most 65,535 rules per domain") == true)
+    }
+
+    @Test func otherDomainsHaveTheSameLimit() throws {
+        var policy = try fileRules(1, path: { _ in "/f" })
+        let execTemplate = try compiledPolicy("version: 1\nname: t\nexec:\n  - { action: deny, path: /bin/x }\n").exec[0]
+        policy.exec = (0..<70_000).map { i in
+            var rule = execTemplate
+            rule.id = RuleID(.exec, i)
+            return rule
+        }
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(policy, policyID: 7) }
+        #expect(error?.rule == "exec[65535]")
+    }
+
+    @Test func morePathEntriesThanThePathMapHoldsIsACompileError() throws {
+        // 65,536 keys: 65,534 paths and the two loaded markers fit; one path more does not.
+        #expect(try PolicyMaps(try fileRules(65_534, path: { "/f/\($0)" }), policyID: 7).paths.count == 65_534)
+        let error = #expect(throws: PolicyMaps.CompileError.self) {
+            _ = try PolicyMaps(try fileRules(65_535, path: { "/f/\($0)" }), policyID: 7)
+        }
+        #expect(error?.rule == "file[65534]")
+        #expect(error?.description.contains("65,537 path entries") == true)
+        #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
+    }
+
+    @Test func moreUnixSocketsThanTheUnixMapHoldsIsACompileError() throws {
+        func policy(_ count: Int) throws -> CompiledPolicy {
+            var policy = try compiledPolicy("version: 1\nname: t\nnetwork:\n  - { action: deny, unix: /run/s }\n")
+            let template = policy.network[0]
+            policy.network = (0..<count).map { i in
+                var rule = template
+                rule.id = RuleID(.network, i)
+                rule.unix = .exact("/run/s\(i)")
+                return rule
+            }
+            return policy
+        }
+        #expect(try PolicyMaps(try policy(16_384), policyID: 7).unix.count == 16_384)
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_385), policyID: 7) }
+        #expect(error?.rule == "network[16384]")
+        #expect(error?.description.contains("eg_unix_rules map holds at most 16,384") == true)
+    }
+
+    // MARK: large policies
+
+    /// 10,000 distinct network rules, nested up to seven prefixes deep in each family: every
+    /// prefix's entry must list exactly what the reference evaluator decides.
+    @Test func tenThousandNetworkRulesMatchTheEvaluator() throws {
+        let policy = try Self.largeNetworkPolicy(count: 10_000)
+        let maps = try PolicyMaps(policy, policyID: 7)
+        let prefixes = Set(policy.addressRules.map { $0.address!.network })
+        #expect(maps.ipv4.count + maps.ipv6.count == prefixes.count)
+        #expect(maps.ipv4.allSatisfy { $0.key.policy_id == 7 } && maps.ipv6.allSatisfy { $0.key.policy_id == 7 })
+        let lpm = LPMTable(maps)
+        var random = SplitMix(seed: 99)
+        var checked = 0
+        for (n, rule) in policy.addressRules.enumerated() where n % 149 == 0 {
+            let network = rule.address!.network
+            // An address inside the rule's prefix, its host bits random.
+            var bytes = network.address.bytes
+            for bit in network.prefixLength..<network.address.bitWidth where random.next() & 1 == 1 {
+                bytes[bit / 8] |= 0x80 >> UInt8(bit % 8)
+            }
+            let address = try #require(IPAddress(bytes: bytes))
+            for port: UInt16 in [22, 8443, UInt16(random.next() & 0xffff)] {
+                for transport in TransportProtocol.allCases {
+                    let expected = policy.decideConnect(address: address, port: port, protocol: transport)
+                    let kernel = lpm.decide(address: address, port: port, transport: transport)
+                    #expect(kernel.verdict == expected.verdict.kernelValue, "\(address) \(port) \(transport)")
+                    #expect(kernel.rule == expected.rule.map { UInt16($0.index) }, "\(address) \(port) \(transport)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 68 * 3 * 2)  // the reference evaluator is linear in rules: sample
+    }
+
+    /// `count` distinct `cidr` rules (default deny): 80% IPv4 in 10.0.0.0/7, 20% IPv6 in
+    /// 2001:db8::/29, prefix lengths chosen so prefixes nest, some rules with two port ranges.
+    static func largeNetworkPolicy(count: Int) throws -> CompiledPolicy {
+        let lines = largeNetworkRuleLines(count: count)
+        let yaml = "version: 1\nname: big\ndefaults: { network: deny }\nnetwork:\n" + lines.joined(separator: "\n") + "\n"
+        return try Policy.parse(yaml: yaml, file: "big.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws"))
+    }
+
+    static func largeNetworkRuleLines(count: Int) -> [String] {
+        var random = SplitMix(seed: 1)
+        var seen = Set<String>()
+        var lines: [String] = []
+        let actions = ["allow", "deny", "audit", "ask"]
+        let protocols = ["tcp", "udp", "any"]
+        while lines.count < count {
+            let v6 = lines.count % 5 == 4
+            var bytes: [UInt8]
+            let length: Int
+            if v6 {
+                bytes = [0x20, 0x01, 0x0d, 0xb8 | UInt8(random.next() & 7)] + (0..<12).map { _ in UInt8(random.next() & 0xff) }
+                bytes[4] &= 0x0f
+                length = [29, 32, 36, 40, 48, 64, 128][Int(random.next() % 7)]
+            } else {
+                bytes = [10 | UInt8(random.next() & 1), UInt8(random.next() & 0x0f), UInt8(random.next() & 0xff), UInt8(random.next() & 0xff)]
+                length = [7, 8, 12, 16, 20, 24, 32][Int(random.next() % 7)]
+            }
+            let network = IPNetwork(address: IPAddress(bytes: bytes)!, prefixLength: length)!
+            guard seen.insert(network.description).inserted else { continue }
+            let n = lines.count
+            let ports = n % 4 == 0 ? "ports: [443, \"8000-8999\"], " : n % 4 == 1 ? "" : "ports: [\(20 + n % 100)], "
+            lines.append("  - { action: \(actions[n % 4]), cidr: \"\(network)\", \(ports)protocol: \(protocols[n % 3]) }")
+        }
+        return lines
+    }
+}
+
+/// A small deterministic generator, so a failing large test can be replayed.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// The network entries as the kernel's net_match.h reads them: one longest-prefix lookup,
+/// then the first rule of that entry whose port range and protocol match.
+struct LPMTable {
+    /// Entries by prefix length, then network bytes.
+    var entries: [Int: [[UInt8]: eg_net_rules]] = [:]
+
+    init(_ maps: PolicyMaps) {
+        for e in maps.ipv4 { entries[Int(e.key.prefixlen) - 32, default: [:]][withUnsafeBytes(of: e.key.addr) { Array($0) }] = e.rules }
+        for e in maps.ipv6 { entries[Int(e.key.prefixlen) - 32 + 1_000, default: [:]][withUnsafeBytes(of: e.key.addr) { Array($0) }] = e.rules }
+    }
+
+    /// The verdict and rule number the kernel reports; rule nil when the default decides.
+    func decide(address: IPAddress, port: UInt16, transport: TransportProtocol) -> (verdict: UInt8, rule: UInt16?) {
+        let best = (0...address.bitWidth).reversed().lazy.compactMap { length in
+            entries[length + (address.isIPv4 ? 0 : 1_000)]?[IPNetwork(address: address, prefixLength: length)!.address.bytes]
+        }.first
+        guard let best else { return (UInt8(EG_VERDICT_DENY.rawValue), nil) }
+        let rules = withUnsafeBytes(of: best.rules) { Array($0.bindMemory(to: eg_net_rule.self).prefix(Int(best.count))) }
+        let proto: UInt8 = transport == .tcp ? 6 : 17
+        guard let hit = rules.first(where: { $0.port_lo <= port && port <= $0.port_hi && ($0.protocol == 0 || $0.protocol == proto) })
+        else { return (UInt8(EG_VERDICT_DENY.rawValue), nil) }
+        return (hit.verdict, hit.rule)
+    }
 }

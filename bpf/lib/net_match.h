@@ -70,8 +70,6 @@
 #define AF_INET6 10
 #endif
 
-#define EG_NET_MAX_PREFIXES (1 << 16)
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, EG_NET_MAX_PREFIXES);
@@ -92,7 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 14);
+	__uint(max_entries, EG_UNIX_RULES_MAX);
 	__type(key, struct eg_unix_key);
 	__type(value, struct eg_net_rule);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -63,8 +63,6 @@
 
 #include "maps.h"
 
-#define EG_PATH_RULES_MAX 65536
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, EG_PATH_RULES_MAX);
