@@ -126,6 +126,7 @@ enum eg_reason {
 	EG_REASON_TAMPER = 5,		/* the session tried to leave or disarm ebguard */
 	EG_REASON_HELD = 6,		/* exec allowed but stopped (SIGSTOP): userspace checks argv */
 	EG_REASON_OBSERVED = 7,		/* seen by a tracepoint on a degraded kernel: not decided */
+	EG_REASON_ANSWERED = 8,		/* an operator's answer to an ask rule decided (eg_*_answers) */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -211,8 +212,41 @@ struct eg_path_event {
 	__u8 verdict;		/* enum eg_verdict */
 	__u8 reason;		/* enum eg_reason */
 	__u32 path_len;		/* bytes of path, NUL included; 0 if unresolved */
-	__u32 _pad;
+	__u32 device;		/* the object's inode: its sb->s_dev (see eg_file_answer_key) */
 	char path[EG_PATH_MAX];
+	__u64 inode;		/* i_ino; 0 when the object does not exist yet (create) */
+};
+
+/*
+ * Answers to `ask` rules (interactive decisions), written by the daemon when an operator
+ * answers, read by the file and network hooks whenever a rule says ask: the retry gets
+ * the human's verdict instead of the ask. Exec asks are held (SIGSTOP) and answered in
+ * userspace, so they need no map.
+ */
+struct eg_answer {
+	__u8 verdict;		/* EG_VERDICT_ALLOW or EG_VERDICT_DENY */
+	__u8 once;		/* 1: the first access it decides consumes it (the hook deletes it) */
+	__u8 _pad[6];
+	__u64 expires_ns;	/* bpf_ktime_get_boot_ns() deadline; 0: until the session ends */
+};
+
+/* Bound to the object the kernel resolved, not to a path: a symlink swapped after the
+ * answer gains nothing. `device` is the kernel's internal dev_t, MKDEV(major, minor) =
+ * major << 20 | minor (stat(2)'s st_dev encodes it differently). */
+struct eg_file_answer_key {
+	__u64 session_id;
+	__u64 inode;
+	__u32 device;
+	__u32 access;		/* one enum eg_access (a bit number, not a mask) */
+};
+
+struct eg_net_answer_key {
+	__u64 session_id;
+	__u8 family;		/* AF_INET (IPv4-mapped IPv6 included) or AF_INET6 */
+	__u8 protocol;		/* 6 tcp, 17 udp */
+	__u16 port;		/* host order */
+	__u32 _pad;
+	__u8 addr[16];		/* v4 in the first 4 bytes, the rest zero */
 };
 
 /* EG_EVENT_NET, EG_EVENT_UNIX: a decision on a destination. */
@@ -307,7 +341,10 @@ _Static_assert(sizeof(struct eg_net4_key) == 12, "eg_net4_key layout");
 _Static_assert(sizeof(struct eg_net6_key) == 24, "eg_net6_key layout");
 _Static_assert(sizeof(struct eg_net_rules) == 136, "eg_net_rules layout");
 _Static_assert(sizeof(struct eg_unix_key) == 116, "eg_unix_key layout");
-_Static_assert(sizeof(struct eg_path_event) == 344, "eg_path_event layout");
+_Static_assert(sizeof(struct eg_path_event) == 352, "eg_path_event layout");
+_Static_assert(sizeof(struct eg_answer) == 16, "eg_answer layout");
+_Static_assert(sizeof(struct eg_file_answer_key) == 24, "eg_file_answer_key layout");
+_Static_assert(sizeof(struct eg_net_answer_key) == 32, "eg_net_answer_key layout");
 _Static_assert(sizeof(struct eg_net_event) == 208, "eg_net_event layout");
 _Static_assert(sizeof(struct eg_process_exec_event) == 856, "eg_process_exec_event layout");
 _Static_assert(sizeof(struct eg_process_fork_event) == 72, "eg_process_fork_event layout");

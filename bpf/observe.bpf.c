@@ -32,7 +32,8 @@ int eg_observe_exec(struct trace_event_raw_sched_process_exec *ctx)
 	ev->rule = EG_RULE_DEFAULT;
 	ev->verdict = EG_VERDICT_AUDIT;
 	ev->reason = EG_REASON_OBSERVED;
-	ev->_pad = 0;
+	ev->device = 0;
+	ev->inode = 0;
 	len = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
 					(void *)ctx + (ctx->__data_loc_filename & 0xFFFF));
 	ev->path_len = len > 0 ? len : 0;

@@ -71,7 +71,8 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 	ev->rule = v->d.rule;
 	ev->verdict = v->d.verdict;
 	ev->reason = v->d.reason;
-	ev->_pad = 0;
+	ev->device = 0;
+	ev->inode = 0;
 	__builtin_memset(ev->path, 0, sizeof(ev->path));
 	ev->path_len = 0;
 	if (v->len >= 0) {
