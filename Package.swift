@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "EbguardDaemon", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "CEbguardProcess",
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "CEbguardProcess", "CEbguardABI",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "ebguard", dependencies: [

@@ -80,6 +80,10 @@ public enum ControlRequest: Sendable, Equatable {
     case end(session: String)
     case apply(session: String, policy: PolicyText)
     case subscribe(EventFilter)
+    /// The requests waiting for a human.
+    case pending
+    /// An operator's answer to a pending request.
+    case answer(AnswerRequest)
 
     public var name: String {
         switch self {
@@ -90,14 +94,16 @@ public enum ControlRequest: Sendable, Equatable {
         case .end: "end"
         case .apply: "apply"
         case .subscribe: "subscribe"
+        case .pending: "pending"
+        case .answer: "answer"
         }
     }
 
     /// Requests that change what is enforced.
     public var changesEnforcement: Bool {
         switch self {
-        case .status, .sessions, .subscribe: false
-        case .register, .attach, .end, .apply: true
+        case .status, .sessions, .subscribe, .pending: false
+        case .register, .attach, .end, .apply, .answer: true
         }
     }
 }
@@ -133,6 +139,7 @@ extension ControlRequest {
     }
     private struct RegisterArguments: Decodable { var register: SessionRequest }
     private struct SubscribeArguments: Decodable { var filter: EventFilter }
+    private struct AnswerArguments: Decodable { var answer: AnswerRequest }
 
     /// Decodes one request line. Every failure is a `ControlError` naming what is wrong.
     public static func decode(_ line: some DataProtocol) throws(ControlError) -> ControlRequest {
@@ -166,6 +173,8 @@ extension ControlRequest {
             let apply = try arguments(ApplyArguments.self)
             return .apply(session: apply.session, policy: apply.policy)
         case "subscribe": return .subscribe(try arguments(SubscribeArguments.self).filter)
+        case "pending": return .pending
+        case "answer": return .answer(try arguments(AnswerArguments.self).answer)
         default:
             throw ControlError("unknown-request", "unknown request \"\(name.prefix(64))\"")
         }
@@ -178,7 +187,8 @@ extension ControlRequest {
             (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value))) ?? NSNull()
         }
         switch self {
-        case .status, .sessions: break
+        case .status, .sessions, .pending: break
+        case .answer(let answer): object["answer"] = json(answer)
         case .register(let request): object["register"] = json(request)
         case .attach(let session), .end(let session): object["session"] = session
         case .apply(let session, let policy):

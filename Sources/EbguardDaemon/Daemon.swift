@@ -27,6 +27,8 @@ public final class Daemon {
         var lockPath: String { stateDirectory + "/daemon.lock" }
         /// Members of this group may use the control socket besides root.
         public var groupName = "ebguard"
+        /// Where answers with scope `always` are kept, one policy file per policy name.
+        public var overlayDirectory = "/etc/ebguard/overlays"
         public var backlogCapacity = 4096
         /// Output a subscriber may fall behind by before its events are dropped (and counted).
         public var subscriberBufferLimit = 4 << 20
@@ -46,6 +48,9 @@ public final class Daemon {
     var clients: [Int32: ControlClientState] = [:]
     let hub: EventHub
     let processes = ProcessFacts()
+    let asks = AskQueue()
+    let overlays: OverlayStore
+    var kernelAnswers: KernelAnswers { KernelAnswers(enforcer: enforcer) }
     var warnings: [String] = []
     var log: (String) -> Void
 
@@ -83,6 +88,7 @@ public final class Daemon {
         enforcer = try Enforcer(pinBase: configuration.pinBase, parentName: configuration.parentName)
         try enforcer.ensureLoaded(lsm: lsm)
         store = SessionStore(directory: configuration.storeDirectory)
+        overlays = OverlayStore(directory: configuration.overlayDirectory)
         peerCheck = PeerCheck(parentName: configuration.parentName)
         hub = EventHub(capacity: configuration.backlogCapacity)
         statistics = try? BPFStatistics.enable()
@@ -140,7 +146,7 @@ public final class Daemon {
         // Execs held when the previous daemon died are decided now, by the policy.
         for held in enforcer.heldExecs() where sessions[held.sessionID] != nil {
             let path = processes.facts(of: UInt32(held.pid)).exe ?? ""
-            resolveHold(pid: held.pid, path: path, sessionID: held.sessionID)
+            resolveHold(pid: held.pid, path: path, sessionID: held.sessionID, afterRestart: true)
         }
     }
 
@@ -200,6 +206,7 @@ public final class Daemon {
     /// Once a second: rates, and sessions whose cgroup disappeared under us.
     private func tick() {
         hub.tick()
+        expireAsks()
         for (id, managed) in sessions where access(managed.record.cgroup, F_OK) != 0 {
             endSession(id, reason: "its cgroup was removed")
         }
@@ -222,42 +229,64 @@ public final class Daemon {
 
     func endSession(_ id: UInt64, reason: String) {
         guard let managed = sessions.removeValue(forKey: id) else { return }
+        for ask in asks.ids(ofSession: id) { _ = asks.remove(ask) }
+        asks.forget(session: id)
         managed.session.end()
         store.delete(id)
         publish(sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)"))
         log("session \(managed.record.key) ended: \(reason)")
     }
 
-    func resolveHold(pid: pid_t, path: String, sessionID: UInt64) {
+    /// Reads a held exec's command line off the loop's thread; the policy decides, or, for
+    /// ask, a human does. After a restart nobody is waiting at a prompt for it: ask takes the
+    /// policy's `on_timeout`.
+    func resolveHold(pid: pid_t, path: String, sessionID: UInt64, afterRestart: Bool = false) {
         guard let managed = sessions[sessionID] else { return }
         let policy = managed.policy
         let mailbox = self.mailbox
         DispatchQueue.global().async {
-            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy)
-            mailbox.post(.holdResolved(sessionID: sessionID, pid: pid, path: path, outcome: outcome))
+            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, holdAsks: true)
+            mailbox.post(.holdResolved(sessionID: sessionID, pid: pid, path: path, outcome: outcome, afterRestart: afterRestart))
         }
     }
 
     private func deliverMail() {
         for letter in mailbox.take() {
             switch letter {
-            case .holdResolved(let sessionID, let pid, let path, let outcome):
-                enforcer.releaseHold(pid: pid)
-                guard let outcome, let managed = sessions[sessionID] else { continue }
-                let verdict = outcome.resumed ? outcome.decision.verdict.rawValue : "deny"
-                let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(no rule: the exec default)"
+            case .holdResolved(let sessionID, let pid, let path, let outcome, let afterRestart):
+                guard let outcome else {
+                    enforcer.releaseHold(pid: pid)
+                    continue
+                }
+                guard let managed = sessions[sessionID] else {
+                    finishHeld([pid], allow: false)
+                    continue
+                }
+                if outcome.stillHeld && !afterRestart {
+                    raiseExecAsk(outcome, path: path, managed: managed)
+                    continue
+                }
+                var resumed = outcome.resumed
+                var why = outcome.decision.rule.map { "by rule \($0)" } ?? "(no rule: the exec default)"
+                if outcome.stillHeld {
+                    resumed = managed.policy.onTimeout == .allow
+                    finishHeld([pid], allow: resumed)
+                    why = "(held when the daemon restarted: on_timeout \(managed.policy.onTimeout.rawValue))"
+                } else {
+                    enforcer.releaseHold(pid: pid)
+                }
                 let command = outcome.argv.isEmpty ? path : outcome.argv.joined(separator: " ")
                 var event = sessionEvent(managed, action: "exec", message:
-                    "\(outcome.resumed ? "allowed" : "denied") exec \(command) \(outcome.argv.isEmpty ? "(could not read its command line: fail closed)" : rule)")
+                    "\(resumed ? "allowed" : "denied") exec \(command) \(outcome.argv.isEmpty ? "(could not read its command line: fail closed)" : why)")
                 event.kind = .decision
                 event.pid = UInt32(pid)
-                event.verdict = verdict
-                event.blocked = !outcome.resumed
+                event.verdict = resumed ? (outcome.stillHeld ? "allow" : outcome.decision.verdict.rawValue) : "deny"
+                event.blocked = !resumed
                 event.object = path
                 event.argv = outcome.argv
                 event.rule = outcome.decision.rule?.description
                 event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
-                event.reason = "argv"
+                event.reason = outcome.stillHeld ? "timeout" : "argv"
                 publish(event)
             }
         }
@@ -272,7 +301,7 @@ private final class EventSink {
 /// Work finished off the loop's thread, handed back to it.
 final class Mailbox: Sendable {
     enum Letter: Sendable {
-        case holdResolved(sessionID: UInt64, pid: pid_t, path: String, outcome: HeldExec.Outcome?)
+        case holdResolved(sessionID: UInt64, pid: pid_t, path: String, outcome: HeldExec.Outcome?, afterRestart: Bool)
     }
 
     private let letters = Mutex<[Letter]>([])

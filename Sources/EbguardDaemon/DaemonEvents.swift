@@ -26,6 +26,10 @@ extension Daemon {
         case .tamper: .tamper
         }
         let rule = decision.rule
+        var message = String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count))
+        if let managed, decision.verdict == .ask, decision.blocked, decision.reasonName == "rule" {
+            message = raiseAsk(for: decision, managed: managed)
+        }
         let event = GovernedEvent(
             seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time), kind: kind, action: decision.action,
             session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
@@ -33,8 +37,7 @@ extension Daemon {
             comm: decision.comm, exe: decision.kind == .exec ? decision.object : facts.exe,
             argv: nil, verdict: decision.verdict.rawValue, blocked: decision.blocked, object: decision.object,
             detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
-            reason: decision.reasonName, exitCode: nil,
-            message: String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count)))
+            reason: decision.reasonName, exitCode: nil, message: message)
         publish(event, bootNanoseconds: decision.time)
     }
 

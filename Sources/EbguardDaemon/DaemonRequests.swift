@@ -112,6 +112,10 @@ extension Daemon {
                 let managed = try find(selector)
                 try apply(text, to: managed, by: client.peer)
                 client.send(ControlResponse.success(managed.info(clock: clock)))
+            case .pending:
+                client.send(ControlResponse.success(asks.pending))
+            case .answer(let request):
+                client.send(ControlResponse.success(try answer(request, by: client.peer)))
             case .subscribe(let filter):
                 client.send(ControlResponse.success(["subscribed": true]))
                 let now = EventClock.bootNanoseconds()
@@ -181,6 +185,7 @@ extension Daemon {
         }
         let managed = ManagedSession(session: session, record: record, policy: policy)
         sessions[record.id] = managed
+        loadOverlay(into: managed, context: policy.context)
         publish(sessionEvent(managed, action: "start",
                              message: "session \(record.key) started under policy \(policy.name) (\(request.policy.source))"))
         log("session \(record.key) started by pid \(peer.pid) under \(request.policy.source)")

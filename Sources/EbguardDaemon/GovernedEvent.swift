@@ -56,6 +56,10 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public var exitCode: Int32?
     /// The line `ebguard run` prints for it.
     public var message: String
+    /// Interactive decisions: the pending request's id, and for answers who gave it and its scope.
+    public var askID: Int? = nil
+    public var answeredBy: String? = nil
+    public var scope: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case seq, time, kind, action, session, pid, ppid, uid, user, comm, exe, argv, verdict, blocked, object, detail,
@@ -64,6 +68,9 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         case sessionID = "session_id"
         case ruleLocation = "rule_location"
         case exitCode = "exit_code"
+        case askID = "ask_id"
+        case answeredBy = "answered_by"
+        case scope
     }
 
     /// The JSON line, built by hand: the daemon renders every event once, at the reader's pace.
@@ -84,6 +91,9 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         if let ruleLocation { out += ",\"rule_location\":" + JSONText.quoted(ruleLocation) }
         out += ",\"reason\":" + JSONText.quoted(reason)
         if let exitCode { out += ",\"exit_code\":\(exitCode)" }
+        if let askID { out += ",\"ask_id\":\(askID)" }
+        if let answeredBy { out += ",\"answered_by\":" + JSONText.quoted(answeredBy) }
+        if let scope { out += ",\"scope\":" + JSONText.quoted(scope) }
         out += ",\"message\":" + JSONText.quoted(message) + "}"
         return out
     }

@@ -14,6 +14,8 @@ final class ManagedSession {
     /// Descriptor of the `ebguard run` connection that owns it; nil after a daemon restart
     /// until that run re-attaches.
     var owner: Int32?
+    /// Exec answers with scope session or always: program identity + arguments -> allow.
+    var execAnswers: [ExecAnswerKey: Bool] = [:]
     var events: UInt64 = 0
     var denied: UInt64 = 0
 

@@ -23,6 +23,27 @@ public struct DecisionEvent: Sendable, Equatable {
     /// "read,write", "tcp", ...
     public let detail: String
     public let reason: UInt8
+    /// File events: the access mask (1 << eg_access) decided.
+    public let accessMask: UInt32
+    /// Path events: the object's inode and the kernel's dev_t of its filesystem (0: none yet).
+    public let inode: UInt64
+    public let device: UInt32
+    /// Network events: the destination as the kernel saw it (v4 in the first 4 bytes).
+    public let destination: Destination?
+
+    public struct Destination: Sendable, Equatable, Hashable {
+        public let family: UInt8
+        public let protocolNumber: UInt8
+        public let port: UInt16
+        public let address: [UInt8]
+
+        public init(family: UInt8, protocolNumber: UInt8, port: UInt16, address: [UInt8]) {
+            self.family = family
+            self.protocolNumber = protocolNumber
+            self.port = port
+            self.address = address
+        }
+    }
 
     /// Decodes a ring-buffer record; nil for records of other types or sizes.
     public init?(record: UnsafeRawBufferPointer) {
@@ -43,6 +64,10 @@ public struct DecisionEvent: Sendable, Equatable {
             object = event.path_len == 0 ? "(unresolved path)" : string(fromCArray: event.path)
             detail = isExec ? "exec" : Self.accessNames(event.access)
             reason = event.reason
+            accessMask = event.access
+            inode = event.inode
+            device = event.device
+            destination = nil
         case EG_EVENT_NET.rawValue, EG_EVENT_UNIX.rawValue:
             guard let event = EventRecord.decode(eg_net_event.self, from: record) else { return nil }
             let isUnix = UInt32(header.type) == EG_EVENT_UNIX.rawValue || Int32(event.family) == AF_UNIX
@@ -57,6 +82,11 @@ public struct DecisionEvent: Sendable, Equatable {
             object = isUnix ? string(fromCArray: event.unix_path) : Self.endpoint(event)
             detail = isUnix ? "unix" : (event.protocol == 17 ? "udp" : "tcp")
             reason = event.reason
+            accessMask = 0
+            inode = 0
+            device = 0
+            destination = isUnix ? nil : Destination(family: event.family, protocolNumber: event.protocol, port: event.port,
+                                                     address: withUnsafeBytes(of: event.addr) { Array($0) })
         case EG_EVENT_TAMPER.rawValue:
             guard let event = EventRecord.decode(eg_tamper_event.self, from: record) else { return nil }
             kind = .tamper
@@ -70,6 +100,10 @@ public struct DecisionEvent: Sendable, Equatable {
             object = Self.tamperName(event.what) + (event.target_pid != 0 ? " pid \(event.target_pid)" : "")
             detail = "tamper"
             reason = UInt8(EG_REASON_TAMPER.rawValue)
+            accessMask = 0
+            inode = 0
+            device = 0
+            destination = nil
         default:
             return nil
         }
@@ -142,7 +176,7 @@ public struct DecisionEvent: Sendable, Equatable {
         }
     }
 
-    static func accessNames(_ mask: UInt32) -> String {
+    public static func accessNames(_ mask: UInt32) -> String {
         let names = ["read", "write", "create", "delete", "rename", "chmod", "exec"]
         return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
     }

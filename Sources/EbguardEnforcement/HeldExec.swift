@@ -11,12 +11,32 @@ public enum HeldExec {
         public let argv: [String]
         public let decision: Decision
         public let resumed: Bool
+        /// Left stopped: the policy says ask and `holdAsks` was given; someone must answer.
+        public var stillHeld: Bool = false
+        /// The program's identity (stat of /proc/PID/exe), which answers are bound to.
+        public var executable: FileIdentity? = nil
+    }
+
+    /// A file as the kernel knows it: device and inode, not a path.
+    public struct FileIdentity: Sendable, Hashable, Codable {
+        public let device: UInt64
+        public let inode: UInt64
+        public init(device: UInt64, inode: UInt64) {
+            self.device = device
+            self.inode = inode
+        }
+
+        public static func of(path: String) -> FileIdentity? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        }
     }
 
     /// Resolves the hold of `pid`, which was exec'ing `path`. Fails closed: a process that
     /// can't be read, or that is found running (someone resumed it early), is killed.
     public static func resolve(pid: pid_t, path: String, policy: CompiledPolicy,
-                               timeout: Duration = .seconds(2)) -> Outcome? {
+                               timeout: Duration = .seconds(2), holdAsks: Bool = false) -> Outcome? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         // The stop lands when the exec completes; until then /proc shows the old command line.
@@ -33,6 +53,10 @@ public enum HeldExec {
             return Outcome(pid: pid, argv: [], decision: Decision(.deny, nil), resumed: false)
         }
         let decision = policy.decideExec(path: path, argv: argv)
+        if holdAsks && decision.verdict == .ask {
+            return Outcome(pid: pid, argv: argv, decision: decision, resumed: false, stillHeld: true,
+                           executable: FileIdentity.of(path: "/proc/\(pid)/exe"))
+        }
         let allowed = decision.verdict == .allow || decision.verdict == .audit
         kill(pid, allowed ? SIGCONT : SIGKILL)
         return Outcome(pid: pid, argv: argv, decision: decision, resumed: allowed)

@@ -21,6 +21,9 @@ struct DaemonCommand: ParsableCommand {
     @Option(help: "Control socket path (default: STATE_DIR/ebguard.sock).")
     var socket: String?
 
+    @Option(help: "Where answers with scope always are kept, one policy file per policy.")
+    var overlayDir = "/etc/ebguard/overlays"
+
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
     }
@@ -37,6 +40,7 @@ struct DaemonCommand: ParsableCommand {
         }
         var configuration = Daemon.Configuration()
         configuration.stateDirectory = stateDir
+        configuration.overlayDirectory = overlayDir
         if let socket { configuration.socketPath = socket }
         configuration.version = ebguardVersion
         let daemon: Daemon

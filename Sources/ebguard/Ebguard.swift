@@ -14,6 +14,10 @@ struct Ebguard: AsyncParsableCommand {
             EventsCommand.self,
             StatusCommand.self,
             SessionsCommand.self,
+            PendingCommand.self,
+            AllowCommand.self,
+            DenyCommand.self,
+            PromptCommand.self,
             AuditCommand.self,
         ]
     )
