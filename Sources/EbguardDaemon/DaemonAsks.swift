@@ -142,17 +142,19 @@ extension Daemon {
                                     comment: "#\(entry.request.id) answered by \(who)")
             }
         }
-        let verb = who == "timeout" ? (allow ? "allowed on timeout" : "denied on timeout") : (allow ? "approved" : "blocked")
+        let summary = entry.request.summary
+        let message: String
+        if who == "timeout" {
+            message = "\(allow ? "allowed" : "denied") \(summary): no answer in time (on_timeout \(allow ? "allow" : "deny"), #\(entry.request.id))"
+        } else if allow {
+            message = "approved by the operator: \(summary) (#\(entry.request.id), scope \(scope.rawValue))"
+                + (entry.request.kind == "exec" ? "" : "; the retry will pass")
+        } else {
+            message = "denied \(summary): blocked by the operator (#\(entry.request.id), scope \(scope.rawValue))"
+        }
         publishAnswerEvent(managed, pid: entry.request.pid, kind: entry.request.kind, object: entry.request.object,
                            argv: entry.request.argv, allow: allow, scope: scope.rawValue, by: who, askID: entry.request.id,
-                           message: "#\(entry.request.id) \(entry.request.summary): \(verb)"
-                               + (who == "timeout" ? "" : " by the operator (\(who), scope \(scope.rawValue))"))
-        if !allow || who == "timeout" {
-            notifyOwner(managed, "\(allow ? "allowed" : "denied") \(entry.request.summary) "
-                        + (who == "timeout" ? "(no answer in time: \(allow ? "allowed" : "denied") by the policy)" : "(blocked by the operator)"))
-        } else {
-            notifyOwner(managed, "approved #\(entry.request.id): \(entry.request.summary) (scope \(scope.rawValue)); retry it")
-        }
+                           message: message)
     }
 
     func finishHeld(_ pids: [pid_t], allow: Bool) {
@@ -214,11 +216,6 @@ extension Daemon {
         }
         return DecisionEvent.Destination(family: family, protocolNumber: proto == .udp ? 17 : 6, port: port,
                                          address: bytes + Array(repeating: 0, count: 16 - bytes.count))
-    }
-
-    private func notifyOwner(_ managed: ManagedSession, _ text: String) {
-        guard let owner = managed.owner, let client = clients[owner] else { return }
-        client.send(ControlResponse.notice(text))
     }
 
     private func processComm(_ pid: pid_t) -> String {

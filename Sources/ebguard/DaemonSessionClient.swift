@@ -70,7 +70,9 @@ final class DaemonSessionClient: @unchecked Sendable {
             switch item {
             case .event(let event, _):
                 if event.kind == .session && event.action == "end" { sawEnd.withLock { $0 = true } }
-                guard !quiet, event.blocked || event.verdict == "audit", event.reason != "observed" else { continue }
+                // Denials, audits, and every interactive step (waiting, approved, blocked by the operator).
+                guard !quiet, event.blocked || event.verdict == "audit" || (event.kind == .decision && event.action == "answer"),
+                      event.reason != "observed" else { continue }
                 warn(event.message)
             case .notice(let text):
                 if !quiet { warn(text) }
