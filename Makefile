@@ -18,6 +18,8 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev clang llvm bpftool 
 
 # The audit forwarding tests start a real rsyslogd (TLS through its openssl driver) and make certificates.
 DEB_PACKAGES += rsyslog rsyslog-openssl openssl
+# The interactive prompt is tested in a real terminal.
+DEB_PACKAGES += tmux
 
 .PHONY: all bpf deps test test-unit test-host test-vm demo clean
 all: bin/ebguard

@@ -11,6 +11,8 @@ public final class DaemonHarness {
     public let logPath: String
     /// Where tests put their files (visible to the daemon and the governed commands).
     public let scratch: String
+    /// More `ebguard daemon` options.
+    public var extraArguments: [String] = []
 
     public init(label: String) throws {
         binary = TestEnvironment.projectRoot + "/bin/ebguard"
@@ -32,7 +34,7 @@ public final class DaemonHarness {
     public func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["daemon", "--state-dir", stateDirectory]
+        process.arguments = ["daemon", "--state-dir", stateDirectory] + extraArguments
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         output.seekToEndOfFile()
