@@ -33,7 +33,7 @@ extension Daemon {
         let args = Array(outcome.argv.dropFirst())
         if let known = managed.execAnswers[ExecAnswerKey(executable: outcome.executable, arguments: args)] {
             finishHeld([outcome.pid], allow: known)
-            publishAnswerEvent(managed, pid: UInt32(outcome.pid), kind: "exec", object: path, argv: outcome.argv, allow: known,
+            publishAnswerEvent(managed, pid: UInt32(outcome.pid), comm: processComm(outcome.pid), kind: "exec", object: path, argv: outcome.argv, allow: known,
                                scope: "session", by: "earlier answer", askID: nil,
                                message: "\(known ? "allowed" : "denied") exec \(outcome.argv.joined(separator: " ")) "
                                    + "(\(known ? "approved" : "blocked") by the operator earlier in this session)")
@@ -46,6 +46,7 @@ extension Daemon {
         var event = sessionEvent(managed, action: "ask", message: line)
         event.kind = .decision
         event.pid = UInt32(outcome.pid)
+        event.comm = processComm(outcome.pid)
         event.verdict = "ask"
         event.blocked = true
         event.object = path
@@ -152,9 +153,9 @@ extension Daemon {
         } else {
             message = "denied \(summary): blocked by the operator (#\(entry.request.id), scope \(scope.rawValue))"
         }
-        publishAnswerEvent(managed, pid: entry.request.pid, kind: entry.request.kind, object: entry.request.object,
-                           argv: entry.request.argv, allow: allow, scope: scope.rawValue, by: who, askID: entry.request.id,
-                           message: message)
+        publishAnswerEvent(managed, pid: entry.request.pid, comm: entry.request.comm, kind: entry.request.kind,
+                           object: entry.request.object, argv: entry.request.argv, allow: allow, scope: scope.rawValue, by: who,
+                           askID: entry.request.id, message: message)
     }
 
     func finishHeld(_ pids: [pid_t], allow: Bool) {
@@ -164,11 +165,12 @@ extension Daemon {
         }
     }
 
-    private func publishAnswerEvent(_ managed: ManagedSession, pid: UInt32, kind: String, object: String, argv: [String]?,
-                                    allow: Bool, scope: String, by who: String, askID: Int?, message: String) {
+    private func publishAnswerEvent(_ managed: ManagedSession, pid: UInt32, comm: String, kind: String, object: String,
+                                    argv: [String]?, allow: Bool, scope: String, by who: String, askID: Int?, message: String) {
         var event = sessionEvent(managed, action: "answer", message: message)
         event.kind = .decision
         event.pid = pid
+        event.comm = comm
         event.verdict = allow ? "allow" : "deny"
         event.blocked = !allow
         event.object = object
