@@ -1,4 +1,5 @@
 import ArgumentParser
+import EbguardEnforcement
 import EbguardPolicy
 
 /// `ebguard policy check FILE`: validate a policy and explain what it does in a few lines.
@@ -17,6 +18,11 @@ struct PolicyCheckCommand: ParsableCommand {
     func run() throws {
         let policy = try PolicyLoading.load(file)
         let compiled = policy.compile(in: try context.resolve())
+        // What the kernel's maps can hold is part of "valid": check it here, not at run time.
+        do { _ = try PolicyMaps(compiled, policyID: 1) } catch {
+            printError("\(file): cannot be enforced: \(error)")
+            throw ExitCode(1)
+        }
         let d = policy.defaults
         print("ok: \(policy.name) (\(policy.exec.count) exec, \(policy.file.count) file, \(policy.network.count) network rules)")
         print("  defaults: exec \(d.exec.rawValue), file \(d.file.rawValue), network \(d.network.rawValue)")

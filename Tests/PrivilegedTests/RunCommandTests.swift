@@ -28,6 +28,19 @@ struct RunCommandTests {
       - { action: deny, cidr: 127.0.0.3/32 }
     """
 
+    /// A policy the kernel's maps cannot hold is refused by `policy check` (and by `run`,
+    /// with exit 125), naming the first rule that does not fit, never a crash.
+    @Test func policiesPastTheKernelsLimitsAreRefusedWithTheRule() throws {
+        let file = try policy("version: 1\nname: big\nfile:\n" + (0...65_535).map { "  - { action: deny, path: /x/\($0) }\n" }.joined())
+        defer { unlink(file) }
+        let check = try runProcess([binary, "policy", "check", file])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("file[65535]: too many file rules"), "\(check.stderr)")
+        let run = try runProcess([binary, "run", "--standalone", "--policy", file, "--", "/bin/true"])
+        #expect(run.status == 125)
+        #expect(run.stderr.contains("file[65535]"), "\(run.stderr)")
+    }
+
     @Test func exitStatusIsTheCommands() throws {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build bin/ebguard first (make)")
         let file = try policy(Self.loopbackOnly)
