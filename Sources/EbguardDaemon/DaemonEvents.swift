@@ -1,3 +1,4 @@
+import EbguardAudit
 import EbguardEnforcement
 import Foundation
 import Glibc
@@ -35,8 +36,10 @@ extension Daemon {
         publish(event, bootNanoseconds: decision.time)
     }
 
-    /// Numbers the event, keeps it for `--since`, and hands it to every matching subscriber.
-    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds()) {
+    /// Numbers the event, keeps it for `--since`, hands it to every matching subscriber, and
+    /// the decision-relevant ones to the audit log. `audit` supplies what the event does not
+    /// carry (policy hashes) when the session is not, or no longer, in `sessions`.
+    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds(), audit context: AuditContext? = nil) {
         var event = event
         event.seq = hub.total + 1
         let line = event.jsonLine()
@@ -57,6 +60,10 @@ extension Daemon {
                 client.dropped = 0
             }
             client.send(line)
+        }
+        if let audit {
+            let context = context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) }
+            if let record = AuditMapping.record(for: event, context: context) { audit.submit(record) }
         }
     }
 

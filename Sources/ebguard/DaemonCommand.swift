@@ -21,11 +21,22 @@ struct DaemonCommand: ParsableCommand {
     @Option(help: "Control socket path (default: STATE_DIR/ebguard.sock).")
     var socket: String?
 
+    @Option(help: ArgumentHelp("Configuration file: audit log and forwarding (see packaging/ebguard.yaml).",
+                               discussion: "Without it, \(DaemonConfigFile.defaultPath) if it exists, else the defaults."))
+    var config: String?
+
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
     }
 
     func run() throws {
+        // Read first: a bad file stops the daemon before it loads or changes anything.
+        let file: DaemonConfigFile
+        do {
+            file = try DaemonConfigFile.load(config ?? DaemonConfigFile.defaultPath, required: config != nil)
+        } catch {
+            fail("ebguard daemon: configuration refused; nothing changed\n\(error)")
+        }
         let lsm: Bool
         do {
             try Probes.lsm()
@@ -39,6 +50,7 @@ struct DaemonCommand: ParsableCommand {
         configuration.stateDirectory = stateDir
         if let socket { configuration.socketPath = socket }
         configuration.version = ebguardVersion
+        configuration.audit = file.audit
         let daemon: Daemon
         do {
             daemon = try Daemon(configuration: configuration, lsm: lsm) { warn($0) }
