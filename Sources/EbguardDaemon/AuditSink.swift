@@ -26,7 +26,8 @@ public final class AuditSink: Sendable {
     private let continuation: AsyncStream<Item>.Continuation
     /// Dropped at the hand-over and not yet recorded / since the start.
     private let dropped = Mutex<(unrecorded: UInt64, total: UInt64)>((0, 0))
-    private let snapshot: Mutex<AuditLogStatus>
+    /// nil until the log task first reports.
+    private let snapshot = Mutex<AuditLogStatus?>(nil)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
 
@@ -38,7 +39,6 @@ public final class AuditSink: Sendable {
         log = try AuditLog(configuration: settings.log, logger: logger)
         forwarders = settings.forwarders.map { AuditForwarder(logPath: settings.log.path, configuration: $0, logger: logger) }
         (input, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(settings.queueCapacity))
-        snapshot = Mutex(AuditLogStatus(lastSeq: 0, durableSeq: 0, pending: 0, refused: 0, lastError: nil))
     }
 
     /// Starts the log's flush timer, the forwarders and the writer task, and records
@@ -95,7 +95,7 @@ public final class AuditSink: Sendable {
     }
 
     /// The log's state as of a moment ago (the loop cannot await the actor).
-    public var logStatus: AuditLogStatus { snapshot.withLock { $0 } }
+    public var logStatus: AuditLogStatus? { snapshot.withLock { $0 } }
 
     /// Records dropped at the hand-over since the daemon started.
     public var droppedTotal: UInt64 { dropped.withLock { $0.total } }
@@ -145,15 +145,16 @@ extension AuditSink {
     /// For `ebguard status`: the log's state and each destination's delivery.
     public func report() -> AuditReport {
         let status = logStatus
+        let lastSeq = status?.lastSeq ?? 0
         let forwarders = forwarders.map { forwarder in
             let delivery = forwarder.status
             return ForwarderReport(name: delivery.name, destination: Self.describe(forwarder.configuration.destination),
-                                   ackedSeq: delivery.ackedSeq, lag: delivery.lag(lastAppended: status.lastSeq),
+                                   ackedSeq: delivery.ackedSeq, lag: max(delivery.lag, delivery.lag(lastAppended: lastSeq)),
                                    connected: delivery.connected, lastError: delivery.lastError, skipped: delivery.skipped)
         }
-        return AuditReport(path: settings.log.path, lastSeq: status.lastSeq, durableSeq: status.durableSeq,
-                           pending: status.pending, dropped: droppedTotal, refused: status.refused,
-                           lastError: status.lastError?.description, diskFull: status.lastError?.isDiskFull ?? false,
+        return AuditReport(path: settings.log.path, lastSeq: lastSeq, durableSeq: status?.durableSeq ?? 0,
+                           pending: status?.pending ?? 0, dropped: droppedTotal, refused: status?.refused ?? 0,
+                           lastError: status?.lastError?.description, diskFull: status?.lastError?.isDiskFull ?? false,
                            forwarders: forwarders)
     }
 

@@ -25,14 +25,28 @@ public struct DaemonConfigFile: Sendable, Equatable {
     /// Reads `path`. A missing file is the defaults only when `path` is the default one: a
     /// file named on the command line must exist.
     public static func load(_ path: String, required: Bool) throws(DaemonConfigError) -> DaemonConfigFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int(EIO)
-            if !required && code == Int(ENOENT) { return DaemonConfigFile() }
-            throw .unreadable(path: path, errno: Int32(code))
+        // open(2) and read(2) rather than Foundation, whose errors do not reliably carry errno.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if !required && code == ENOENT { return DaemonConfigFile() }
+            throw .unreadable(path: path, errno: code)
         }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path: path, errno: errno)
+            }
+            bytes += chunk[0..<count]
+            // A config is a few KiB; a huge file is a mistake (or /dev/zero), not a config.
+            if bytes.count > 1 << 20 { throw .unreadable(path: path, errno: EFBIG) }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
         return try parse(text, file: path)
     }
 

@@ -75,15 +75,15 @@ struct DaemonConfigTests {
         ("audit:\n  forward: siem\n", "/etc/ebguard/ebguard.yaml:2:12: 'audit.forward' must be a list"),
         ("audit:\n  forward:\n    - syslog: { host: h }\n", "/etc/ebguard/ebguard.yaml:3:7: a forward destination needs a 'name'"),
         ("audit:\n  forward:\n    - { name: a, syslog: { host: h, port: 70000 } }\n",
-         "/etc/ebguard/ebguard.yaml:3:38: 'syslog.port' must be a whole number from 1 to 65535"),
+         "/etc/ebguard/ebguard.yaml:3:43: 'syslog.port' must be a whole number from 1 to 65535"),
         ("audit:\n  forward:\n    - { name: a, otlp: { url: 'ftp://x' } }\n",
-         "/etc/ebguard/ebguard.yaml:3:27: 'ftp://x' is not an http:// or https:// URL"),
+         "/etc/ebguard/ebguard.yaml:3:31: 'ftp://x' is not an http:// or https:// URL"),
         ("audit:\n  forward:\n    - { name: a, syslog: { host: h } }\n    - { name: a, syslog: { host: i } }\n",
          "/etc/ebguard/ebguard.yaml:4:7: two destinations are named 'a'"),
         ("audit:\n  forward:\n    - { name: a, syslog: { host: h }, otlp: { url: 'http://x' } }\n",
          "/etc/ebguard/ebguard.yaml:3:7: destination 'a' has both 'syslog' and 'otlp'"),
         ("audit:\n  forward:\n    - { name: a, syslog: { host: h, tls: { cert_file: /c.pem } } }\n",
-         "/etc/ebguard/ebguard.yaml:3:38: 'tls' needs both 'cert_file' and 'key_file'"),
+         "/etc/ebguard/ebguard.yaml:3:42: 'tls' needs both 'cert_file' and 'key_file'"),
         ("audit: [\n", "/etc/ebguard/ebguard.yaml:2:1: YAML syntax error"),
     ])
     func errorsNameFileLineAndColumn(yaml: String, expected: String) {
