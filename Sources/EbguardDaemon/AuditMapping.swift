@@ -34,8 +34,8 @@ public struct AuditContext: Sendable, Equatable {
 ///
 /// Kept: every denial, ask and `audit` verdict, every tamper attempt, userspace decisions that
 /// were not plain allows, and session start / stop / policy change. Dropped: allowed events
-/// (the policy said nothing worth recording; an agent's `git status` loop would flood the log)
-/// and observed process life. Daemon start and stop are written by `AuditSink` itself.
+/// (the policy said nothing worth recording; an agent's `git status` loop would flood the log),
+/// observed process life, and execs merely observed on a degraded kernel. Daemon start and stop are written by `AuditSink` itself.
 public enum AuditMapping {
     /// The record for `event`, or nil if it does not belong in the trail.
     public static func record(for event: GovernedEvent, context: AuditContext?) -> AuditEvent? {
@@ -50,9 +50,12 @@ public enum AuditMapping {
         }
     }
 
-    /// A decision is kept unless it was a plain, unblocked allow; tamper always.
+    /// A decision is kept unless it was a plain, unblocked allow; tamper always. Execs seen by
+    /// the tracepoint on a kernel without BPF-LSM (`observed`) carry `audit` as a placeholder:
+    /// nothing was decided, and every exec of every session would land in the trail.
     public static func isRecorded(_ event: GovernedEvent) -> Bool {
-        event.kind == .tamper || event.blocked || event.verdict != "allow"
+        guard event.reason != "observed" else { return false }
+        return event.kind == .tamper || event.blocked || event.verdict != "allow"
     }
 
     static func sessionRecord(_ event: GovernedEvent, context: AuditContext?) -> AuditEvent? {

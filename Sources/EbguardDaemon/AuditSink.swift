@@ -108,7 +108,6 @@ public final class AuditSink: Sendable {
             }
             if lost > 0 { await append(.lostEvents(AuditLostEvents(source: "audit", count: lost)), at: item.time) }
             await append(item.event, at: item.time)
-            await refreshOnce()
         }
         // Anything dropped after the last record (including right before `finish`).
         let lost = dropped.withLock { state in
@@ -120,7 +119,12 @@ public final class AuditSink: Sendable {
 
     private func append(_ event: AuditEvent, at time: AuditTime) async {
         do {
-            try await log.append(event, at: time)
+            let seq = try await log.append(event, at: time)
+            // The rest of the status comes with the timer; asking the actor per record would
+            // double the hops on the hot path.
+            snapshot.withLock { status in
+                if status != nil { status!.lastSeq = max(status!.lastSeq, seq) }
+            }
         } catch {
             // backlogFull: the log counts it and writes its own lost_events once the disk is back.
             logger.warning("audit record not kept", metadata: ["type": "\(event.typeName)", "error": "\(error)"])
@@ -128,8 +132,12 @@ public final class AuditSink: Sendable {
     }
 
     private func refreshOnce() async {
-        let status = await log.status()
-        snapshot.withLock { $0 = status }
+        var status = await log.status()
+        snapshot.withLock { current in
+            // A record appended while the actor answered may already be counted here.
+            status.lastSeq = max(status.lastSeq, current?.lastSeq ?? 0)
+            current = status
+        }
     }
 
     /// Keeps `logStatus` current between records (fsyncs and disk errors happen on the timer).

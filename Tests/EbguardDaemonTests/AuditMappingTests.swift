@@ -40,6 +40,10 @@ struct AuditMappingTests {
         #expect(AuditMapping.record(for: Self.event(.file, action: "open", verdict: "allow", blocked: false), context: nil) == nil)
         #expect(AuditMapping.record(for: Self.event(.exec, action: "exec", verdict: "allow", blocked: false), context: nil) == nil)
         #expect(AuditMapping.record(for: Self.event(.process, action: "fork", verdict: "allow", blocked: false), context: nil) == nil)
+        // A degraded kernel's tracepoint reports execs with a placeholder `audit`: not a decision.
+        let observed = Self.event(.exec, action: "exec", verdict: "audit", blocked: false, object: "/bin/bash", detail: "exec",
+                                  rule: nil, reason: "observed")
+        #expect(AuditMapping.record(for: observed, context: nil) == nil)
         for verdict in ["audit", "ask"] {
             let record = AuditMapping.record(for: Self.event(.file, action: "open", verdict: verdict, blocked: verdict == "ask"), context: nil)
             guard case .decision(let d)? = record else { Issue.record("\(verdict) not written"); continue }

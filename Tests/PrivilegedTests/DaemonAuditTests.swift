@@ -40,11 +40,14 @@ struct DaemonAuditTests {
                                           "/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.3/80"])
         #expect(result.status != 0, "the denied connect makes bash fail")
 
-        let status = try daemon.ebguard(["status", "--json"])
-        let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
-        let audit = try #require(report.audit, "status has no audit section: \(status.stdout)")
+        func report() -> AuditReport? {
+            guard let status = try? daemon.ebguard(["status", "--json"]) else { return nil }
+            return (try? JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)))?.audit
+        }
+        // daemon_start, session_start, decision, session_stop (the end is published as the run disconnects).
+        #expect(Self.waitUntil(timeout: 10) { (report()?.lastSeq ?? 0) >= 4 }, "\(String(describing: report()))")
+        let audit = try #require(report(), "status has no audit section")
         #expect(audit.path == daemon.auditLogPath)
-        #expect(audit.lastSeq >= 4, "daemon_start, session_start, decision, session_stop")
         #expect(audit.lastError == nil && audit.dropped == 0 && audit.forwarders.isEmpty)
         let text = try daemon.ebguard(["status"])
         #expect(text.stdout.contains("audit log: \(daemon.auditLogPath)"), "\(text.stdout)")
@@ -81,7 +84,7 @@ struct DaemonAuditTests {
         // `true` is a regular builtin: a failed redirection makes it fail, not bash exit; no fork
         // per attempt, so this denies as fast as the hook and the ring allow.
         let load = try daemon.spawn(["run", "--policy", file, "--name", "load", "--", "/bin/bash", "-c",
-                                     "end=$((SECONDS+8)); n=0; while [ $SECONDS -lt $end ]; do "
+                                     "end=$((SECONDS+12)); n=0; while [ $SECONDS -lt $end ]; do "
                                         + "true 3<>/dev/tcp/127.0.0.3/80 2>/dev/null; n=$((n+1)); done; echo ATTEMPTS=$n"],
                                     name: "load")
         let decisions = { Self.types(Self.records(daemon.auditLogPath)).filter { $0 == "decision" }.count }
@@ -89,6 +92,7 @@ struct DaemonAuditTests {
         daemon.killHard()
         let killedAt = Date()
         let before = Self.records(daemon.auditLogPath)
+        let decisionsBefore = Self.types(before).filter { $0 == "decision" }.count
         try daemon.start()
         #expect(load.wait(timeout: 60) != nil, "the governed loop ends by itself")
         try #require(Self.waitUntil { Self.types(Self.records(daemon.auditLogPath), session: "load").last == "session_stop" },
@@ -109,7 +113,7 @@ struct DaemonAuditTests {
         let lastText = try #require(before.last?["time"] as? String)
         let lastTime = try #require(Self.date(lastText))
         #expect(killedAt.timeIntervalSince(lastTime) < 2.0, "last record \(lastTime), killed at \(killedAt)")
-        #expect(types.filter { $0 == "decision" }.count > decisions(), "denials after the restart were recorded too")
+        #expect(types.filter { $0 == "decision" }.count > decisionsBefore, "denials after the restart were recorded too")
 
         let verify = try daemon.ebguard(["audit", "verify", daemon.auditLogPath])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
