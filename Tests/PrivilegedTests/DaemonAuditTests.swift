@@ -120,6 +120,32 @@ struct DaemonAuditTests {
         #expect(verify.stdout.contains("chain intact"), "\(verify.stdout)")
     }
 
+    @Test func aPolicyApplyIsRecordedWithTheOldAndNewHashAndWhoDidIt() throws {
+        let daemon = try DaemonHarness(label: "audit-apply")
+        try daemon.start()
+        let file = try daemon.write("policy.yaml", Self.policy)
+        let session = try daemon.spawn(["run", "--policy", file, "--name", "swapped", "--", "/bin/bash", "-c",
+                                        "echo READY; sleep 30"], name: "session")
+        try #require(session.waitFor { $0.contains("READY") })
+        let wide = try daemon.write("wide.yaml", Self.policy.replacingOccurrences(of: "name: loopback-web", with: "name: wide"))
+        let applied = try daemon.ebguard(["policy", "apply", "swapped", wide])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        session.stop()
+        daemon.stop()
+
+        let records = Self.records(daemon.auditLogPath)
+        let start = try #require(records.first { $0["type"] as? String == "session_start" }?["data"] as? [String: Any])
+        let change = try #require(records.first { $0["type"] as? String == "policy_change" }?["data"] as? [String: Any],
+                                  "\(Self.types(records))")
+        #expect(change["old_sha256"] as? String == start["policy_sha256"] as? String)
+        #expect((change["new_sha256"] as? String)?.count == 64 && change["new_sha256"] as? String != change["old_sha256"] as? String)
+        #expect(change["policy"] as? String == "wide" && change["policy_path"] as? String == wide)
+        #expect((change["changed_by"] as? String)?.hasPrefix("root (pid ") == true, "\(change)")
+        #expect(change["session"] as? String == start["session"] as? String)
+        let verify = try daemon.ebguard(["audit", "verify", daemon.auditLogPath])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
     static func date(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
