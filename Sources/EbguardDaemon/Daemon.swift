@@ -1,9 +1,11 @@
+import EbguardAudit
 import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
 import Foundation
 import Glibc
+import Logging
 import Synchronization
 
 /// `ebguard daemon`: owns the host's sessions, reads every daemon session's events from the
@@ -34,6 +36,8 @@ public final class Daemon {
         public var subscriberBufferLimit = 4 << 20
         public var maximumClients = 128
         public var version = "dev"
+        /// The audit log and its forwarders (`ebguard.yaml`); nil keeps no audit log.
+        public var audit: AuditSettings?
         public init() {}
     }
 
@@ -52,7 +56,12 @@ public final class Daemon {
     let overlays: OverlayStore
     var kernelAnswers: KernelAnswers { KernelAnswers(enforcer: enforcer) }
     var warnings: [String] = []
+    /// The kernel's lost-event total already written to the audit log (the map outlives
+    /// daemons, so a new daemon starts from what is there).
+    private var lostRecorded: UInt64 = 0
     var log: (String) -> Void
+    /// Where decisions and session changes are recorded; nil when not configured.
+    let audit: AuditSink?
 
     private let lock: OwnedFileDescriptor
     private let listener: OwnedFileDescriptor
@@ -62,6 +71,7 @@ public final class Daemon {
     private let statistics: OwnedFileDescriptor?
     let mailbox = Mailbox()
     private var stopping = false
+    private var stopSignal: Int32 = SIGTERM
 
     var listenerFD: Int32 { listener.rawValue }
     var socketGroupID: gid_t? { socketGroup }
@@ -84,6 +94,11 @@ public final class Daemon {
         }
         ftruncate(lock.rawValue, 0)
         _ = "\(getpid())\n".withCString { write(lock.rawValue, $0, strlen($0)) }
+        // Opened under the lock (two writers would fork the chain) and before anything is
+        // loaded, so a log that cannot be opened stops the daemon with nothing changed.
+        audit = try configuration.audit.map { settings throws(AuditError) in
+            try AuditSink(settings: settings, version: configuration.version, logger: Logger(label: "ebguard.audit"))
+        }
 
         enforcer = try Enforcer(pinBase: configuration.pinBase, parentName: configuration.parentName)
         try enforcer.ensureLoaded(lsm: lsm)
@@ -100,7 +115,10 @@ public final class Daemon {
         let sink = EventSink()
         ring = try RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in sink.daemon?.receive(record) }
         sink.daemon = self
+        lostRecorded = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
         adoptSessions()
+        // After adoption (which publishes nothing) so that `daemon_start` is the first record.
+        audit?.start()
         publishDaemonNote("daemon started (pid \(getpid()), \(sessions.count) session(s) adopted)")
     }
 
@@ -174,7 +192,10 @@ public final class Daemon {
             }
             _ = poll(&descriptors, nfds_t(descriptors.count), 250)
             consumeEvents()
-            for note in signals.drain() where note.signal == SIGTERM || note.signal == SIGINT { stopping = true }
+            for note in signals.drain() where note.signal == SIGTERM || note.signal == SIGINT {
+                stopping = true
+                stopSignal = note.signal
+            }
             if descriptors[0].revents != 0 { acceptClients() }
             if descriptors[2].revents != 0 { deliverMail() }
             for (index, fd) in order.enumerated() {
@@ -207,6 +228,12 @@ public final class Daemon {
     private func tick() {
         hub.tick()
         expireAsks()
+        // Kernel losses go to the audit log as they grow, so the trail says where it has holes.
+        let lost = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
+        if lost > lostRecorded {
+            audit?.recordLost(count: lost - lostRecorded)
+            lostRecorded = lost
+        }
         for (id, managed) in sessions where access(managed.record.cgroup, F_OK) != 0 {
             endSession(id, reason: "its cgroup was removed")
         }
@@ -218,6 +245,11 @@ public final class Daemon {
 
     private func shutdown() {
         publishDaemonNote("daemon stopping (sessions stay enforced)")
+        // daemon_stop, then write and fsync everything handed over; bounded, since a dead disk
+        // must not keep the daemon from exiting (what is lost then is what a kill -9 loses).
+        if let audit, !audit.stop(reason: stopSignal == SIGINT ? "SIGINT" : "SIGTERM") {
+            log("audit log: not all records were written within 5 s; the last ones may be lost")
+        }
         flushClients()
         for fd in Array(clients.keys) { closeClient(fd, endingOwnedSession: false) }
         for managed in sessions.values { managed.session.release() }
@@ -233,7 +265,9 @@ public final class Daemon {
         asks.forget(session: id)
         managed.session.end()
         store.delete(id)
-        publish(sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)"))
+        // No longer in `sessions`: the audit record gets its facts from here.
+        publish(sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)"),
+                audit: AuditContext(facts: managed.auditFacts))
         log("session \(managed.record.key) ended: \(reason)")
     }
 

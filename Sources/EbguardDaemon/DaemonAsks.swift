@@ -8,19 +8,19 @@ import Glibc
 extension Daemon {
     /// A file or network access the kernel refused because a rule says ask. Returns the
     /// line for the event (waiting for approval, or why it was not queued).
-    func raiseAsk(for decision: DecisionEvent, managed: ManagedSession) -> String {
+    func raiseAsk(for decision: DecisionEvent, managed: ManagedSession) -> (line: String, id: Int?) {
         let subject: AskSubject
         switch decision.kind {
         case .file:
             guard decision.inode != 0 else {
-                return "denied \(decision.action) \(decision.object) (\(decision.detail)): ask, but it does not exist yet, so it cannot be approved"
+                return ("denied \(decision.action) \(decision.object) (\(decision.detail)): ask, but it does not exist yet, so it cannot be approved", nil)
             }
             subject = .file(device: decision.device, inode: decision.inode, accessMask: decision.accessMask, path: decision.object)
         case .network:
-            guard let destination = decision.destination else { return decision.line(home: managed.record.home) }
+            guard let destination = decision.destination else { return (String(decision.line(home: managed.record.home).dropFirst("ebguard: ".count)), nil) }
             subject = .network(destination)
         default:
-            return String(decision.line(home: managed.record.home).dropFirst("ebguard: ".count))
+            return (String(decision.line(home: managed.record.home).dropFirst("ebguard: ".count)), nil)
         }
         let summary = "\(decision.action) \(decision.object) (\(decision.detail))"
         return enqueue(summary: summary, kind: decision.kind == .file ? "file" : "network", subject: subject,
@@ -40,7 +40,7 @@ extension Daemon {
             return
         }
         let summary = "exec \(outcome.argv.joined(separator: " "))"
-        let line = enqueue(summary: summary, kind: "exec", subject: .exec(executable: outcome.executable, path: path, argv: outcome.argv),
+        let (line, id) = enqueue(summary: summary, kind: "exec", subject: .exec(executable: outcome.executable, path: path, argv: outcome.argv),
                            pid: UInt32(outcome.pid), comm: processComm(outcome.pid), argv: outcome.argv, object: path,
                            detail: "exec", rule: outcome.decision.rule?.description, managed: managed, heldPID: outcome.pid)
         var event = sessionEvent(managed, action: "ask", message: line)
@@ -54,12 +54,12 @@ extension Daemon {
         event.rule = outcome.decision.rule?.description
         event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
         event.reason = "ask"
-        event.askID = Int(line.split(separator: "#").dropFirst().first?.prefix { $0.isNumber } ?? "")
+        event.askID = id
         publish(event)
     }
 
     private func enqueue(summary: String, kind: String, subject: AskSubject, pid: UInt32, comm: String, argv: [String]?,
-                         object: String, detail: String, rule: String?, managed: ManagedSession, heldPID: pid_t?) -> String {
+                         object: String, detail: String, rule: String?, managed: ManagedSession, heldPID: pid_t?) -> (line: String, id: Int?) {
         let now = EventClock.bootNanoseconds()
         let timeout = managed.policy.askTimeout
         let request = PendingRequest(
@@ -72,12 +72,12 @@ extension Daemon {
                           onTimeoutAllows: managed.policy.onTimeout == .allow) {
         case .added(let id):
             // The event carrying this line reaches the session's `ebguard run`, which prints it.
-            return "waiting for approval #\(id): \(summary) (run: ebguard prompt)"
+            return ("waiting for approval #\(id): \(summary) (run: ebguard prompt)", id)
         case .coalesced(let id):
-            return "waiting for approval #\(id): \(summary) (again)"
+            return ("waiting for approval #\(id): \(summary) (again)", id)
         case .refused(let why):
             if let heldPID { finishHeld([heldPID], allow: false) }
-            return "denied \(summary): ask not queued (\(why))"
+            return ("denied \(summary): ask not queued (\(why))", nil)
         }
     }
 

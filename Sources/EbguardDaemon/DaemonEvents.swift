@@ -1,3 +1,4 @@
+import EbguardAudit
 import EbguardEnforcement
 import Foundation
 import Glibc
@@ -27,10 +28,11 @@ extension Daemon {
         }
         let rule = decision.rule
         var message = String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count))
+        var askID: Int?
         if let managed, decision.verdict == .ask, decision.blocked, decision.reasonName == "rule" {
-            message = raiseAsk(for: decision, managed: managed)
+            (message, askID) = raiseAsk(for: decision, managed: managed)
         }
-        let event = GovernedEvent(
+        var event = GovernedEvent(
             seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time), kind: kind, action: decision.action,
             session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
             pid: decision.pid, ppid: facts.ppid, uid: decision.uid, user: processes.userName(decision.uid),
@@ -38,6 +40,7 @@ extension Daemon {
             argv: nil, verdict: decision.verdict.rawValue, blocked: decision.blocked, object: decision.object,
             detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
             reason: decision.reasonName, exitCode: nil, message: message)
+        event.askID = askID
         publish(event, bootNanoseconds: decision.time)
     }
 
@@ -74,8 +77,10 @@ extension Daemon {
         publish(event, bootNanoseconds: process.time)
     }
 
-    /// Numbers the event, keeps it for `--since`, and hands it to every matching subscriber.
-    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds()) {
+    /// Numbers the event, keeps it for `--since`, hands it to every matching subscriber, and
+    /// the decision-relevant ones to the audit log. `audit` supplies what the event does not
+    /// carry (policy hashes) when the session is not, or no longer, in `sessions`.
+    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds(), audit context: AuditContext? = nil) {
         var event = event
         event.seq = hub.total + 1
         let line = event.jsonLine()
@@ -96,6 +101,10 @@ extension Daemon {
                 client.dropped = 0
             }
             client.send(line)
+        }
+        if let audit {
+            let context = context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) }
+            if let record = AuditMapping.record(for: event, context: context) { audit.submit(record) }
         }
     }
 

@@ -1,3 +1,4 @@
+import EbguardAudit
 import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
@@ -202,6 +203,7 @@ extension Daemon {
         } catch let error as PolicyMaps.CompileError {
             throw ControlError("policy", "policy \(text.source) cannot be enforced: \(error); nothing changed")
         }
+        let previousSHA256 = managed.record.policy.sha256
         var record = managed.record
         record.previousPolicy = record.policy
         record.previousPolicyID = record.policyID
@@ -220,8 +222,10 @@ extension Daemon {
         try? store.save(record)
         let previousName = managed.policy.name
         managed.replace(policy: policy)
+        let changedBy = "\(processes.userName(peer.uid) ?? "uid:\(peer.uid)") (pid \(peer.pid))"
         publish(sessionEvent(managed, action: "policy",
-                             message: "session \(record.key): policy \(previousName) replaced by \(policy.name) (\(text.source)) by pid \(peer.pid)"))
+                             message: "session \(record.key): policy \(previousName) replaced by \(policy.name) (\(text.source)) by pid \(peer.pid)"),
+                audit: AuditContext(facts: managed.auditFacts, previousSHA256: previousSHA256, changedBy: changedBy))
         log("session \(record.key): policy replaced by \(text.source)")
     }
 
@@ -263,6 +267,7 @@ extension Daemon {
             sessions: sessions.values.sorted { $0.record.started < $1.record.started }.map { $0.info(clock: clock) },
             eventsTotal: hub.total, eventsPerSecond: hub.eventsPerSecond, lostPerCPU: lost, lostTotal: lost.reduce(0, +),
             subscriberDrops: hub.subscriberDrops, subscribers: clients.values.filter { $0.filter != nil }.count,
-            warnings: warnings + (statisticsEnabled ? [] : ["BPF run-time statistics are off: per-hook cost unknown"]))
+            warnings: warnings + (statisticsEnabled ? [] : ["BPF run-time statistics are off: per-hook cost unknown"]),
+            audit: audit?.report())
     }
 }

@@ -1,3 +1,4 @@
+import EbguardAudit
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
@@ -37,6 +38,12 @@ final class ManagedSession {
         for rule in policy.file { locations[rule.id.description] = rule.location.description }
         for rule in policy.network { locations[rule.id.description] = rule.location.description }
         return locations
+    }
+
+    /// The session's policy as audit records name it.
+    var auditFacts: AuditSessionFacts {
+        AuditSessionFacts(policy: policy.name, policySHA256: record.policy.sha256, policyPath: record.policy.source,
+                          user: record.user)
     }
 
     /// Whether `selector` (name, key, or numeric id) names this session.

@@ -62,15 +62,64 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var subscriberDrops: UInt64
     public var subscribers: Int
     public var warnings: [String]
+    /// The audit log and its forwarders; nil from a daemon that keeps no audit log.
+    public var audit: AuditReport?
 
     enum CodingKeys: String, CodingKey {
-        case version, pid, mode, coverage, programs, sessions, subscribers, warnings
+        case version, pid, mode, coverage, programs, sessions, subscribers, warnings, audit
         case uptimeSeconds = "uptime_seconds"
         case eventsTotal = "events_total"
         case eventsPerSecond = "events_per_second"
         case lostPerCPU = "lost_per_cpu"
         case lostTotal = "lost_total"
         case subscriberDrops = "subscriber_drops"
+    }
+}
+
+/// The audit log as `ebguard status` shows it.
+public struct AuditReport: Codable, Sendable, Equatable {
+    public var path: String
+    /// The last record appended (it reaches the disk within the flush interval).
+    public var lastSeq: UInt64
+    /// The last record fsync'd.
+    public var durableSeq: UInt64
+    /// Appended, not yet on disk.
+    public var pending: Int
+    /// Records the daemon's loop could not hand over (the log task was that far behind) and
+    /// records the log refused (its backlog was full); both are counted in `lost_events` records.
+    public var dropped: UInt64
+    public var refused: UInt64
+    /// The last write error (e.g. the disk is full), cleared by the next successful write.
+    public var lastError: String?
+    public var diskFull: Bool
+    public var forwarders: [ForwarderReport]
+
+    enum CodingKeys: String, CodingKey {
+        case path, pending, dropped, refused, forwarders
+        case lastSeq = "last_seq"
+        case durableSeq = "durable_seq"
+        case lastError = "last_error"
+        case diskFull = "disk_full"
+    }
+}
+
+/// One forwarding destination's delivery state.
+public struct ForwarderReport: Codable, Sendable, Equatable {
+    public var name: String
+    /// `syslog://host:port`, `syslog+tls://host:port`, or the OTLP URL.
+    public var destination: String
+    public var ackedSeq: UInt64
+    /// Records appended to the log and not yet acknowledged by this destination.
+    public var lag: UInt64
+    public var connected: Bool
+    public var lastError: String?
+    /// Records rotated away before this destination got them.
+    public var skipped: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case name, destination, lag, connected, skipped
+        case ackedSeq = "acked_seq"
+        case lastError = "last_error"
     }
 }
 

@@ -38,7 +38,24 @@ struct StatusCommand: ParsableCommand {
         printTable(header: ["PROGRAM", "ID", "CALLS", "PER CALL"], rows: programs)
         print("\nsessions:")
         printSessions(report.sessions)
+        if let audit = report.audit { printAudit(audit) }
         for warning in report.warnings { print("warning: \(warning)") }
+    }
+}
+
+func printAudit(_ audit: AuditReport) {
+    print("\naudit log: \(audit.path)")
+    var line = "  last seq \(audit.lastSeq) (on disk: \(audit.durableSeq), waiting: \(audit.pending))"
+    if audit.dropped + audit.refused > 0 { line += "; lost: \(audit.dropped) at hand-over, \(audit.refused) refused" }
+    print(line)
+    if let error = audit.lastError { print("  last error: \(error)\(audit.diskFull ? " (disk full: records wait in memory)" : "")") }
+    guard !audit.forwarders.isEmpty else { return print("  forwarding: none configured") }
+    printTable(header: ["  FORWARDER", "DESTINATION", "ACKED SEQ", "LAG", "STATE"], rows: audit.forwarders.map {
+        ["  " + $0.name, $0.destination, String($0.ackedSeq), String($0.lag),
+         $0.lastError.map { "error: \($0)" } ?? ($0.connected ? "connected" : "idle")]
+    })
+    for forwarder in audit.forwarders where forwarder.skipped > 0 {
+        print("  note: \(forwarder.name): \(forwarder.skipped) records rotated away before they were sent")
     }
 }
 

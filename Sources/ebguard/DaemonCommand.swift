@@ -24,11 +24,22 @@ struct DaemonCommand: ParsableCommand {
     @Option(help: "Where answers with scope always are kept, one policy file per policy.")
     var overlayDir = "/etc/ebguard/overlays"
 
+    @Option(help: ArgumentHelp("Configuration file: audit log and forwarding (see packaging/ebguard.yaml).",
+                               discussion: "Without it, \(DaemonConfigFile.defaultPath) if it exists, else the defaults."))
+    var config: String?
+
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
     }
 
     func run() throws {
+        // Read first: a bad file stops the daemon before it loads or changes anything.
+        let file: DaemonConfigFile
+        do {
+            file = try DaemonConfigFile.load(config ?? DaemonConfigFile.defaultPath, required: config != nil)
+        } catch {
+            fail("ebguard daemon: configuration refused; nothing changed\n\(error)")
+        }
         let lsm: Bool
         do {
             try Probes.lsm()
@@ -43,6 +54,7 @@ struct DaemonCommand: ParsableCommand {
         configuration.overlayDirectory = overlayDir
         if let socket { configuration.socketPath = socket }
         configuration.version = ebguardVersion
+        configuration.audit = file.audit
         let daemon: Daemon
         do {
             daemon = try Daemon(configuration: configuration, lsm: lsm) { warn($0) }

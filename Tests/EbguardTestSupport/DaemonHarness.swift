@@ -30,11 +30,24 @@ public final class DaemonHarness {
         return environment
     }
 
-    /// Starts the daemon and waits until its socket answers.
-    public func start() throws {
+    /// The daemon's `--config` file, in `scratch`.
+    public var configPath: String { scratch + "/ebguard.yaml" }
+    /// The audit log of the default config: in `scratch`, so tests never write /var/log.
+    public var auditLogPath: String { scratch + "/audit/audit.jsonl" }
+
+    /// Starts the daemon and waits until its socket answers. `config` (YAML) replaces the
+    /// config file; without it, the previous one is kept, or one that puts the audit log and
+    /// the forwarders' state in `scratch` is written.
+    public func start(config: String? = nil) throws {
+        if let config {
+            try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        } else if !FileManager.default.fileExists(atPath: configPath) {
+            try "audit:\n  path: \(auditLogPath)\n  forward_state_dir: \(scratch)/forward\n"
+                .write(toFile: configPath, atomically: true, encoding: .utf8)
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["daemon", "--state-dir", stateDirectory] + extraArguments
+        process.arguments = ["daemon", "--state-dir", stateDirectory, "--config", configPath] + extraArguments
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         output.seekToEndOfFile()

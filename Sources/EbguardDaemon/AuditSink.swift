@@ -1,0 +1,175 @@
+import Dispatch
+import EbguardAudit
+import Glibc
+import Logging
+import Synchronization
+
+/// The daemon's side of the audit trail: takes records from the synchronous loop without ever
+/// making it wait, and feeds them to the `AuditLog` actor and its forwarders on Swift tasks.
+///
+/// The hand-over is a bounded `AsyncStream` (oldest kept): `submit` is a lock and an append.
+/// If the log task falls that far behind (a stalled disk), newer records are dropped and
+/// counted, and the next record written is a `lost_events` record (`source: "audit"`) with the
+/// count — the trail says it has a hole rather than the loop stalling the kernel's ring.
+public final class AuditSink: Sendable {
+    private struct Item: Sendable {
+        var event: AuditEvent
+        var time: AuditTime
+    }
+
+    public let settings: AuditSettings
+    public let log: AuditLog
+    public let forwarders: [AuditForwarder]
+    private let version: String
+    private let logger: Logger
+    private let input: AsyncStream<Item>
+    private let continuation: AsyncStream<Item>.Continuation
+    /// Dropped at the hand-over and not yet recorded / since the start.
+    private let dropped = Mutex<(unrecorded: UInt64, total: UInt64)>((0, 0))
+    /// nil until the log task first reports.
+    private let snapshot = Mutex<AuditLogStatus?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = Mutex(false)
+
+    /// Opens the log (continuing its chain); starts nothing yet.
+    public init(settings: AuditSettings, version: String, logger: Logger) throws(AuditError) {
+        self.settings = settings
+        self.version = version
+        self.logger = logger
+        log = try AuditLog(configuration: settings.log, logger: logger)
+        forwarders = settings.forwarders.map { AuditForwarder(logPath: settings.log.path, configuration: $0, logger: logger) }
+        (input, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(settings.queueCapacity))
+    }
+
+    /// Starts the log's flush timer, the forwarders and the writer task, and records
+    /// `daemon_start` first.
+    public func start(pid: Int32 = getpid()) {
+        guard !started.withLock({ let was = $0; $0 = true; return was }) else { return }
+        submit(.daemonStart(AuditDaemon(version: version, pid: pid)))
+        let log = self.log, forwarders = self.forwarders, logger = self.logger
+        Task.detached { [self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await log.run() }
+                for forwarder in forwarders {
+                    group.addTask {
+                        do { try await forwarder.run() } catch {
+                            logger.error("audit forwarder stopped", metadata: ["destination": "\(forwarder.configuration.name)",
+                                                                               "error": "\(error)"])
+                        }
+                    }
+                }
+                group.addTask { await self.refreshStatus() }
+                await self.write()
+                group.cancelAll()  // `run()` flushes once more when cancelled
+            }
+            try? await log.close()
+            await self.refreshOnce()
+            self.finished.signal()
+        }
+    }
+
+    /// Hands a record over; never blocks. Safe from any thread.
+    public func submit(_ event: AuditEvent, at time: AuditTime = .now()) {
+        if case .dropped = continuation.yield(Item(event: event, time: time)) {
+            dropped.withLock { $0.unrecorded += 1; $0.total += 1 }
+        }
+    }
+
+    /// Kernel events the ring buffer lost (its per-CPU counter's growth since the last call).
+    public func recordLost(count: UInt64, session: String? = nil) {
+        guard count > 0 else { return }
+        submit(.lostEvents(AuditLostEvents(source: "ringbuf", count: count, session: session)))
+    }
+
+    /// Records `daemon_stop`, ends the hand-over, and waits up to `timeout` for everything to
+    /// be written and fsync'd. Returns false if the wait timed out (records may then be lost,
+    /// as after a `kill -9`).
+    @discardableResult
+    public func stop(reason: String, timeout: Duration = .seconds(5)) -> Bool {
+        guard started.withLock({ $0 }) else { return true }
+        submit(.daemonStop(AuditDaemon(version: version, pid: getpid(), reason: reason)))
+        continuation.finish()
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        return finished.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
+    }
+
+    /// The log's state as of a moment ago (the loop cannot await the actor).
+    public var logStatus: AuditLogStatus? { snapshot.withLock { $0 } }
+
+    /// Records dropped at the hand-over since the daemon started.
+    public var droppedTotal: UInt64 { dropped.withLock { $0.total } }
+
+    private func write() async {
+        for await item in input {
+            let lost = dropped.withLock { state in
+                defer { state.unrecorded = 0 }
+                return state.unrecorded
+            }
+            if lost > 0 { await append(.lostEvents(AuditLostEvents(source: "audit", count: lost)), at: item.time) }
+            await append(item.event, at: item.time)
+        }
+        // Anything dropped after the last record (including right before `finish`).
+        let lost = dropped.withLock { state in
+            defer { state.unrecorded = 0 }
+            return state.unrecorded
+        }
+        if lost > 0 { await append(.lostEvents(AuditLostEvents(source: "audit", count: lost)), at: .now()) }
+    }
+
+    private func append(_ event: AuditEvent, at time: AuditTime) async {
+        do {
+            let seq = try await log.append(event, at: time)
+            // The rest of the status comes with the timer; asking the actor per record would
+            // double the hops on the hot path.
+            snapshot.withLock { status in
+                if status != nil { status!.lastSeq = max(status!.lastSeq, seq) }
+            }
+        } catch {
+            // backlogFull: the log counts it and writes its own lost_events once the disk is back.
+            logger.warning("audit record not kept", metadata: ["type": "\(event.typeName)", "error": "\(error)"])
+        }
+    }
+
+    private func refreshOnce() async {
+        var status = await log.status()
+        snapshot.withLock { current in
+            // A record appended while the actor answered may already be counted here.
+            status.lastSeq = max(status.lastSeq, current?.lastSeq ?? 0)
+            current = status
+        }
+    }
+
+    /// Keeps `logStatus` current between records (fsyncs and disk errors happen on the timer).
+    private func refreshStatus() async {
+        while !Task.isCancelled {
+            await refreshOnce()
+            do { try await Task.sleep(for: .milliseconds(200)) } catch { return }
+        }
+    }
+}
+
+extension AuditSink {
+    /// For `ebguard status`: the log's state and each destination's delivery.
+    public func report() -> AuditReport {
+        let status = logStatus
+        let lastSeq = status?.lastSeq ?? 0
+        let forwarders = forwarders.map { forwarder in
+            let delivery = forwarder.status
+            return ForwarderReport(name: delivery.name, destination: Self.describe(forwarder.configuration.destination),
+                                   ackedSeq: delivery.ackedSeq, lag: max(delivery.lag, delivery.lag(lastAppended: lastSeq)),
+                                   connected: delivery.connected, lastError: delivery.lastError, skipped: delivery.skipped)
+        }
+        return AuditReport(path: settings.log.path, lastSeq: lastSeq, durableSeq: status?.durableSeq ?? 0,
+                           pending: status?.pending ?? 0, dropped: droppedTotal, refused: status?.refused ?? 0,
+                           lastError: status?.lastError?.description, diskFull: status?.lastError?.isDiskFull ?? false,
+                           forwarders: forwarders)
+    }
+
+    static func describe(_ destination: ForwarderConfiguration.Destination) -> String {
+        switch destination {
+        case .syslog(let d): "syslog\(d.tls == nil ? "" : "+tls")://\(d.host.contains(":") ? "[\(d.host)]" : d.host):\(d.port)"
+        case .otlp(let d): "\(d.tls == nil ? "http" : "https")://\(d.host.contains(":") ? "[\(d.host)]" : d.host):\(d.port)\(d.path)"
+        }
+    }
+}

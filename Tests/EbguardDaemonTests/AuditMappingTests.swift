@@ -1,0 +1,115 @@
+import EbguardAudit
+@testable import EbguardDaemon
+import Testing
+
+/// Which published events reach the audit trail, and as what.
+struct AuditMappingTests {
+    static func event(_ kind: GovernedEvent.Kind, action: String, verdict: String = "deny", blocked: Bool = true,
+                      object: String = "/home/u/.ssh/id_ed25519", detail: String = "read", rule: String? = "file[2]",
+                      reason: String = "rule", argv: [String]? = nil) -> GovernedEvent {
+        GovernedEvent(seq: 7, time: "2026-11-23T16:01:02.123Z", kind: kind, action: action, session: "claude-1a2b",
+                      sessionID: 42, pid: 4242, ppid: 1, uid: 1000, user: "u", comm: "cat", exe: "/usr/bin/cat", argv: argv,
+                      verdict: verdict, blocked: blocked, object: object, detail: detail, rule: rule, ruleLocation: nil,
+                      reason: reason, exitCode: nil, message: "m")
+    }
+
+    static let facts = AuditSessionFacts(policy: "agent", policySHA256: String(repeating: "ab", count: 32),
+                                         policyPath: "/etc/ebguard/policies/agent.yaml", user: "u")
+
+    @Test func answersAreAskAnswerRecordsWithWhoAndScope() throws {
+        var answer = Self.event(.decision, action: "answer", verdict: "allow", blocked: false, object: "/usr/bin/git",
+                                detail: "exec", reason: "answered", argv: ["git", "reset", "--hard"])
+        answer.askID = 7
+        answer.answeredBy = "alice"
+        answer.scope = "session"
+        guard case .askAnswer(let record)? = AuditMapping.record(for: answer, context: nil) else {
+            Issue.record("not an ask_answer record"); return
+        }
+        #expect(record.askID == 7 && record.answer == .allow && record.scope == .session && record.answeredBy == "alice")
+        #expect(record.kind == .exec && record.object == "git reset --hard" && !record.timedOut)
+
+        var timeout = Self.event(.decision, action: "answer", verdict: "deny", object: "/home/u/.aws/credentials",
+                                 detail: "file", reason: "timeout")
+        timeout.answeredBy = "timeout"
+        guard case .askAnswer(let expired)? = AuditMapping.record(for: timeout, context: nil) else {
+            Issue.record("timeout not recorded"); return
+        }
+        #expect(expired.timedOut && expired.answer == .deny && expired.kind == .file && expired.scope == .once)
+
+        var asked = Self.event(.file, action: "open", verdict: "ask")
+        asked.askID = 3
+        guard case .decision(let decision)? = AuditMapping.record(for: asked, context: nil) else {
+            Issue.record("ask not recorded"); return
+        }
+        #expect(decision.askID == 3 && decision.verdict == .ask)
+    }
+
+    @Test func aFileDenialIsADecisionWithItsAccessBits() throws {
+        let record = try #require(AuditMapping.record(for: Self.event(.file, action: "open"), context: nil))
+        guard case .decision(let d) = record else { Issue.record("\(record)"); return }
+        #expect(d == AuditDecision(session: "claude-1a2b", pid: 4242, comm: "cat", kind: .file, object: "/home/u/.ssh/id_ed25519",
+                                   access: "read", rule: "file[2]", verdict: .deny, uid: 1000, exe: "/usr/bin/cat"))
+    }
+
+    @Test func aNetworkDenialNamesItsEndpointAndTransport() throws {
+        let event = Self.event(.network, action: "connect", object: "127.0.0.3:80", detail: "tcp", rule: nil, reason: "default")
+        guard case .decision(let d) = AuditMapping.record(for: event, context: nil) else { Issue.record("no decision"); return }
+        #expect(d.kind == .network && d.object == "127.0.0.3:80/tcp" && d.access == "connect" && d.rule == "default")
+        #expect(d.network == AuditNetworkTarget(address: "127.0.0.3", port: 80, transport: "tcp"))
+        let v6 = Self.event(.network, action: "connect", object: "[2001:db8:0:0:0:0:0:1]:443", detail: "udp")
+        guard case .decision(let d6) = AuditMapping.record(for: v6, context: nil) else { Issue.record("no decision"); return }
+        #expect(d6.network == AuditNetworkTarget(address: "2001:db8:0:0:0:0:0:1", port: 443, transport: "udp"))
+        let unix = Self.event(.network, action: "connect", object: "/run/docker.sock", detail: "unix")
+        guard case .decision(let du) = AuditMapping.record(for: unix, context: nil) else { Issue.record("no decision"); return }
+        #expect(du.kind == .unix && du.object == "/run/docker.sock" && du.network == nil)
+    }
+
+    @Test func allowedEventsAreNotWrittenButAskAuditAndTamperAre() {
+        #expect(AuditMapping.record(for: Self.event(.file, action: "open", verdict: "allow", blocked: false), context: nil) == nil)
+        #expect(AuditMapping.record(for: Self.event(.exec, action: "exec", verdict: "allow", blocked: false), context: nil) == nil)
+        #expect(AuditMapping.record(for: Self.event(.process, action: "fork", verdict: "allow", blocked: false), context: nil) == nil)
+        // A degraded kernel's tracepoint reports execs with a placeholder `audit`: not a decision.
+        let observed = Self.event(.exec, action: "exec", verdict: "audit", blocked: false, object: "/bin/bash", detail: "exec",
+                                  rule: nil, reason: "observed")
+        #expect(AuditMapping.record(for: observed, context: nil) == nil)
+        for verdict in ["audit", "ask"] {
+            let record = AuditMapping.record(for: Self.event(.file, action: "open", verdict: verdict, blocked: verdict == "ask"), context: nil)
+            guard case .decision(let d)? = record else { Issue.record("\(verdict) not written"); continue }
+            #expect(d.verdict.rawValue == verdict)
+        }
+        let tamper = Self.event(.tamper, action: "tamper", object: "ptrace of pid 1", detail: "tamper", rule: nil, reason: "tamper")
+        guard case .decision(let t)? = AuditMapping.record(for: tamper, context: nil) else { Issue.record("tamper not written"); return }
+        #expect(t.kind == .tamper && t.access == "tamper" && t.rule == "tamper")
+    }
+
+    @Test func aHeldExecDecidedFromItsArgvIsAnExecDecision() throws {
+        let denied = Self.event(.decision, action: "exec", object: "/usr/bin/git", detail: "", rule: "exec[3]", reason: "argv",
+                                argv: ["git", "push", "--force"])
+        guard case .decision(let d)? = AuditMapping.record(for: denied, context: nil) else { Issue.record("not written"); return }
+        #expect(d.kind == .exec && d.access == "exec" && d.argv == ["git", "push", "--force"] && d.rule == "exec[3]")
+        let allowed = Self.event(.decision, action: "exec", verdict: "allow", blocked: false, object: "/usr/bin/git", detail: "",
+                                 rule: nil, reason: "argv", argv: ["git", "status"])
+        #expect(AuditMapping.record(for: allowed, context: nil) == nil)
+    }
+
+    @Test func sessionStartStopAndPolicyChangeCarryThePolicyHash() {
+        let start = Self.event(.session, action: "start", verdict: "allow", blocked: false, object: "agent",
+                               detail: "/etc/ebguard/policies/agent.yaml", rule: nil, reason: "start")
+        let session = AuditSession(session: "claude-1a2b", policy: "agent", policySHA256: Self.facts.policySHA256,
+                                   policyPath: "/etc/ebguard/policies/agent.yaml", user: "u")
+        #expect(AuditMapping.record(for: start, context: AuditContext(facts: Self.facts)) == .sessionStart(session))
+        var end = start
+        end.action = "end"
+        #expect(AuditMapping.record(for: end, context: AuditContext(facts: Self.facts)) == .sessionStop(session))
+        var change = start
+        change.action = "policy"
+        let context = AuditContext(facts: Self.facts, previousSHA256: "00", changedBy: "root (pid 9)")
+        #expect(AuditMapping.record(for: change, context: context) == .policyChange(AuditPolicyChange(
+            session: "claude-1a2b", policy: "agent", policyPath: "/etc/ebguard/policies/agent.yaml", oldSHA256: "00",
+            newSHA256: Self.facts.policySHA256, changedBy: "root (pid 9)")))
+        // Daemon notes are written by the sink (daemon_start/stop), not mapped from events.
+        var note = start
+        note.action = "daemon"
+        #expect(AuditMapping.record(for: note, context: nil) == nil)
+    }
+}
