@@ -84,7 +84,7 @@ install:
 	@mkdir -p $(DESTDIR)$(UNITDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' packaging/ebguard.service > $(DESTDIR)$(UNITDIR)/ebguard.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ebguard.service
-	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ebguard/policies
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ebguard/policies $(DESTDIR)$(SYSCONFDIR)/ebguard/overlays
 	@for policy in policies/*.yaml; do \
 		target=$(DESTDIR)$(SYSCONFDIR)/ebguard/policies/$$(basename $$policy); \
 		if [ -e $$target ]; then echo "kept $$target"; else install -m 0644 $$policy $$target; fi; \
@@ -101,7 +101,7 @@ uninstall:
 		target=$(DESTDIR)$(SYSCONFDIR)/ebguard/policies/$$(basename $$policy); \
 		if [ -e $$target ] && cmp -s $$policy $$target; then rm -f $$target; else [ -e $$target ] && echo "kept modified $$target"; fi; \
 	done; true
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/ebguard/policies 2>/dev/null
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/ebguard/policies $(DESTDIR)$(SYSCONFDIR)/ebguard/overlays 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "uninstalled; kept $(SYSCONFDIR)/ebguard/ebguard.yaml and /var/log/ebguard if present"
 

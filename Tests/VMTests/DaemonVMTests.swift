@@ -92,6 +92,8 @@ struct DaemonVMTests {
         mount -t overlay overlay -o lowerdir=/etc,upperdir=\(work)/etc/upper,workdir=\(work)/etc/work /etc
         mount -t overlay overlay -o lowerdir=/usr/local,upperdir=\(work)/usr/upper,workdir=\(work)/usr/work /usr/local
         mount -t tmpfs tmpfs /run
+        mount -t tmpfs tmpfs /var/log
+        mount -t tmpfs tmpfs /var/lib
         make -s -C \(TestEnvironment.projectRoot) install >/dev/null
         test -x /usr/local/bin/ebguard && test -f /etc/ebguard/policies/agent.yaml
         execstart=$(sed -n 's/^ExecStart=//p' /etc/systemd/system/ebguard.service)
@@ -111,6 +113,8 @@ struct DaemonVMTests {
         /usr/local/bin/ebguard run --policy \(work)/policy.yaml --name installed -- /bin/sh -c 'cat /etc/shadow >/dev/null; echo cat=$?' 2>&1
         /usr/local/bin/ebguard run -- /bin/true && echo "DEFAULT_POLICY_OK"
         kill -TERM $daemon; wait $daemon; echo "DAEMON_EXIT=$?"
+        /usr/local/bin/ebguard audit verify /var/log/ebguard/audit.jsonl >/dev/null && echo "AUDIT_VERIFIED"
+        grep -c '"type":"session_start"' /var/log/ebguard/audit.jsonl | sed 's/^/SESSION_STARTS=/'
         make -s -C \(TestEnvironment.projectRoot) uninstall >/dev/null
         test ! -e /usr/local/bin/ebguard && test ! -e /etc/systemd/system/ebguard.service && echo "UNINSTALLED"
         """
@@ -127,5 +131,7 @@ struct DaemonVMTests {
         #expect(result.stdout.contains("DEFAULT_POLICY_OK"))
         #expect(result.stdout.contains("DAEMON_EXIT=0"))
         #expect(result.stdout.contains("UNINSTALLED"))
+        #expect(result.stdout.contains("AUDIT_VERIFIED"), "the installed config's audit log is written and verifies")
+        #expect(result.stdout.contains("SESSION_STARTS=2"))
     }
 }
