@@ -23,6 +23,11 @@ public struct DecisionEvent: Sendable, Equatable {
     /// "read,write", "tcp", ...
     public let detail: String
     public let reason: UInt8
+    /// The file's device as the kernel encodes it (`MKDEV`: major << 20 | minor; see
+    /// `Answers.kernelDevice(fromStat:)`), 0 for network events and objects not yet created.
+    public let device: UInt32
+    /// The file's inode number, 0 for network events and objects not yet created.
+    public let inode: UInt64
 
     /// Decodes a ring-buffer record; nil for records of other types or sizes.
     public init?(record: UnsafeRawBufferPointer) {
@@ -43,6 +48,8 @@ public struct DecisionEvent: Sendable, Equatable {
             object = event.path_len == 0 ? "(unresolved path)" : string(fromCArray: event.path)
             detail = isExec ? "exec" : Self.accessNames(event.access)
             reason = event.reason
+            device = event.device
+            inode = event.inode
         case EG_EVENT_NET.rawValue, EG_EVENT_UNIX.rawValue:
             guard let event = EventRecord.decode(eg_net_event.self, from: record) else { return nil }
             let isUnix = UInt32(header.type) == EG_EVENT_UNIX.rawValue || Int32(event.family) == AF_UNIX
@@ -57,6 +64,8 @@ public struct DecisionEvent: Sendable, Equatable {
             object = isUnix ? string(fromCArray: event.unix_path) : Self.endpoint(event)
             detail = isUnix ? "unix" : (event.protocol == 17 ? "udp" : "tcp")
             reason = event.reason
+            device = 0
+            inode = 0
         case EG_EVENT_TAMPER.rawValue:
             guard let event = EventRecord.decode(eg_tamper_event.self, from: record) else { return nil }
             kind = .tamper
@@ -70,6 +79,8 @@ public struct DecisionEvent: Sendable, Equatable {
             object = Self.tamperName(event.what) + (event.target_pid != 0 ? " pid \(event.target_pid)" : "")
             detail = "tamper"
             reason = UInt8(EG_REASON_TAMPER.rawValue)
+            device = 0
+            inode = 0
         default:
             return nil
         }
@@ -112,6 +123,7 @@ public struct DecisionEvent: Sendable, Equatable {
         case EG_REASON_TAMPER.rawValue: "tamper"
         case EG_REASON_HELD.rawValue: "held"
         case EG_REASON_OBSERVED.rawValue: "observed"
+        case EG_REASON_ANSWERED.rawValue: "answered"
         default: "reason-\(reason)"
         }
     }
@@ -123,6 +135,7 @@ public struct DecisionEvent: Sendable, Equatable {
         if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
         let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
         let why = switch reason {
+        case UInt8(EG_REASON_ANSWERED.rawValue): blocked ? " (blocked by the operator)" : " (approved by the operator)"
         case UInt8(EG_REASON_UNRESOLVED.rawValue): " (path could not be resolved: fail closed)"
         case UInt8(EG_REASON_TOO_LONG.rawValue): " (path too long: fail closed)"
         case UInt8(EG_REASON_NO_POLICY.rawValue): " (session without policy: fail closed)"
