@@ -94,22 +94,26 @@ static __always_inline struct eg_path_verdict eg_decide(struct eg_path_scratch *
 }
 
 /*
- * The operator's answer for `mask` on one object: EG_VERDICT_ALLOW when every
- * kind of the mask has an allow answer, EG_VERDICT_DENY when any has a deny
+ * The operator's answer for `mask` on one object: EG_VERDICT_DENY when any kind
+ * of the mask has a deny answer, EG_VERDICT_ALLOW when every kind has an allow
  * answer, else EG_VERDICT_ASK (still unanswered). The kernel no longer knows
  * which kinds of a merged decision said ask, so the daemon answers every kind of
  * the event's access mask. Expired answers are deleted and count as missing.
- * `once` answers that decide are consumed here: the first to delete one wins it,
- * so two racing accesses cannot both spend the same answer.
+ * `once` answers that decide are consumed here: the first access to delete one
+ * wins it, so two racing accesses cannot both spend the same answer.
  *
  * A global function, like eg_match_path: verified once, scalar arguments only.
+ * No per-kind bit masks are accumulated on purpose: the verifier tracks such
+ * constants precisely and would walk every combination (2^kinds paths). The
+ * walk keeps one flag; the allow pass looks the answers up again to spend them.
  */
 __noinline __u32 eg_file_answer(__u64 session_id, __u64 ino, __u32 dev, __u32 mask)
 {
 	struct eg_file_answer_key key = { .session_id = session_id, .inode = ino, .device = dev };
-	__u32 missing = 0, denied = 0, once = 0, spend, k;
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct eg_answer *a;
+	bool missing = false;
+	__u32 k;
 
 	for (k = 0; k < EG_ACCESS_KINDS; k++) {
 		if (!(mask & (1 << k)))
@@ -121,26 +125,30 @@ __noinline __u32 eg_file_answer(__u64 session_id, __u64 ino, __u32 dev, __u32 ma
 			a = NULL;
 		}
 		if (!a) {
-			missing |= 1 << k;
+			missing = true;
 			continue;
 		}
-		if (a->verdict != EG_VERDICT_ALLOW)	/* anything but allow counts as deny */
-			denied |= 1 << k;
-		if (a->once)
-			once |= 1 << k;
+		/* A deny decides alone; anything but allow counts as deny. */
+		if (a->verdict != EG_VERDICT_ALLOW) {
+			if (a->once)
+				bpf_map_delete_elem(&eg_file_answers, &key);
+			return EG_VERDICT_DENY;
+		}
 	}
-	if (!denied && missing)
+	if (missing)
 		return EG_VERDICT_ASK;
-	/* A deny decides alone; an allow only with every kind allowed. */
-	spend = denied ? (once & denied) : once;
+	/* Every kind allowed: spend the `once` answers among them. */
 	for (k = 0; k < EG_ACCESS_KINDS; k++) {
-		if (!(spend & (1 << k)))
+		if (!(mask & (1 << k)))
 			continue;
 		key.access = k;
-		if (bpf_map_delete_elem(&eg_file_answers, &key) && !denied)
+		a = bpf_map_lookup_elem(&eg_file_answers, &key);
+		if (!a)
 			return EG_VERDICT_ASK;	/* a concurrent access spent it first */
+		if (a->once && bpf_map_delete_elem(&eg_file_answers, &key))
+			return EG_VERDICT_ASK;
 	}
-	return denied ? EG_VERDICT_DENY : EG_VERDICT_ALLOW;
+	return EG_VERDICT_ALLOW;
 }
 
 /*
