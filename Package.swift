@@ -66,8 +66,8 @@ let package = Package(
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
                                                             "EbguardDaemon", "EbguardEnforcement", "EbguardPolicy", "EbguardAudit"]),
-        .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
-        .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardTestSupport"]),
+        .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardTestSupport"]),
+        .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
                                                     "EbguardDaemon"]),
     ]

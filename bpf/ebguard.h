@@ -160,7 +160,7 @@ struct eg_path_rule {
 	__u32 flags;		/* EG_PATH_RULE_* */
 	__u32 _pad;
 };
-#define EG_PATH_RULE_ARGV 0x1	/* exec rules with argv exist: hold the exec for userspace */
+#define EG_PATH_RULE_ARGV 0x1	/* hold the exec for userspace (argv rules and ask rules) */
 
 /* Network: LPM keys; the policy id is matched in full (32 bits) before the address bits. */
 struct eg_net4_key {

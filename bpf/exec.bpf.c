@@ -21,9 +21,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * bprm->file the interpreter, so a script cannot run a denied interpreter. The
  * ELF interpreter (PT_INTERP) gets no bprm check: eg_exec_mmap covers it.
  *
- * A program with argv rules (EG_PATH_RULE_ARGV, see lib/path_match.h) is held
- * instead, whatever its path verdict: SIGSTOP and allow. The task stops before the new program's first instruction, with its
- * argv already readable in /proc; userspace decides and sends SIGCONT or SIGKILL.
+ * A program with argv rules or an ask rule (EG_PATH_RULE_ARGV, see
+ * lib/path_match.h) is held instead, whatever its path verdict: SIGSTOP and
+ * allow. The task stops before the new program's first instruction, with its
+ * argv already readable in /proc; userspace decides (matching argv, or asking
+ * the operator) and sends SIGCONT or SIGKILL. So exec asks need no answer map.
  */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
@@ -41,8 +43,8 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 	s = eg_get_scratch();
 	if (!s)
 		return -EPERM;
-	v = eg_decide(s, 0, eg_resolve_path(s, 0, &bprm->file->f_path), session, EG_DOMAIN_EXEC, EG_EXEC_MASK,
-		      true);
+	v = eg_decide(s, 0, eg_resolve_path(s, 0, &bprm->file->f_path), bprm->file->f_inode, session, EG_DOMAIN_EXEC,
+		      EG_EXEC_MASK, true);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
@@ -93,7 +95,7 @@ static __always_inline int eg_exec_mapping(struct file *file, bool d_path_allowe
 		len = eg_resolve_path(s, 0, &file->f_path);
 	else
 		len = eg_resolve_dentry(s, 0, file->f_path.mnt, file->f_path.dentry);
-	v = eg_decide(s, 0, len, session, EG_DOMAIN_EXEC, EG_EXEC_MASK, false);
+	v = eg_decide(s, 0, len, file->f_inode, session, EG_DOMAIN_EXEC, EG_EXEC_MASK, false);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		task = bpf_get_current_task_btf();
 		if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))

@@ -2,8 +2,9 @@
 /*
  * File enforcement (EG_DOMAIN_FILE): path rules for read, write, create, delete,
  * rename and chmod, for tasks inside a session. Thin entry programs; matching
- * lives in lib/path_match.h, path resolution in lib/path_resolve.h, outcome and
- * events in lib/path_enforce.h. Tasks outside every session pay one lookup.
+ * lives in lib/path_match.h, path resolution in lib/path_resolve.h, outcome,
+ * operators' answers to asks and events in lib/path_enforce.h. Tasks outside
+ * every session pay one lookup.
  */
 #include "lib/path_enforce.h"
 
@@ -30,7 +31,9 @@ static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *d
 	s = eg_get_scratch();
 	if (!s)
 		return -EACCES;
-	v = eg_decide(s, 0, eg_resolve_dentry(s, 0, mnt, dentry), session, EG_DOMAIN_FILE, mask, true);
+	v = eg_decide(s, 0, eg_resolve_dentry(s, 0, mnt, dentry), dentry->d_inode, session, EG_DOMAIN_FILE, mask,
+		      true);
+	eg_file_answered(session_id, &v);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
 }
 
@@ -49,8 +52,14 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 	s = eg_get_scratch();
 	if (!s)
 		return -EACCES;
-	a = eg_decide(s, 0, eg_resolve_dentry(s, 0, src_mnt, src), session, EG_DOMAIN_FILE, src_mask, true);
-	b = eg_decide(s, 1, eg_resolve_dentry(s, 1, dst_mnt, dst), session, EG_DOMAIN_FILE, dst_mask, true);
+	a = eg_decide(s, 0, eg_resolve_dentry(s, 0, src_mnt, src), src->d_inode, session, EG_DOMAIN_FILE, src_mask,
+		      true);
+	b = eg_decide(s, 1, eg_resolve_dentry(s, 1, dst_mnt, dst), dst->d_inode, session, EG_DOMAIN_FILE, dst_mask,
+		      true);
+	/* Each side's answer first: an allowed source must not hide an asked destination.
+	 * A `once` answer spent here is gone even if the other side then denies. */
+	eg_file_answered(session_id, &a);
+	eg_file_answered(session_id, &b);
 	a = eg_stronger(a, b);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &a, -EACCES);
 }
@@ -84,7 +93,8 @@ int BPF_PROG(eg_file_open, struct file *file, int ret)
 	s = eg_get_scratch();
 	if (!s)
 		return -EACCES;
-	v = eg_decide(s, 0, eg_resolve_path(s, 0, &file->f_path), session, EG_DOMAIN_FILE, mask, true);
+	v = eg_decide(s, 0, eg_resolve_path(s, 0, &file->f_path), file->f_inode, session, EG_DOMAIN_FILE, mask, true);
+	eg_file_answered(session_id, &v);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
 }
 

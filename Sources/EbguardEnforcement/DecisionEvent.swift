@@ -146,6 +146,7 @@ public struct DecisionEvent: Sendable, Equatable {
         case EG_REASON_TAMPER.rawValue: "tamper"
         case EG_REASON_HELD.rawValue: "held"
         case EG_REASON_OBSERVED.rawValue: "observed"
+        case EG_REASON_ANSWERED.rawValue: "answered"
         default: "reason-\(reason)"
         }
     }
@@ -157,6 +158,7 @@ public struct DecisionEvent: Sendable, Equatable {
         if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
         let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
         let why = switch reason {
+        case UInt8(EG_REASON_ANSWERED.rawValue): blocked ? " (blocked by the operator)" : " (approved by the operator)"
         case UInt8(EG_REASON_UNRESOLVED.rawValue): " (path could not be resolved: fail closed)"
         case UInt8(EG_REASON_TOO_LONG.rawValue): " (path too long: fail closed)"
         case UInt8(EG_REASON_NO_POLICY.rawValue): " (session without policy: fail closed)"

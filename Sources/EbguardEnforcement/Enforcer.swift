@@ -122,11 +122,13 @@ public final class Enforcer {
         try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, maps.session)
     }
 
-    /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its rules.
+    /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its
+    /// rules and the operator's answers to its asks (a later session may reuse the cgroup id).
     public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
         _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
         _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
         removeRules(maps)
+        Answers(pinRoot: pinRoot).removeAnswers(sessionID: sessionID)
     }
 
     /// Removes one policy's rules (no session may point at its policy id any more).

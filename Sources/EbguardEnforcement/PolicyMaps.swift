@@ -84,8 +84,10 @@ public struct PolicyMaps {
         for rule in policy.exec {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: rule.matcher, rule: rule.id)
             // An argv rule only marks the binary for a hold; userspace matches the command line.
+            // An ask rule keeps its verdict and is held too (EG_PATH_RULE_ARGV, "hold for
+            // userspace"): the exec waits stopped while a human answers, instead of failing.
             merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: rule.argv == nil ? rule.verdict : nil,
-                  id: rule.id, argv: rule.argv != nil)
+                  id: rule.id, argv: rule.argv != nil || rule.verdict == .ask)
         }
         for rule in policy.file {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id)

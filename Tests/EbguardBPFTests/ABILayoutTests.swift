@@ -50,6 +50,36 @@ import Testing
         #expect(MemoryLayout<eg_process_exit_event>.offset(of: \.exit_code) == 68)
     }
 
+    @Test func answerLayouts() {
+        #expect(MemoryLayout<eg_answer>.size == 16)
+        #expect(MemoryLayout<eg_answer>.offset(of: \.verdict) == 0)
+        #expect(MemoryLayout<eg_answer>.offset(of: \.once) == 1)
+        #expect(MemoryLayout<eg_answer>.offset(of: \.expires_ns) == 8)
+
+        #expect(MemoryLayout<eg_file_answer_key>.size == 24)
+        #expect(MemoryLayout<eg_file_answer_key>.offset(of: \.session_id) == 0)
+        #expect(MemoryLayout<eg_file_answer_key>.offset(of: \.inode) == 8)
+        #expect(MemoryLayout<eg_file_answer_key>.offset(of: \.device) == 16)
+        #expect(MemoryLayout<eg_file_answer_key>.offset(of: \.access) == 20)
+
+        #expect(MemoryLayout<eg_net_answer_key>.size == 32)
+        #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.session_id) == 0)
+        #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.family) == 8)
+        #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.protocol) == 9)
+        #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.port) == 10)
+        #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.addr) == 16)
+    }
+
+    @Test func pathEventCarriesTheObjectsIdentity() {
+        #expect(MemoryLayout<eg_path_event>.size == 352)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.session_id) == 56)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.reason) == 79)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.path_len) == 80)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.device) == 84)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.path) == 88)
+        #expect(MemoryLayout<eg_path_event>.offset(of: \.inode) == 88 + Int(EG_PATH_MAX))
+    }
+
     @Test func decodeChecksSizeAndLength() {
         var event = eg_probe_event()
         event.hdr.type = UInt16(EG_EVENT_PROBE.rawValue)

@@ -76,6 +76,29 @@ import Testing
         #expect(docker.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
     }
 
+    @Test func askExecRulesAreHeldForUserspace() throws {
+        let maps = try compile("""
+        version: 1
+        name: t
+        exec:
+          - { action: ask, path: /usr/bin/curl }
+          - { action: allow, path: /usr/bin/ls }
+          - { action: deny, path: /usr/bin/nc }
+        file:
+          - { action: ask, path: /etc/hosts }
+        """)
+        let curl = try #require(maps.paths.first { pathString($0.key) == "/usr/bin/curl" })
+        #expect(curl.rule.flags & UInt32(EG_PATH_RULE_ARGV) != 0, "an exec ask is held, not refused")
+        #expect(curl.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_ASK.rawValue))
+        for path in ["/usr/bin/ls", "/usr/bin/nc"] {
+            let entry = try #require(maps.paths.first { pathString($0.key) == path })
+            #expect(entry.rule.flags == 0, "\(path)")
+        }
+        // File asks are answered through eg_file_answers, never held.
+        let hosts = try #require(maps.paths.first { pathString($0.key) == "/etc/hosts" })
+        #expect(hosts.key.domain == UInt8(EG_DOMAIN_FILE.rawValue) && hosts.rule.flags == 0)
+    }
+
     @Test func networkPrefixesCarryEveryCoveringRuleMostSpecificFirst() throws {
         let maps = try compile("""
         version: 1

@@ -42,6 +42,9 @@ struct PathEvent: CustomStringConvertible {
     let pathLength: UInt32
     let comm: String
     let pid: UInt32
+    /// The object's inode and device (kernel encoding), 0 when it does not exist yet.
+    let inode: UInt64
+    let device: UInt32
 
     init(_ event: eg_path_event) {
         type = event.hdr.type
@@ -56,10 +59,12 @@ struct PathEvent: CustomStringConvertible {
         pathLength = event.path_len
         comm = string(fromCArray: event.task.comm)
         pid = event.task.pid
+        inode = event.inode
+        device = event.device
     }
 
     var description: String {
-        "type \(type) \(comm) \(path) access 0x\(String(access, radix: 16)) ret \(ret) rule \(rule) verdict \(verdict) reason \(reason)"
+        "type \(type) \(comm) \(path) access 0x\(String(access, radix: 16)) ret \(ret) rule \(rule) verdict \(verdict) reason \(reason) inode \(inode) device 0x\(String(device, radix: 16))"
     }
 }
 

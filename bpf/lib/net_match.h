@@ -42,8 +42,19 @@
  *
  * eg_sessions (lib/maps.h): the session's policy_id, default verdicts and flags.
  *
+ * eg_net_answers: hash, pinned by name, written by the daemon when an operator
+ *   answers an ask. key = struct eg_net_answer_key { session_id, family, protocol,
+ *   port, addr } exactly as the ask's event reported the destination (mapped v6 as
+ *   AF_INET, v4 in the first 4 bytes and the rest zero, 0.0.0.0 as 127.0.0.1),
+ *   value = struct eg_answer. Read only when the rules say ask.
+ *
+ * Unix sockets have no answer map: a Unix ask stays a deny (EPERM).
+ *
  * ---- Outcomes ----------------------------------------------------------------
  * deny, ask -> the call fails with EPERM (ask denies at once; the event says ask).
+ * answered  -> an ask with an unexpired answer in eg_net_answers: the answer's
+ *              verdict (allow, or EPERM), reason EG_REASON_ANSWERED, always
+ *              reported; a `once` answer is consumed by the call it decides.
  * audit     -> allowed, with an event.
  * allow     -> allowed; an event only if the session has EG_SESSION_AUDIT_ALLOWS.
  * Tasks outside every session: allowed after one hash lookup, no event.
@@ -96,6 +107,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } eg_unix_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct eg_net_answer_key);
+	__type(value, struct eg_answer);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_net_answers SEC(".maps");
 
 /* What decided, and how. */
 struct eg_net_decision {
@@ -181,10 +201,49 @@ eg_net_decide6(const struct eg_session *session, const struct eg_net_dest *dest)
 	return eg_net_decide(session, bpf_map_lookup_elem(&eg_net6_rules, &key), dest->port, dest->protocol);
 }
 
-/* Whether the decision is reported: everything but allows, unless the session audits allows. */
+/*
+ * Whether the decision is reported: everything but allows, unless the session
+ * audits allows; an operator's allow always is (the audit trail shows approvals).
+ */
 static __always_inline bool eg_net_reported(const struct eg_session *session, struct eg_net_decision d)
 {
-	return d.verdict != EG_VERDICT_ALLOW || (session->flags & EG_SESSION_AUDIT_ALLOWS);
+	return d.verdict != EG_VERDICT_ALLOW || d.reason == EG_REASON_ANSWERED ||
+	       (session->flags & EG_SESSION_AUDIT_ALLOWS);
+}
+
+/*
+ * Lets an operator's answer decide an ask on `dest` (see eg_net_answers). An
+ * expired answer is deleted and ignored; a `once` answer is consumed by the
+ * first call to delete it, so two racing calls cannot both spend it.
+ */
+static __always_inline void eg_net_answered(__u64 session_id, const struct eg_net_dest *dest,
+					    struct eg_net_decision *d)
+{
+	struct eg_net_answer_key key = {
+		.session_id = session_id,
+		.family = dest->family,
+		.protocol = dest->protocol,
+		.port = dest->port,
+	};
+	struct eg_answer *a;
+	__u8 verdict;
+
+	if (d->verdict != EG_VERDICT_ASK)
+		return;
+	__builtin_memcpy(key.addr, dest->addr, sizeof(key.addr));
+	a = bpf_map_lookup_elem(&eg_net_answers, &key);
+	if (!a)
+		return;
+	if (a->expires_ns && bpf_ktime_get_boot_ns() >= a->expires_ns) {
+		bpf_map_delete_elem(&eg_net_answers, &key);
+		return;
+	}
+	/* Anything but allow counts as deny. */
+	verdict = a->verdict == EG_VERDICT_ALLOW ? EG_VERDICT_ALLOW : EG_VERDICT_DENY;
+	if (a->once && bpf_map_delete_elem(&eg_net_answers, &key))
+		return;	/* a concurrent call spent it first: still ask */
+	d->verdict = verdict;
+	d->reason = EG_REASON_ANSWERED;
 }
 
 static __always_inline bool eg_net_denies(struct eg_net_decision d)
@@ -295,6 +354,7 @@ static __always_inline int eg_net_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 		d = eg_net_decide4(session, &dest);
 	else
 		d = eg_net_decide6(session, &dest);
+	eg_net_answered(session_id, &dest, &d);
 	if (eg_net_reported(session, d)) {
 		ev = eg_net_event_start(EG_EVENT_NET, session_id, session, d, &dest);
 		if (ev)
@@ -359,7 +419,8 @@ static __always_inline int eg_unix_peer_name(struct sock *peer, struct eg_unix_k
 
 /*
  * The whole decision for a Unix connect or datagram send to `peer`: 0 to allow,
- * -EPERM to refuse (what LSM hooks return).
+ * -EPERM to refuse (what LSM hooks return). An ask denies: Unix sockets have no
+ * answer map (eg_net_answers is keyed by IP destinations), so nothing answers it.
  */
 static __always_inline int eg_unix_check(struct sock *peer)
 {

@@ -6,7 +6,10 @@
  *
  *   deny  -> deny_ret (-EACCES for files, -EPERM for exec) + event
  *   ask   -> deny_ret + event with verdict ask (nobody can answer inside a hook;
- *            userspace raises the question and writes the answer for the retry)
+ *            userspace raises the question and writes the answer for the retry:
+ *            eg_file_answered() below, file domain only; exec asks are held)
+ *   answered -> the operator's verdict (ALLOW: 0, DENY: deny_ret), reason
+ *            EG_REASON_ANSWERED, always reported
  *   audit -> 0 + event
  *   allow -> 0, an event only when the session has EG_SESSION_AUDIT_ALLOWS
  * A path that cannot be resolved or is too long, or a policy without its
@@ -17,24 +20,67 @@
 
 #include "path_resolve.h"
 
-/* One decided path: what the matcher said and where the path lies. */
+/*
+ * Answers to file asks, written by the daemon (struct eg_file_answer_key ->
+ * struct eg_answer, see ebguard.h): one entry per (session, inode, device,
+ * access kind), so the answer holds for the object the kernel resolved, whatever
+ * name reaches it (symlink, hard link, bind mount), and not for a new file put
+ * at the same path. Only read when a decision is ASK: the allow path never
+ * looks here.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct eg_file_answer_key);
+	__type(value, struct eg_answer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_file_answers SEC(".maps");
+
+/* One decided path: what the matcher said, where the path lies, which object it is. */
 struct eg_path_verdict {
 	struct eg_decision d;
 	__s32 len;	/* length of scratch->path[slot], or < 0 if unresolved */
 	__u8 mask;	/* the access kinds checked on it */
 	__u8 slot;
 	__u8 _pad[2];
+	/* The object (struct inode *); 0 when it does not exist yet (a create's
+	 * negative dentry). Read (eg_inode_id) only for an event or an ask, never on
+	 * the allow path. A plain number: the struct is copied around (eg_stronger),
+	 * and a copied scalar keeps the verifier out of pointer-spill tracking. */
+	__u64 inode;
 };
 
+/* How answers and events name an object: i_ino, and the kernel's dev_t of its superblock. */
+struct eg_inode_id {
+	__u64 ino;	/* 0: no object */
+	__u32 dev;
+	__u32 _pad;
+};
+
+static __always_inline struct eg_inode_id eg_inode_id(__u64 object)
+{
+	struct inode *inode = (struct inode *)object;
+	struct eg_inode_id id = {};
+
+	if (inode) {
+		id.ino = BPF_CORE_READ(inode, i_ino);
+		id.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
+	return id;
+}
+
+/* `inode` is the object the hook decides on (see struct eg_path_verdict). */
 static __always_inline struct eg_path_verdict eg_decide(struct eg_path_scratch *s, int slot, int len,
-							 const struct eg_session *session, __u8 domain,
-							 __u8 mask, bool use_default)
+							 struct inode *inode, const struct eg_session *session,
+							 __u8 domain, __u8 mask, bool use_default)
 {
 	struct eg_path_verdict v = {};
 
 	v.len = len;
 	v.mask = mask;
 	v.slot = slot;
+	v.inode = (__u64)inode;
 	if (len < 0) {
 		v.d.verdict = EG_VERDICT_DENY;
 		v.d.reason = len == EG_RESOLVE_TOO_LONG ? EG_REASON_TOO_LONG : EG_REASON_UNRESOLVED;
@@ -47,6 +93,85 @@ static __always_inline struct eg_path_verdict eg_decide(struct eg_path_scratch *
 	return v;
 }
 
+/*
+ * The operator's answer for `mask` on one object: EG_VERDICT_DENY when any kind
+ * of the mask has a deny answer, EG_VERDICT_ALLOW when every kind has an allow
+ * answer, else EG_VERDICT_ASK (still unanswered). The kernel no longer knows
+ * which kinds of a merged decision said ask, so the daemon answers every kind of
+ * the event's access mask. Expired answers are deleted and count as missing.
+ * `once` answers that decide are consumed here: the first access to delete one
+ * wins it, so two racing accesses cannot both spend the same answer.
+ *
+ * A global function, like eg_match_path: verified once, scalar arguments only.
+ * No per-kind bit masks are accumulated on purpose: the verifier tracks such
+ * constants precisely and would walk every combination (2^kinds paths). The
+ * walk keeps one flag; the allow pass looks the answers up again to spend them.
+ */
+__noinline __u32 eg_file_answer(__u64 session_id, __u64 ino, __u32 dev, __u32 mask)
+{
+	struct eg_file_answer_key key = { .session_id = session_id, .inode = ino, .device = dev };
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct eg_answer *a;
+	bool missing = false;
+	__u32 k;
+
+	for (k = 0; k < EG_ACCESS_KINDS; k++) {
+		if (!(mask & (1 << k)))
+			continue;
+		key.access = k;
+		a = bpf_map_lookup_elem(&eg_file_answers, &key);
+		if (a && a->expires_ns && now >= a->expires_ns) {
+			bpf_map_delete_elem(&eg_file_answers, &key);
+			a = NULL;
+		}
+		if (!a) {
+			missing = true;
+			continue;
+		}
+		/* A deny decides alone; anything but allow counts as deny. */
+		if (a->verdict != EG_VERDICT_ALLOW) {
+			if (a->once)
+				bpf_map_delete_elem(&eg_file_answers, &key);
+			return EG_VERDICT_DENY;
+		}
+	}
+	if (missing)
+		return EG_VERDICT_ASK;
+	/* Every kind allowed: spend the `once` answers among them. */
+	for (k = 0; k < EG_ACCESS_KINDS; k++) {
+		if (!(mask & (1 << k)))
+			continue;
+		key.access = k;
+		a = bpf_map_lookup_elem(&eg_file_answers, &key);
+		if (!a)
+			return EG_VERDICT_ASK;	/* a concurrent access spent it first */
+		if (a->once && bpf_map_delete_elem(&eg_file_answers, &key))
+			return EG_VERDICT_ASK;
+	}
+	return EG_VERDICT_ALLOW;
+}
+
+/*
+ * Lets an operator's answer decide a file ask. Objects without an inode (a file
+ * about to be created) cannot be answered: they stay ask, so denied.
+ */
+static __always_inline void eg_file_answered(__u64 session_id, struct eg_path_verdict *v)
+{
+	struct eg_inode_id id;
+	__u32 verdict;
+
+	if (v->d.verdict != EG_VERDICT_ASK)
+		return;
+	id = eg_inode_id(v->inode);
+	if (!id.ino)
+		return;
+	verdict = eg_file_answer(session_id, id.ino, id.dev, v->mask);
+	if (verdict == EG_VERDICT_ASK)
+		return;
+	v->d.verdict = verdict;
+	v->d.reason = EG_REASON_ANSWERED;
+}
+
 /* The stronger of two decisions; on a tie the first (the source of a rename). */
 static __always_inline struct eg_path_verdict eg_stronger(struct eg_path_verdict a, struct eg_path_verdict b)
 {
@@ -56,6 +181,7 @@ static __always_inline struct eg_path_verdict eg_stronger(struct eg_path_verdict
 static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64 session_id,
 				    const struct eg_session *session, const struct eg_path_verdict *v, int ret)
 {
+	struct eg_inode_id id = eg_inode_id(v->inode);
 	struct eg_path_event *ev;
 	__u32 n;
 
@@ -71,8 +197,8 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 	ev->rule = v->d.rule;
 	ev->verdict = v->d.verdict;
 	ev->reason = v->d.reason;
-	ev->device = 0;
-	ev->inode = 0;
+	ev->device = id.dev;
+	ev->inode = id.ino;
 	__builtin_memset(ev->path, 0, sizeof(ev->path));
 	ev->path_len = 0;
 	if (v->len >= 0) {
@@ -94,7 +220,9 @@ static __always_inline int eg_enforce(struct eg_path_scratch *s, __u16 type, __u
 {
 	int ret = v->d.verdict >= EG_VERDICT_ASK ? deny_ret : 0;
 
-	if (v->d.verdict != EG_VERDICT_ALLOW || (session->flags & EG_SESSION_AUDIT_ALLOWS))
+	/* An operator's allow is reported too: the audit trail shows what was approved. */
+	if (v->d.verdict != EG_VERDICT_ALLOW || v->d.reason == EG_REASON_ANSWERED ||
+	    (session->flags & EG_SESSION_AUDIT_ALLOWS))
 		eg_emit(s, type, session_id, session, v, ret);
 	return ret;
 }

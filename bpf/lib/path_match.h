@@ -34,8 +34,8 @@
  * (the more specific) names the rule. A verdict byte above EG_VERDICT_DENY that
  * is not EG_VERDICT_NONE counts as deny.
  *
- * EG_PATH_RULE_ARGV (exec domain): argv-conditional rules exist for this
- * program. The flag counts on any key looked at while the exec verdict is still
+ * EG_PATH_RULE_ARGV (exec domain): argv-conditional rules or an ask rule exist
+ * for this program (an ask is answered by a human while the exec is held). The flag counts on any key looked at while the exec verdict is still
  * open, i.e. on a key at least as specific as the one whose verdict wins; its
  * own verdict[EXEC] may be EG_VERDICT_NONE (only argv rules: the walk goes on to
  * find the verdict of the path alone). The kernel cannot read argv in the hook,
