@@ -46,6 +46,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def runqueue_wait_seconds(pid):
+    """Time the threads of `pid` spent runnable but waiting for a CPU (/proc/PID/task/*/schedstat,
+    second field): on a shared machine, loss with a daemon waiting here is CPU starvation."""
+    total = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((t / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
+
+
 class Daemon:
     """`ebguard daemon --state-dir DIR` with its log in DIR's sibling, stopped with SIGTERM."""
 
@@ -163,6 +175,7 @@ def pipeline(p, daemon, worker_class, loops, work):
         gen = worker_class("daemon-gen", [daemon.ebguard, "run", "--quiet", "--policy", str(policy), "--name",
                                           "bench-gen", "--", loops, "serve"], str(work), env=daemon.env)
         counter = JSONFile(out_path)
+        load = os.getloadavg()
         idle = idle_cpu(daemon.pid)
         steps = []
         for rnd in range(q["pipeline_rounds"]):
@@ -181,7 +194,7 @@ def pipeline(p, daemon, worker_class, loops, work):
             gen.close()
         sub.terminate()
         sub.wait()
-    return summarize(steps, q, direct, idle, other_daemons(daemon.pid))
+    return summarize(steps, q, direct, idle, other_daemons(daemon.pid), load)
 
 
 def idle_cpu(pid, seconds=2.0):
@@ -193,11 +206,11 @@ def idle_cpu(pid, seconds=2.0):
 def pipeline_step(daemon, gen, sub, counter, err_path, rate, n):
     s0 = daemon.status()
     seen0, notices0 = counter.poll(), drop_notices(err_path)
-    c0, sc0 = cpu_seconds(daemon.pid), cpu_seconds(sub.pid)
+    c0, sc0, w0 = cpu_seconds(daemon.pid), cpu_seconds(sub.pid), runqueue_wait_seconds(daemon.pid)
     t0 = time.monotonic()
     reply = gen.ask(f"denyrate {DENY_ADDR} {PORT_DENY} {n} {rate}", timeout=300)
     gen_seconds = time.monotonic() - t0
-    c_gen = cpu_seconds(daemon.pid)
+    c_gen, w_gen = cpu_seconds(daemon.pid), runqueue_wait_seconds(daemon.pid)
     # Drained when nothing new reached the file or the daemon's counters for half a second.
     last, stable_since, deadline = None, time.monotonic(), time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -215,13 +228,16 @@ def pipeline_step(daemon, gen, sub, counter, err_path, rate, n):
     lost = s1["lost_total"] - s0["lost_total"]
     drops = s1["subscriber_drops"] - s0["subscriber_drops"]
     mine = drop_notices(err_path) - notices0
+    published = s1["events_total"] - s0["events_total"]
     return dict(requested_per_s=rate, offered=n, denied=int(reply[3]), achieved_per_s=reply[2],
                 generator_seconds=gen_seconds, delivered=delivered, kernel_lost=lost, subscriber_drops=drops,
-                file_subscriber_drops=mine, unaccounted=max(0, n - delivered - lost - mine),
-                daemon_events=s1["events_total"] - s0["events_total"],
+                file_subscriber_drops=mine, unaccounted=max(0, n - lost - published),
+                daemon_events=published,
                 # The daemon's CPU while the generator ran, and all it spent on the step (drain included).
                 daemon_cpu_pct=100 * (c_gen - c0) / gen_seconds, daemon_cpu_seconds=c1 - c0,
-                subscriber_cpu_seconds=sc1 - sc0,
+                subscriber_cpu_seconds=sc1 - sc0, daemon_runqueue_wait_pct=100 * (w_gen - w0) / gen_seconds,
+                daemon_us_per_event=1e6 * (c1 - c0) / published if published else None,
+                subscriber_us_per_event=1e6 * (sc1 - sc0) / delivered if delivered else None,
                 drain_seconds=time.monotonic() - t0 - gen_seconds)
 
 
@@ -239,10 +255,12 @@ def drop_notices(err_path):
 
 
 def lossless(s):
-    return s["delivered"] == s["offered"] and s["kernel_lost"] == 0 and s["subscriber_drops"] == 0
+    """Every event offered reached the JSON file (so this subscriber missed none) and the kernel
+    lost none. Drops to the session's own `ebguard run` (it prints denials) are reported apart."""
+    return s["delivered"] == s["offered"] and s["kernel_lost"] == 0
 
 
-def summarize(steps, q, direct, idle, others):
+def summarize(steps, q, direct, idle, others, load):
     """Per rate over the rounds: lossless only if every round was; the rate counts as requested
     when the generator kept within 0.5% of it (else as achieved, the worst round)."""
     rates = []
@@ -258,7 +276,7 @@ def summarize(steps, q, direct, idle, others):
     return dict(steps=steps, rates=rates, ungoverned_generator_per_s=direct, idle_daemon_cpu_pct=idle,
                 best_lossless_per_s=max(ok) if ok else 0.0, loss_starts_per_s=lossy[0] if lossy else None,
                 cpu_rate=q["cpu_rate"], daemon_cpu_pct_at_rate=statistics.median(cpu) if cpu else None,
-                other_daemons=len(others), event_bytes=208 + 8, ring_buffer_bytes=1 << 20)
+                other_daemons=len(others), event_bytes=208 + 8, ring_buffer_bytes=1 << 20, loadavg=load)
 
 
 # ------------------------------------------------------------------------------ start-up
@@ -358,6 +376,11 @@ def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock):
     """One scratch daemon for every daemon measurement; failures become an `error`, not a crash."""
     work.mkdir(parents=True, exist_ok=True)
     out = {}
+    # A daemon that finds this build's programs pinned (the sessions above pinned them) only opens
+    # them; loading them itself parses the objects and costs it several MB more.
+    def pinned():
+        return {str(x.parent) for x in Path("/sys/fs/bpf/ebguard").glob("*/link-*")}
+    before = pinned()
     try:
         daemon = Daemon(ebguard, work)
     except Exception as e:
@@ -367,6 +390,7 @@ def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock):
         time.sleep(2)
         out["rss_idle_kb"], out["hwm_idle_kb"] = daemon.rss_kb()
         out["mode"] = daemon.status().get("mode")
+        out["loaded_programs"] = bool(pinned() - before)
         log(f"  [host] daemon idle: RSS {out['rss_idle_kb'] / 1024:.1f} MB ({out['mode']})")
         for name, fn in (("startup", lambda: startup(p, daemon, policies["startup"], work)),
                          ("pipeline", lambda: pipeline(p, daemon, worker_class, loops, work)),
@@ -404,8 +428,8 @@ def evaluate(dm, add):
         start = pl["loss_starts_per_s"]
         add("event pipeline, lossless (host daemon)", "≥ 200,000 events/s", f"{v:,.0f} events/s",
             "PASS" if v >= 200000 else "MISS",
-            "highest offered rate at which every event reached the JSON-lines subscriber in every round, with "
-            "no kernel loss and no subscriber drop; " + (f"loss starts at {start:,.0f}/s" if start else "no step lost events"))
+            "highest offered rate at which every event reached the JSON-lines subscriber's file in every round "
+            "and the kernel lost none; " + (f"loss starts at {start:,.0f}/s" if start else "no step lost events"))
         c = pl["daemon_cpu_pct_at_rate"]
         if c is not None:
             add(f"daemon CPU at {pl['cpu_rate']:,} events/s (host)", "≤ 5% of a core", f"{c:.1f}%",
@@ -461,30 +485,37 @@ def render(dm, p):
               f"{q['pipeline_seconds']} s ({q['cpu_rate']:,}/s: {q['cpu_seconds']} s), {q['pipeline_rounds']} round(s), "
               f"flat out (rate 0) {q['pipeline_flat_n']:,} events. Ungoverned, the same generator makes "
               f"{pl['ungoverned_generator_per_s']:,.0f} connects/s.", "",
-              "*delivered*: the events in the JSON file; *kernel lost*: `ebguard status` `lost_total` delta (the ring "
-              "was full); *dropped*: `subscriber_drops` delta (a subscriber fell more than 4 MiB behind; the "
-              "subscriber also says so on stderr); *unaccounted*: offered − delivered − lost − this subscriber's "
-              "drops (another reader of `eg_events`, e.g. a second daemon built from the same objects). "
-              "*daemon CPU*: utime+stime from `/proc/PID/stat` while the generator ran, in % of one core; the "
-              "drain after it is in *CPU s total*.", "",
-              "| round | requested /s | generated /s | offered | delivered | kernel lost | dropped | unaccounted | "
-              "daemon CPU | CPU s total (daemon / subscriber) | drain s |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "*published*: events the daemon decoded and published (`events_total` delta); *delivered*: the "
+              "events in the JSON file; *kernel lost*: `lost_total` delta (the ring was full); *dropped*: "
+              "`subscriber_drops` delta, over every subscriber (the file's and the session's `ebguard run`): one fell "
+              "more than 4 MiB behind; *unaccounted*: offered − lost − published (another reader of `eg_events`, e.g. "
+              "a second daemon built from the same objects). *daemon CPU*: utime+stime from `/proc/PID/stat` while "
+              "the generator ran, in % of one core; *waiting*: the daemon's time runnable but without a CPU "
+              "(`schedstat`) in the same window: high means a busy machine starved it. *µs/event*: all CPU the "
+              "daemon (and the subscriber) spent on the step, drain included, per event it handled: the cost that "
+              "bounds the rate on an idle core. A step is lossless when every offered event is in the file and "
+              "the kernel lost none.", "",
+              "| round | requested /s | generated /s | offered | published | delivered | kernel lost | dropped | "
+              "unaccounted | daemon CPU | waiting | µs/event daemon / subscriber | drain s |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for s in pl["steps"]:
+            per = " / ".join(f"{v:.1f}" if v is not None else "–" for v in (s["daemon_us_per_event"], s["subscriber_us_per_event"]))
             L.append(f"| {s['round']} | {s['requested_per_s'] or 'flat out'} | {s['achieved_per_s']:,.0f} | {s['offered']:,} | "
-                     f"{s['delivered']:,} | {s['kernel_lost']:,} | {s['subscriber_drops']:,} | {s['unaccounted']:,} | "
-                     f"{s['daemon_cpu_pct']:.1f}% | {s['daemon_cpu_seconds']:.2f} / {s['subscriber_cpu_seconds']:.2f} | "
+                     f"{s['daemon_events']:,} | {s['delivered']:,} | {s['kernel_lost']:,} | {s['subscriber_drops']:,} | "
+                     f"{s['unaccounted']:,} | {s['daemon_cpu_pct']:.1f}% | {s['daemon_runqueue_wait_pct']:.0f}% | {per} | "
                      f"{s['drain_seconds']:.1f} |")
         start = pl["loss_starts_per_s"]
-        L += ["", f"Highest lossless rate: **{pl['best_lossless_per_s']:,.0f} events/s**; loss starts at "
-              + (f"**{start:,.0f} events/s**" if start else "no rate measured") + f". The idle daemon uses "
-              f"{pl['idle_daemon_cpu_pct']:.1f}% of a core. Other `ebguard daemon` processes on the host during this "
-              f"step: {pl['other_daemons']}.", ""]
+        L += ["", f"Highest lossless rate: **{pl['best_lossless_per_s']:,.0f} events/s**; "
+              + (f"loss starts at **{start:,.0f} events/s**" if start else "no measured rate lost events") + f". The idle daemon uses "
+              f"{pl['idle_daemon_cpu_pct']:.1f}% of a core. Load average when this step began: "
+              f"{', '.join(f'{x:.1f}' for x in pl['loadavg'])}; other `ebguard daemon` processes on the host: "
+              f"{pl['other_daemons']}.", ""]
     mem = dm.get("memory")
     if "rss_idle_kb" in dm:
         L += ["## Daemon memory (host)", "",
               "| state | daemon VmRSS | peak (VmHWM) |", "| --- | --- | --- |",
-              f"| idle, 2 s after start, no session | {dm['rss_idle_kb'] / 1024:.1f} MB | {dm['hwm_idle_kb'] / 1024:.1f} MB |"]
+              f"| idle, 2 s after start, no session{' (it loaded the programs)' if dm.get('loaded_programs') else ''} | "
+              f"{dm['rss_idle_kb'] / 1024:.1f} MB | {dm['hwm_idle_kb'] / 1024:.1f} MB |"]
         if mem and "rss_kb" in mem:
             L.append(f"| {mem['sessions']} concurrent sessions ({mem['policy']}) | {mem['rss_kb'] / 1024:.1f} MB | "
                      f"{mem['hwm_kb'] / 1024:.1f} MB |")
