@@ -22,6 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
+SESSION_BATCH = 10
 PORT_DENY = 47314                 # denied connects to DENY_ADDR:PORT_DENY are the pipeline's events
 DENY_ADDR = "127.0.0.3"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -322,21 +323,25 @@ def memory(p, daemon, policy, map_memlock):
     procs = []
     res = dict(sessions=n, policy=policy.name)
     try:
-        for i in range(n):
-            procs.append(subprocess.Popen([daemon.ebguard, "run", "--quiet", "--policy", str(policy), "--name",
-                                           f"bench-mem-{i}", "--", "sleep", "600"], env=daemon.env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # In batches: each starting `run` opens up to three connections (probe, status, register) and the
+        # daemon serves at most 128 at once; once up, a session holds one.
         deadline = time.monotonic() + 60 + 2 * n   # each `run` compiles its policy, and so does the daemon
-        while True:
-            st = daemon.status()
-            live = [s for s in st["sessions"] if s["name"].startswith("bench-mem-") and s["processes"] > 0]
-            if len(live) >= n:
-                break
-            dead = [q for q in procs if q.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                raise RuntimeError(f"{len(live)}/{n} sessions came up ({len(dead)} `ebguard run` exited, "
-                                   f"first status {dead[0].returncode if dead else '-'})")
-            time.sleep(0.2)
+        for first in range(0, n, SESSION_BATCH):
+            for i in range(first, min(n, first + SESSION_BATCH)):
+                procs.append(subprocess.Popen([daemon.ebguard, "run", "--quiet", "--policy", str(policy), "--name",
+                                               f"bench-mem-{i}", "--", "sleep", "600"], env=daemon.env,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            while True:
+                st = daemon.status()
+                live = [s for s in st["sessions"] if s["name"].startswith("bench-mem-") and s["processes"] > 0]
+                if len(live) >= len(procs):
+                    break
+                dead = [q for q in procs if q.poll() is not None]
+                if dead or time.monotonic() > deadline:
+                    why = dead[0].stderr.read().strip().splitlines()[-1:] if dead else ""
+                    raise RuntimeError(f"{len(live)}/{len(procs)} sessions came up ({len(dead)} `ebguard run` exited: "
+                                       f"{why})")
+                time.sleep(0.2)
         time.sleep(1)   # a tick of the daemon's loop with every session in place
         res["rss_kb"], res["hwm_kb"] = daemon.rss_kb()
         after_maps = map_memlock()
@@ -348,12 +353,7 @@ def memory(p, daemon, policy, map_memlock):
         rss = [proc_status_kb(q.pid, "VmRSS") for q in procs if q.poll() is None]
         res["run_client_rss_kb_median"] = statistics.median(rss) if rss else None
         # Ending them as users do: the command exits, `ebguard run` ends its session.
-        for s in live:
-            for pid in Path(s["cgroup"], "cgroup.procs").read_text().split():
-                try:
-                    os.kill(int(pid), signal.SIGTERM)
-                except (ProcessLookupError, ValueError):
-                    pass
+        end_commands(live)
         for q in procs:
             q.wait(60)
         deadline = time.monotonic() + 30
@@ -363,11 +363,30 @@ def memory(p, daemon, policy, map_memlock):
         res["rss_after_kb"] = daemon.rss_kb()[0]
         res["sessions_left"] = len(daemon.status()["sessions"]) - base
     finally:
+        if any(q.poll() is None for q in procs):
+            try:
+                end_commands([s for s in daemon.status()["sessions"] if s["name"].startswith("bench-mem-")])
+            except Exception:
+                pass
         for q in procs:
             if q.poll() is None:
                 q.kill()
                 q.wait()
     return res
+
+
+def end_commands(sessions):
+    """SIGTERM to every process in these sessions' cgroups (the `sleep` commands)."""
+    for s in sessions:
+        try:
+            pids = Path(s["cgroup"], "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
 
 
 # ------------------------------------------------------------------------------ the part
