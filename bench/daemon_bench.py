@@ -321,7 +321,7 @@ def memory(p, daemon, policy, map_memlock):
     before_maps = map_memlock()
     base = len(daemon.status()["sessions"])
     procs = []
-    res = dict(sessions=n, policy=policy.name)
+    res = dict(sessions=n, policy=policy.name, rss_before_kb=daemon.rss_kb()[0])
     try:
         # In batches: each starting `run` opens up to three connections (probe, status, register) and the
         # daemon serves at most 128 at once; once up, a session holds one.
@@ -411,9 +411,10 @@ def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock):
         out["mode"] = daemon.status().get("mode")
         out["loaded_programs"] = bool(pinned() - before)
         log(f"  [host] daemon idle: RSS {out['rss_idle_kb'] / 1024:.1f} MB ({out['mode']})")
+        # Sessions before the pipeline: its backlog and subscriber buffers would be in their RSS.
         for name, fn in (("startup", lambda: startup(p, daemon, policies["startup"], work)),
-                         ("pipeline", lambda: pipeline(p, daemon, worker_class, loops, work)),
-                         ("memory", lambda: memory(p, daemon, policies["sessions"], map_memlock))):
+                         ("memory", lambda: memory(p, daemon, policies["sessions"], map_memlock)),
+                         ("pipeline", lambda: pipeline(p, daemon, worker_class, loops, work))):
             try:
                 out[name] = fn()
             except Exception as e:
@@ -521,7 +522,7 @@ def render(dm, p):
             per = " / ".join(f"{v:.1f}" if v is not None else "–" for v in (s["daemon_us_per_event"], s["subscriber_us_per_event"]))
             L.append(f"| {s['round']} | {s['requested_per_s'] or 'flat out'} | {s['achieved_per_s']:,.0f} | {s['offered']:,} | "
                      f"{s['daemon_events']:,} | {s['delivered']:,} | {s['kernel_lost']:,} | {s['subscriber_drops']:,} | "
-                     f"{s['unaccounted']:,} | {s['daemon_cpu_pct']:.1f}% | {s['daemon_runqueue_wait_pct']:.0f}% | {per} | "
+                     f"{s['unaccounted']:,} | {cpu_cell(s)} | {s['daemon_runqueue_wait_pct']:.0f}% | {per} | "
                      f"{s['drain_seconds']:.1f} |")
         start = pl["loss_starts_per_s"]
         L += ["", f"Highest lossless rate: **{pl['best_lossless_per_s']:,.0f} events/s**; "
@@ -536,11 +537,12 @@ def render(dm, p):
               f"| idle, 2 s after start, no session{' (it loaded the programs)' if dm.get('loaded_programs') else ''} | "
               f"{dm['rss_idle_kb'] / 1024:.1f} MB | {dm['hwm_idle_kb'] / 1024:.1f} MB |"]
         if mem and "rss_kb" in mem:
+            L.append(f"| before the sessions (after the start-up runs) | {mem['rss_before_kb'] / 1024:.1f} MB | |")
             L.append(f"| {mem['sessions']} concurrent sessions ({mem['policy']}) | {mem['rss_kb'] / 1024:.1f} MB | "
                      f"{mem['hwm_kb'] / 1024:.1f} MB |")
             L.append(f"| after they ended | {mem['rss_after_kb'] / 1024:.1f} MB | |")
         if "rss_end_kb" in dm:
-            L.append(f"| at the end (after start-up, pipeline and sessions) | {dm['rss_end_kb'] / 1024:.1f} MB | "
+            L.append(f"| at the end (after the pipeline: its backlog of recent events, grown buffers) | {dm['rss_end_kb'] / 1024:.1f} MB | "
                      f"{dm['hwm_end_kb'] / 1024:.1f} MB |")
         L.append("")
         if mem and "rss_kb" in mem:
@@ -557,6 +559,11 @@ def render(dm, p):
                   + (f" **{mem['sessions_left']} session(s) were still listed after their commands ended.**"
                      if mem.get("sessions_left") else ""), ""]
     return L
+
+
+def cpu_cell(s):
+    """CPU time comes in clock ticks (10 ms): a window under half a second says nothing."""
+    return f"{s['daemon_cpu_pct']:.1f}%" if s["generator_seconds"] >= 0.5 else "–"
 
 
 def fmt_ratio(r):
