@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import select
 import shutil
 import statistics

@@ -15,6 +15,7 @@ through EBGUARD_SOCKET, so a daemon someone else runs on the machine is never me
 """
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -198,6 +199,13 @@ def pipeline(p, daemon, worker_class, loops, work):
     return summarize(steps, q, direct, idle, other_daemons(daemon.pid), load)
 
 
+def events_ring_bytes():
+    """Size of the shared ring `eg_events`, as bpf/lib/maps.h declares it (0 if not found)."""
+    text = (Path(__file__).resolve().parent.parent / "bpf" / "lib" / "maps.h").read_text()
+    m = re.search(r"max_entries, ([0-9 *<]+)\);[^}]*\} eg_events SEC", text)
+    return eval(m.group(1), {}) if m and re.fullmatch(r"[0-9 *<]+", m.group(1)) else 0
+
+
 def idle_cpu(pid, seconds=2.0):
     c0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
@@ -277,7 +285,7 @@ def summarize(steps, q, direct, idle, others, load):
     return dict(steps=steps, rates=rates, ungoverned_generator_per_s=direct, idle_daemon_cpu_pct=idle,
                 best_lossless_per_s=max(ok) if ok else 0.0, loss_starts_per_s=lossy[0] if lossy else None,
                 cpu_rate=q["cpu_rate"], daemon_cpu_pct_at_rate=statistics.median(cpu) if cpu else None,
-                other_daemons=len(others), event_bytes=208 + 8, ring_buffer_bytes=1 << 20, loadavg=load)
+                other_daemons=len(others), event_bytes=208 + 8, ring_buffer_bytes=events_ring_bytes(), loadavg=load)
 
 
 # ------------------------------------------------------------------------------ start-up
