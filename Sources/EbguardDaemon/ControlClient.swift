@@ -50,6 +50,19 @@ public final class ControlClient {
         return result
     }
 
+    private static let eventPrefix = Array("{\"schema_version\":".utf8)
+    private let decoder = JSONDecoder()
+
+    /// The next stream line as the daemon sent it (`-o json` passes events through as they
+    /// are); nil when the daemon went away.
+    public func nextLine() -> [UInt8]? { try? reader.next() }
+
+    /// Whether `nextLine()` can answer without waiting.
+    public var hasBufferedLine: Bool { reader.hasBufferedLine }
+
+    /// Whether a raw line is an event.
+    public static func isEvent(_ line: [UInt8]) -> Bool { line.starts(with: eventPrefix) }
+
     public enum StreamItem: Sendable {
         case event(GovernedEvent, line: String)
         case notice(String)
@@ -61,10 +74,12 @@ public final class ControlClient {
     public func next() -> StreamItem? {
         while true {
             guard let line = try? reader.next() else { return nil }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
-            if object["schema_version"] != nil, let event = try? JSONDecoder().decode(GovernedEvent.self, from: Data(line)) {
+            // Events are most of a stream: recognized by their first key, decoded once.
+            if line.starts(with: Self.eventPrefix) {
+                guard let event = try? decoder.decode(GovernedEvent.self, from: Data(line)) else { continue }
                 return .event(event, line: String(decoding: line, as: UTF8.self))
             }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
             if let notice = object["notice"] as? String { return .notice(notice) }
             if object["end"] as? Bool == true { return .end }
             if let error = object["error"] as? [String: Any], let message = error["message"] as? String { return .notice(message) }

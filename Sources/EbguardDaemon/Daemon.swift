@@ -45,6 +45,7 @@ public final class Daemon {
     let enforcer: Enforcer
     let store: SessionStore
     let clock = EventClock()
+    let timeText = TimeTextCache()
     let peerCheck: PeerCheck
     let startedAt = EventClock.bootNanoseconds()
     let lsm: Bool

@@ -33,7 +33,7 @@ extension Daemon {
             (message, askID) = raiseAsk(for: decision, managed: managed)
         }
         var event = GovernedEvent(
-            seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time), kind: kind, action: decision.action,
+            seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText), kind: kind, action: decision.action,
             session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
             pid: decision.pid, ppid: facts.ppid, uid: decision.uid, user: processes.userName(decision.uid),
             comm: decision.comm, exe: decision.kind == .exec ? decision.object : facts.exe,
@@ -67,7 +67,7 @@ extension Daemon {
         }
         let argv = process.kind == .exec ? process.argv : nil
         let event = GovernedEvent(
-            seq: 0, time: clock.rfc3339(bootNanoseconds: process.time), kind: .process, action: process.kind.rawValue,
+            seq: 0, time: clock.rfc3339(bootNanoseconds: process.time, cache: timeText), kind: .process, action: process.kind.rawValue,
             session: managed?.record.key ?? "session-\(process.sessionID)", sessionID: process.sessionID, pid: process.pid,
             ppid: process.ppid, uid: process.uid, user: processes.userName(process.uid), comm: process.comm, exe: exe,
             argv: argv, verdict: "allow", blocked: false, object: exe ?? process.comm,
@@ -101,6 +101,8 @@ extension Daemon {
                 client.dropped = 0
             }
             client.send(line)
+            // A burst can take the loop a while: let subscribers drain as it goes, not after.
+            if client.pendingBytes > 256 << 10 { _ = client.flush() }
         }
         if let audit {
             let context = context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) }

@@ -16,6 +16,7 @@ extension Daemon {
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             UnixSocket.setNonBlocking(fd)
+            UnixSocket.enlargeSendBuffer(fd, to: 4 << 20)
             let descriptor = OwnedFileDescriptor(adopting: fd)
             guard let peer = try? UnixSocket.peerCredentials(of: fd) else { continue }
             let client = ControlClientState(descriptor: descriptor, peer: peer)
@@ -95,7 +96,7 @@ extension Daemon {
                 managed.owner = client.fd
                 client.ownedSession = managed.record.id
                 client.send(ControlResponse.success(managed.info(clock: clock)))
-                client.filter = EventFilter(sessions: [managed.record.key])
+                client.filter = Self.ownerFilter(managed)
             case .attach(let selector):
                 let managed = try find(selector)
                 if let owner = managed.owner, clients[owner] != nil {
@@ -104,7 +105,7 @@ extension Daemon {
                 managed.owner = client.fd
                 client.ownedSession = managed.record.id
                 client.send(ControlResponse.success(managed.info(clock: clock)))
-                client.filter = EventFilter(sessions: [managed.record.key])
+                client.filter = Self.ownerFilter(managed)
             case .end(let selector):
                 let managed = try find(selector)
                 endSession(managed.record.id, reason: "ended by request of pid \(client.peer.pid)")
@@ -138,6 +139,13 @@ extension Daemon {
         } catch {
             client.send(ControlResponse.failure(ControlError("failed", "\(request.name): \(error)")))
         }
+    }
+
+    /// What a session's own `ebguard run` is sent: its decisions and session notes, not the
+    /// process life it would only discard.
+    static func ownerFilter(_ managed: ManagedSession) -> EventFilter {
+        EventFilter(sessions: [managed.record.key],
+                    kinds: GovernedEvent.Kind.allCases.filter { $0 != .process }.map(\.rawValue))
     }
 
     func find(_ selector: String) throws -> ManagedSession {

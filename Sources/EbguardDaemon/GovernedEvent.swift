@@ -99,6 +99,13 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     }
 }
 
+/// The last second `EventClock` rendered (the daemon's loop owns one).
+public final class TimeTextCache {
+    var seconds: Int64 = -1
+    var prefix = ""
+    public init() {}
+}
+
 /// Wall-clock rendering of the kernel's boot-time stamps.
 public struct EventClock: Sendable {
     /// realtime - boottime, in nanoseconds, taken once (suspend shifts it; good enough for logs).
@@ -120,8 +127,24 @@ public struct EventClock: Sendable {
     /// RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T16:01:02.123Z.
     public func rfc3339(bootNanoseconds: UInt64) -> String {
         let real = Int64(bootNanoseconds) + offset
-        var seconds = time_t(real / 1_000_000_000)
+        return Self.format(seconds: real / 1_000_000_000, millis: Int((real % 1_000_000_000) / 1_000_000))
+    }
+
+    /// The same, remembering the last second's text: at a burst's pace, one gmtime a second.
+    public func rfc3339(bootNanoseconds: UInt64, cache: TimeTextCache) -> String {
+        let real = Int64(bootNanoseconds) + offset
+        let seconds = real / 1_000_000_000
+        if seconds != cache.seconds {
+            let full = Self.format(seconds: seconds, millis: 0)
+            cache.seconds = seconds
+            cache.prefix = String(full.dropLast(4))  // without "000Z"
+        }
         let millis = Int((real % 1_000_000_000) / 1_000_000)
+        return cache.prefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
+    }
+
+    private static func format(seconds total: Int64, millis: Int) -> String {
+        var seconds = time_t(total)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }

@@ -69,6 +69,15 @@ public enum UnixSocket {
         return PeerCredentials(pid: pid, uid: uid, gid: gid)
     }
 
+    /// Room for a burst of events between two passes of the daemon's loop. Root may go past
+    /// net.core.wmem_max (SO_SNDBUFFORCE); otherwise the kernel caps it.
+    public static func enlargeSendBuffer(_ fd: Int32, to bytes: Int32) {
+        var size = bytes
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
     public static func setNonBlocking(_ fd: Int32) {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
@@ -81,6 +90,9 @@ public final class LineReader {
     private var start = 0
 
     public init(fd: Int32) { self.fd = fd }
+
+    /// A whole line is already read: `next()` returns it without a read(2).
+    public var hasBufferedLine: Bool { buffer[start...].contains(UInt8(ascii: "\n")) }
 
     /// The next line without its newline; nil at end of stream.
     public func next() throws -> [UInt8]? {

@@ -36,6 +36,30 @@ struct EventsCommand: ParsableCommand {
         }
     }
 
+    /// JSON output: events go out exactly as the daemon wrote them, never re-encoded.
+    private func passThrough(_ client: ControlClient) {
+        var batch: [UInt8] = []
+        var ended = false
+        while let line = client.nextLine() {
+            if ControlClient.isEvent(line) {
+                batch += line
+                batch.append(UInt8(ascii: "\n"))
+            } else if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] {
+                if let notice = object["notice"] as? String { FileHandle.standardError.write(Data("ebguard: \(notice)\n".utf8)) }
+                if object["end"] as? Bool == true {
+                    ended = true
+                    break
+                }
+            }
+            if !client.hasBufferedLine || batch.count > 1 << 20 {
+                FileHandle.standardOutput.write(Data(batch))
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        FileHandle.standardOutput.write(Data(batch))
+        if !ended { fail("the daemon went away") }
+    }
+
     private func list(_ text: String?) -> [String] {
         (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -53,9 +77,11 @@ struct EventsCommand: ParsableCommand {
                                  sinceSeconds: since.flatMap(Self.seconds) ?? (follow ? nil : 1e9), follow: follow)
         do { _ = try client.send(.subscribe(filter), expecting: [String: Bool].self) } catch { fail(error.description) }
         let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
-        // Written unbuffered: a pipe into jq or a test sees each event as it happens.
+        // Written as soon as the daemon's burst is read: a pipe into jq or a test sees each
+        // event as it happens, in one write per burst rather than one per line.
         func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         if output == .table { emit(EventTable.header) }
+        if output == .json { return passThrough(client) }
         while let item = client.next() {
             switch item {
             case .event(let event, let line):

@@ -9,243 +9,245 @@ import Testing
 /// On this host only network rules are enforced (BPF-LSM is refused); the VM suite covers
 /// exec and file events through the daemon. Serialized: one daemon at a time reads the shared
 /// event ring.
-@Suite(.enabled(if: TestEnvironment.isRoot, "needs root (cgroups, BPF); `make test` runs it as root"), .serialized)
-struct DaemonTests {
-    static let policy = """
-    version: 1
-    name: loopback-web
-    defaults: { exec: allow, file: allow, network: deny }
-    network:
-      - { action: allow, cidr: 127.0.0.1/32, ports: [1-1023] }
-      - { action: deny, cidr: 127.0.0.3/32 }
-    """
-
-    /// Connects every 0.1 s, up to `times` times; stops after 3 successes (the listener never accepts).
-    static func connectLoop(port: UInt16, times: Int) -> String {
-        "ok=0; for i in $(seq \(times)); do if (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null; then echo CONNECTED; "
-            + "ok=$((ok+1)); [ $ok -ge 3 ] && break; else echo DENIED; fi; sleep 0.1; done; echo FINISHED"
-    }
-
-    @Test func twoSessionsStreamTheirExactEvents() throws {
-        let daemon = try DaemonHarness(label: "two")
-        try daemon.start()
-        let file = try daemon.write("policy.yaml", Self.policy)
-        let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
-        try #require(waitForSubscribers(daemon, 1))
-
-        var pids: [String: Int] = [:]
-        for name in ["alpha", "beta"] {
-            let result = try daemon.ebguard(["run", "--policy", file, "--name", name, "--",
-                                              "/bin/bash", "-c", "echo PID=$$; exec 3<>/dev/tcp/127.0.0.3/80"])
-            #expect(result.status != 0, "the denied connect makes bash fail")
-            #expect(result.stderr.contains("denied connect 127.0.0.3:80 (tcp) by rule network[1]"), "\(result.stderr)")
-            let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("PID=") })
-            pids[name] = Int(line.dropFirst(4))
-        }
-        events.waitFor { text in jsonLines(text).filter { ($0["action"] as? String) == "end" }.count >= 2 }
-        let all = jsonLines(events.stdout)
-        for name in ["alpha", "beta"] {
-            let mine = all.filter { ($0["session"] as? String)?.hasPrefix(name + "-") == true }
-            let denial = try #require(mine.first { $0["kind"] as? String == "network" && $0["blocked"] as? Bool == true },
-                                      "no denial for \(name) in \(events.stdout)")
-            #expect(denial["schema_version"] as? Int == 1)
-            #expect(denial["pid"] as? Int == pids[name])
-            #expect(denial["comm"] as? String == "bash")
-            #expect(denial["object"] as? String == "127.0.0.3:80")
-            #expect(denial["verdict"] as? String == "deny")
-            #expect(denial["rule"] as? String == "network[1]")
-            #expect(denial["rule_location"] as? String == file + ":6:5")
-            #expect(denial["user"] as? String == "root")
-            let exec = try #require(mine.first { $0["kind"] as? String == "process" && $0["action"] as? String == "exec"
-                                                  && $0["pid"] as? Int == pids[name] }, "no exec event for \(name)")
-            #expect((exec["argv"] as? [String])?.prefix(2) == ["/bin/bash", "-c"])
-            #expect(exec["exe"] as? String == "/bin/bash")
-            #expect(mine.contains { $0["kind"] as? String == "process" && $0["action"] as? String == "exit"
-                                    && $0["pid"] as? Int == pids[name] && $0["exit_code"] as? Int == 1 })
-            let actions = mine.compactMap { $0["kind"] as? String == "session" ? $0["action"] as? String : nil }
-            #expect(actions == ["start", "end"])
-            let sequence = mine.compactMap { $0["seq"] as? Int }
-            #expect(sequence == sequence.sorted(), "events of a session arrive in order")
-        }
-        // The other session's denial never carries this one's name.
-        #expect(all.filter { $0["kind"] as? String == "network" }.count == 2)
-
-        let status = try daemon.ebguard(["status", "--json"])
-        let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
-        #expect(report.sessions.isEmpty)
-        #expect(report.eventsTotal >= 4)
-        let connect = try #require(report.programs.first { $0.name == "eg_connect4" })
-        #expect(connect.runCount > 0, "the kernel's statistics counted the connects")
-        #expect(connect.nanosecondsPerCall != nil)
-        daemon.stop()
-        #expect(events.wait(timeout: 10) != nil)
-    }
-
-    @Test func killDashNineLeavesTheSessionEnforcedAndARestartAdoptsIt() throws {
-        let daemon = try DaemonHarness(label: "kill")
-        let listener = try TCPListener()
-        try daemon.start()
-        let file = try daemon.write("policy.yaml", Self.policy)
-        let session = try daemon.spawn(["run", "--policy", file, "--name", "survivor", "--", "/bin/bash", "-c",
-                                        Self.connectLoop(port: listener.port, times: 60)], name: "session")
-        try #require(session.waitFor { $0.contains("DENIED") }, "session output: \(session.stdout) \(session.stderr)")
-
-        daemon.killHard()
-        let deniedBefore = session.stdout.components(separatedBy: "DENIED").count
-        #expect(session.waitFor { $0.components(separatedBy: "DENIED").count >= deniedBefore + 5 },
-                "connects keep being denied with the daemon dead")
-        #expect(!session.stdout.contains("CONNECTED"))
-
-        try daemon.start()
-        let listed = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
-        let adopted = try #require(listed.first { $0.name == "survivor" }, "the restarted daemon lists the session")
-        #expect(adopted.policy == "loopback-web")
-        #expect(adopted.processes >= 1)
-        let stream = try daemon.spawn(["events", "--follow", "--session", "survivor", "-o", "json"], name: "stream")
-        #expect(stream.waitFor { jsonLines($0).contains { $0["kind"] as? String == "network" && $0["blocked"] as? Bool == true } },
-                "the stream resumes with the session's denials")
-
-        #expect(session.wait() == 0)
-        #expect(session.stdout.contains("FINISHED"))
-        #expect(!session.stdout.contains("CONNECTED"))
-        #expect(session.stderr.contains("re-attached to the daemon"), "\(session.stderr)")
-        #expect(access(adopted.cgroup, F_OK) != 0, "the session's cgroup is removed when its command ends")
-        let after = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
-        #expect(after.isEmpty)
-    }
-
-    @Test func aGovernedProcessCannotReconfigureItsSession() throws {
-        let daemon = try DaemonHarness(label: "refuse")
-        try daemon.start()
-        let file = try daemon.write("policy.yaml", Self.policy)
-        let permissive = try daemon.write("open.yaml", "version: 1\nname: wide-open\ndefaults: { exec: allow, file: allow, network: allow }\n")
-        let result = try daemon.ebguard(["run", "--policy", file, "--name", "agent", "--", "/bin/sh", "-c",
-            "\"$0\" policy apply \"$EBGUARD_SESSION\" \"$1\"; echo apply=$?; \"$0\" status >/dev/null; echo status=$?",
-            daemon.binary, permissive])
-        #expect(result.stdout.contains("apply=125"), "\(result.stdout) \(result.stderr)")
-        #expect(result.stdout.contains("status=125"))
-        #expect(result.stderr.contains("runs inside the governed session agent-"), "\(result.stderr)")
-        let events = jsonLines(try daemon.ebguard(["events", "--since", "5m", "-o", "json"]).stdout)
-        #expect(!events.contains { $0["action"] as? String == "policy" }, "no policy change happened")
-        #expect(events.contains { ($0["message"] as? String)?.contains("refused control connection") == true })
-    }
-
-    @Test func policyApplySwapsTheRulesOfARunningSessionAndABadFileChangesNothing() throws {
-        let daemon = try DaemonHarness(label: "apply")
-        let listener = try TCPListener()
-        try daemon.start()
-        let file = try daemon.write("policy.yaml", Self.policy)
-        let session = try daemon.spawn(["run", "--policy", file, "--name", "reload", "--", "/bin/bash", "-c",
-                                        Self.connectLoop(port: listener.port, times: 150)], name: "session")
-        try #require(session.waitFor { $0.contains("DENIED") })
-
-        let bad = try daemon.write("bad.yaml", "version: 1\nname: broken\ndefaults: { exec: allow, file: allow, network: maybe }\n")
-        let refused = try daemon.ebguard(["policy", "apply", "reload", bad])
-        #expect(refused.status != 0)
-        #expect(refused.stderr.contains(bad + ":3:"), "\(refused.stderr)")
-        #expect(refused.stderr.contains("nothing changed"))
-
-        let missing = try daemon.ebguard(["policy", "apply", "no-such-session", file])
-        #expect(missing.status != 0 && missing.stderr.contains("no session"))
-
-        let wide = try daemon.write("wide.yaml", """
+extension DaemonHostSuites {
+    @Suite(.enabled(if: TestEnvironment.isRoot, "needs root (cgroups, BPF); `make test` runs it as root"), .serialized)
+    struct DaemonTests {
+        static let policy = """
         version: 1
-        name: loopback-any-port
+        name: loopback-web
         defaults: { exec: allow, file: allow, network: deny }
         network:
-          - { action: allow, cidr: 127.0.0.1/32 }
-        """)
-        let applied = try daemon.ebguard(["policy", "apply", "reload", wide])
-        #expect(applied.status == 0, "\(applied.stderr)")
-        #expect(session.waitFor { $0.contains("CONNECTED") }, "the new policy applies to the running session")
-        let sessions = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
-        #expect(sessions.first?.policy == "loopback-any-port")
-        #expect(sessions.first?.policySource == wide)
+          - { action: allow, cidr: 127.0.0.1/32, ports: [1-1023] }
+          - { action: deny, cidr: 127.0.0.3/32 }
+        """
 
-        // After the swap nothing is denied any more: no rule of the old policy lingers.
-        let lines = session.stdout.split(separator: "\n")
-        let firstConnected = try #require(lines.firstIndex(of: "CONNECTED"))
-        #expect(session.wait() == 0)
-        let final = session.stdout.split(separator: "\n")
-        #expect(!final[firstConnected...].contains("DENIED"))
-    }
+        /// Connects every 0.1 s, up to `times` times; stops after 3 successes (the listener never accepts).
+        static func connectLoop(port: UInt16, times: Int) -> String {
+            "ok=0; for i in $(seq \(times)); do if (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null; then echo CONNECTED; "
+                + "ok=$((ok+1)); [ $ok -ge 3 ] && break; else echo DENIED; fi; sleep 0.1; done; echo FINISHED"
+        }
 
-    @Test func malformedRequestsNeverCrashTheDaemon() throws {
-        let daemon = try DaemonHarness(label: "fuzz")
-        try daemon.start()
-        var generator = SystemRandomNumberGenerator()
-        let valid = String(decoding: ControlRequest.status.encoded(), as: UTF8.self)
-        var answered = 0
-        for round in 0..<300 {
-            let socket = try UnixSocket.connect(to: daemon.socket)
-            var payload: [UInt8]
-            switch round % 4 {
-            case 0: payload = (0..<Int.random(in: 1..<4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            case 1:
-                payload = Array(valid.utf8)
-                for _ in 0..<3 { payload[Int.random(in: 0..<payload.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-            case 2: payload = Array("{\"version\":1,\"request\":\"apply\",\"session\":{},\"policy\":[]}".utf8)
-            default: payload = Array("{\"version\":1,\"request\":\"register\",\"register\":{\"name\":\"../x\",\"policy\":{\"source\":\"s\",\"yaml\":\"version: 1\\nname: x\\n\"},\"home\":\"/root\",\"workspace\":\"/\",\"uid\":0,\"user\":\"root\"}}".utf8)
+        @Test func twoSessionsStreamTheirExactEvents() throws {
+            let daemon = try DaemonHarness(label: "two")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
+            try #require(waitForSubscribers(daemon, 1))
+
+            var pids: [String: Int] = [:]
+            for name in ["alpha", "beta"] {
+                let result = try daemon.ebguard(["run", "--policy", file, "--name", name, "--",
+                                                  "/bin/bash", "-c", "echo PID=$$; exec 3<>/dev/tcp/127.0.0.3/80"])
+                #expect(result.status != 0, "the denied connect makes bash fail")
+                #expect(result.stderr.contains("denied connect 127.0.0.3:80 (tcp) by rule network[1]"), "\(result.stderr)")
+                let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("PID=") })
+                pids[name] = Int(line.dropFirst(4))
             }
-            payload.append(UInt8(ascii: "\n"))
-            try? writeAll(socket.rawValue, Data(payload))
-            shutdown(socket.rawValue, Int32(SHUT_WR))
-            if let line = try? LineReader(fd: socket.rawValue).next(), !line.isEmpty { answered += 1 }
+            events.waitFor { text in jsonLines(text).filter { ($0["action"] as? String) == "end" }.count >= 2 }
+            let all = jsonLines(events.stdout)
+            for name in ["alpha", "beta"] {
+                let mine = all.filter { ($0["session"] as? String)?.hasPrefix(name + "-") == true }
+                let denial = try #require(mine.first { $0["kind"] as? String == "network" && $0["blocked"] as? Bool == true },
+                                          "no denial for \(name) in \(events.stdout)")
+                #expect(denial["schema_version"] as? Int == 1)
+                #expect(denial["pid"] as? Int == pids[name])
+                #expect(denial["comm"] as? String == "bash")
+                #expect(denial["object"] as? String == "127.0.0.3:80")
+                #expect(denial["verdict"] as? String == "deny")
+                #expect(denial["rule"] as? String == "network[1]")
+                #expect(denial["rule_location"] as? String == file + ":6:5")
+                #expect(denial["user"] as? String == "root")
+                let exec = try #require(mine.first { $0["kind"] as? String == "process" && $0["action"] as? String == "exec"
+                                                      && $0["pid"] as? Int == pids[name] }, "no exec event for \(name)")
+                #expect((exec["argv"] as? [String])?.prefix(2) == ["/bin/bash", "-c"])
+                #expect(exec["exe"] as? String == "/bin/bash")
+                #expect(mine.contains { $0["kind"] as? String == "process" && $0["action"] as? String == "exit"
+                                        && $0["pid"] as? Int == pids[name] && $0["exit_code"] as? Int == 1 })
+                let actions = mine.compactMap { $0["kind"] as? String == "session" ? $0["action"] as? String : nil }
+                #expect(actions == ["start", "end"])
+                let sequence = mine.compactMap { $0["seq"] as? Int }
+                #expect(sequence == sequence.sorted(), "events of a session arrive in order")
+            }
+            // The other session's denial never carries this one's name.
+            #expect(all.filter { $0["kind"] as? String == "network" }.count == 2)
+
+            let status = try daemon.ebguard(["status", "--json"])
+            let report = try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8))
+            #expect(report.sessions.isEmpty)
+            #expect(report.eventsTotal >= 4)
+            let connect = try #require(report.programs.first { $0.name == "eg_connect4" })
+            #expect(connect.runCount > 0, "the kernel's statistics counted the connects")
+            #expect(connect.nanosecondsPerCall != nil)
+            daemon.stop()
+            #expect(events.wait(timeout: 10) != nil)
         }
-        #expect(answered > 250, "each malformed request gets an answer")
 
-        // A request larger than the limit, without a newline: an error, then the connection closes.
-        let big = try UnixSocket.connect(to: daemon.socket)
-        let chunk = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
-        for _ in 0...ControlProtocol.maximumRequestBytes >> 20 { if (try? writeAll(big.rawValue, chunk)) == nil { break } }
-        let answer = try? LineReader(fd: big.rawValue).next()
-        #expect(answer.map { String(decoding: $0, as: UTF8.self).contains("too-large") } == true)
+        @Test func killDashNineLeavesTheSessionEnforcedAndARestartAdoptsIt() throws {
+            let daemon = try DaemonHarness(label: "kill")
+            let listener = try TCPListener()
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let session = try daemon.spawn(["run", "--policy", file, "--name", "survivor", "--", "/bin/bash", "-c",
+                                            Self.connectLoop(port: listener.port, times: 60)], name: "session")
+            try #require(session.waitFor { $0.contains("DENIED") }, "session output: \(session.stdout) \(session.stderr)")
 
-        #expect(daemon.process?.isRunning == true)
-        let status = try daemon.ebguard(["status", "--json"])
-        #expect(status.status == 0)
-        #expect(try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)).sessions.isEmpty,
-                "no malformed register created a session")
-    }
+            daemon.killHard()
+            let deniedBefore = session.stdout.components(separatedBy: "DENIED").count
+            #expect(session.waitFor { $0.components(separatedBy: "DENIED").count >= deniedBefore + 5 },
+                    "connects keep being denied with the daemon dead")
+            #expect(!session.stdout.contains("CONNECTED"))
 
-    /// Events come faster than the daemon reads (it is stopped): the kernel counts what it
-    /// could not queue, status reports it, and the daemon keeps up once it runs again.
-    @Test func aFloodIsCountedAsLostAndTheDaemonKeepsUpAfterwards() throws {
-        let daemon = try DaemonHarness(label: "flood")
-        try daemon.start()
-        let file = try daemon.write("policy.yaml", Self.policy)
-        let before = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
-        let pid = try #require(daemon.process?.processIdentifier)
-        kill(pid, SIGSTOP)
-        // 20,000 denied connects of ~200-byte events: several times the 1 MiB ring.
-        let flood = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "flood", "--", "/usr/bin/python3", "-c",
-            "import socket\nfor _ in range(20000):\n    s = socket.socket(); s.connect_ex(('127.0.0.3', 80)); s.close()\nprint('FLOODED')"],
-            name: "flood")
-        // `run` needs the stopped daemon to register: give it a moment, then let the daemon go.
-        usleep(300_000)
-        kill(pid, SIGCONT)
-        #expect(flood.wait(timeout: 120) == 0, "\(flood.stdout) \(flood.stderr)")
-        #expect(flood.stdout.contains("FLOODED"))
-        let stream = try daemon.spawn(["events", "--follow", "--session", "after", "-o", "json"], name: "after-stream")
-        try #require(waitForSubscribers(daemon, 1))
-        let after = try daemon.ebguard(["run", "--policy", file, "--name", "after", "--", "/bin/bash", "-c",
-                                         "exec 3<>/dev/tcp/127.0.0.3/81"])
-        #expect(after.stderr.contains("denied connect 127.0.0.3:81"))
-        #expect(stream.waitFor { $0.contains("127.0.0.3:81") }, "the daemon keeps up after the flood")
-        let report = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
-        let delivered = report.eventsTotal - before.eventsTotal
-        #expect(report.lostTotal > before.lostTotal || delivered >= 20000,
-                "lost \(report.lostTotal), delivered \(delivered): every event is either delivered or counted")
-        #expect(report.lostPerCPU.count == Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
-    }
+            try daemon.start()
+            let listed = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
+            let adopted = try #require(listed.first { $0.name == "survivor" }, "the restarted daemon lists the session")
+            #expect(adopted.policy == "loopback-web")
+            #expect(adopted.processes >= 1)
+            let stream = try daemon.spawn(["events", "--follow", "--session", "survivor", "-o", "json"], name: "stream")
+            #expect(stream.waitFor { jsonLines($0).contains { $0["kind"] as? String == "network" && $0["blocked"] as? Bool == true } },
+                    "the stream resumes with the session's denials")
 
-    private func waitForSubscribers(_ daemon: DaemonHarness, _ count: Int) -> Bool {
-        for _ in 0..<200 {
-            if let status = try? daemon.ebguard(["status", "--json"]),
-               let report = try? JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)),
-               report.subscribers >= count { return true }
-            usleep(50_000)
+            #expect(session.wait() == 0)
+            #expect(session.stdout.contains("FINISHED"))
+            #expect(!session.stdout.contains("CONNECTED"))
+            #expect(session.stderr.contains("re-attached to the daemon"), "\(session.stderr)")
+            #expect(access(adopted.cgroup, F_OK) != 0, "the session's cgroup is removed when its command ends")
+            let after = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
+            #expect(after.isEmpty)
         }
-        return false
+
+        @Test func aGovernedProcessCannotReconfigureItsSession() throws {
+            let daemon = try DaemonHarness(label: "refuse")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let permissive = try daemon.write("open.yaml", "version: 1\nname: wide-open\ndefaults: { exec: allow, file: allow, network: allow }\n")
+            let result = try daemon.ebguard(["run", "--policy", file, "--name", "agent", "--", "/bin/sh", "-c",
+                "\"$0\" policy apply \"$EBGUARD_SESSION\" \"$1\"; echo apply=$?; \"$0\" status >/dev/null; echo status=$?",
+                daemon.binary, permissive])
+            #expect(result.stdout.contains("apply=125"), "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("status=125"))
+            #expect(result.stderr.contains("runs inside the governed session agent-"), "\(result.stderr)")
+            let events = jsonLines(try daemon.ebguard(["events", "--since", "5m", "-o", "json"]).stdout)
+            #expect(!events.contains { $0["action"] as? String == "policy" }, "no policy change happened")
+            #expect(events.contains { ($0["message"] as? String)?.contains("refused control connection") == true })
+        }
+
+        @Test func policyApplySwapsTheRulesOfARunningSessionAndABadFileChangesNothing() throws {
+            let daemon = try DaemonHarness(label: "apply")
+            let listener = try TCPListener()
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let session = try daemon.spawn(["run", "--policy", file, "--name", "reload", "--", "/bin/bash", "-c",
+                                            Self.connectLoop(port: listener.port, times: 150)], name: "session")
+            try #require(session.waitFor { $0.contains("DENIED") })
+
+            let bad = try daemon.write("bad.yaml", "version: 1\nname: broken\ndefaults: { exec: allow, file: allow, network: maybe }\n")
+            let refused = try daemon.ebguard(["policy", "apply", "reload", bad])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains(bad + ":3:"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("nothing changed"))
+
+            let missing = try daemon.ebguard(["policy", "apply", "no-such-session", file])
+            #expect(missing.status != 0 && missing.stderr.contains("no session"))
+
+            let wide = try daemon.write("wide.yaml", """
+            version: 1
+            name: loopback-any-port
+            defaults: { exec: allow, file: allow, network: deny }
+            network:
+              - { action: allow, cidr: 127.0.0.1/32 }
+            """)
+            let applied = try daemon.ebguard(["policy", "apply", "reload", wide])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            #expect(session.waitFor { $0.contains("CONNECTED") }, "the new policy applies to the running session")
+            let sessions = try JSONDecoder().decode([SessionInfo].self, from: Data(try daemon.ebguard(["sessions", "--json"]).stdout.utf8))
+            #expect(sessions.first?.policy == "loopback-any-port")
+            #expect(sessions.first?.policySource == wide)
+
+            // After the swap nothing is denied any more: no rule of the old policy lingers.
+            let lines = session.stdout.split(separator: "\n")
+            let firstConnected = try #require(lines.firstIndex(of: "CONNECTED"))
+            #expect(session.wait() == 0)
+            let final = session.stdout.split(separator: "\n")
+            #expect(!final[firstConnected...].contains("DENIED"))
+        }
+
+        @Test func malformedRequestsNeverCrashTheDaemon() throws {
+            let daemon = try DaemonHarness(label: "fuzz")
+            try daemon.start()
+            var generator = SystemRandomNumberGenerator()
+            let valid = String(decoding: ControlRequest.status.encoded(), as: UTF8.self)
+            var answered = 0
+            for round in 0..<300 {
+                let socket = try UnixSocket.connect(to: daemon.socket)
+                var payload: [UInt8]
+                switch round % 4 {
+                case 0: payload = (0..<Int.random(in: 1..<4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                case 1:
+                    payload = Array(valid.utf8)
+                    for _ in 0..<3 { payload[Int.random(in: 0..<payload.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+                case 2: payload = Array("{\"version\":1,\"request\":\"apply\",\"session\":{},\"policy\":[]}".utf8)
+                default: payload = Array("{\"version\":1,\"request\":\"register\",\"register\":{\"name\":\"../x\",\"policy\":{\"source\":\"s\",\"yaml\":\"version: 1\\nname: x\\n\"},\"home\":\"/root\",\"workspace\":\"/\",\"uid\":0,\"user\":\"root\"}}".utf8)
+                }
+                payload.append(UInt8(ascii: "\n"))
+                try? writeAll(socket.rawValue, Data(payload))
+                shutdown(socket.rawValue, Int32(SHUT_WR))
+                if let line = try? LineReader(fd: socket.rawValue).next(), !line.isEmpty { answered += 1 }
+            }
+            #expect(answered > 250, "each malformed request gets an answer")
+
+            // A request larger than the limit, without a newline: an error, then the connection closes.
+            let big = try UnixSocket.connect(to: daemon.socket)
+            let chunk = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
+            for _ in 0...ControlProtocol.maximumRequestBytes >> 20 { if (try? writeAll(big.rawValue, chunk)) == nil { break } }
+            let answer = try? LineReader(fd: big.rawValue).next()
+            #expect(answer.map { String(decoding: $0, as: UTF8.self).contains("too-large") } == true)
+
+            #expect(daemon.process?.isRunning == true)
+            let status = try daemon.ebguard(["status", "--json"])
+            #expect(status.status == 0)
+            #expect(try JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)).sessions.isEmpty,
+                    "no malformed register created a session")
+        }
+
+        /// Events come faster than the daemon reads (it is stopped): the kernel counts what it
+        /// could not queue, status reports it, and the daemon keeps up once it runs again.
+        @Test func aFloodIsCountedAsLostAndTheDaemonKeepsUpAfterwards() throws {
+            let daemon = try DaemonHarness(label: "flood")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let before = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
+            let pid = try #require(daemon.process?.processIdentifier)
+            kill(pid, SIGSTOP)
+            // 20,000 denied connects of ~200-byte events: several times the 1 MiB ring.
+            let flood = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "flood", "--", "/usr/bin/python3", "-c",
+                "import socket\nfor _ in range(20000):\n    s = socket.socket(); s.connect_ex(('127.0.0.3', 80)); s.close()\nprint('FLOODED')"],
+                name: "flood")
+            // `run` needs the stopped daemon to register: give it a moment, then let the daemon go.
+            usleep(300_000)
+            kill(pid, SIGCONT)
+            #expect(flood.wait(timeout: 120) == 0, "\(flood.stdout) \(flood.stderr)")
+            #expect(flood.stdout.contains("FLOODED"))
+            let stream = try daemon.spawn(["events", "--follow", "--session", "after", "-o", "json"], name: "after-stream")
+            try #require(waitForSubscribers(daemon, 1))
+            let after = try daemon.ebguard(["run", "--policy", file, "--name", "after", "--", "/bin/bash", "-c",
+                                             "exec 3<>/dev/tcp/127.0.0.3/81"])
+            #expect(after.stderr.contains("denied connect 127.0.0.3:81"))
+            #expect(stream.waitFor { $0.contains("127.0.0.3:81") }, "the daemon keeps up after the flood")
+            let report = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8))
+            let delivered = report.eventsTotal - before.eventsTotal
+            #expect(report.lostTotal > before.lostTotal || delivered >= 20000,
+                    "lost \(report.lostTotal), delivered \(delivered): every event is either delivered or counted")
+            #expect(report.lostPerCPU.count == Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+        }
+
+        private func waitForSubscribers(_ daemon: DaemonHarness, _ count: Int) -> Bool {
+            for _ in 0..<200 {
+                if let status = try? daemon.ebguard(["status", "--json"]),
+                   let report = try? JSONDecoder().decode(StatusReport.self, from: Data(status.stdout.utf8)),
+                   report.subscribers >= count { return true }
+                usleep(50_000)
+            }
+            return false
+        }
     }
 }
