@@ -83,9 +83,10 @@ extension DaemonHostSuites {
             try daemon.start()
             let file = try daemon.write("policy.yaml", Self.policy)
             // `true` is a regular builtin: a failed redirection makes it fail, not bash exit; no fork
-            // per attempt, so this denies as fast as the hook and the ring allow.
+            // per attempt, so this denies as fast as the hook and the ring allow. At most 40,000
+            // attempts: the log stays below its 64 MiB rotation size, so one file holds the chain.
             let load = try daemon.spawn(["run", "--policy", file, "--name", "load", "--", "/bin/bash", "-c",
-                                         "end=$((SECONDS+12)); n=0; while [ $SECONDS -lt $end ]; do "
+                                         "end=$((SECONDS+12)); n=0; while [ $SECONDS -lt $end ] && [ $n -lt 40000 ]; do "
                                             + "true 3<>/dev/tcp/127.0.0.3/80 2>/dev/null; n=$((n+1)); done; echo ATTEMPTS=$n"],
                                         name: "load")
             let decisions = { Self.types(Self.records(daemon.auditLogPath)).filter { $0 == "decision" }.count }

@@ -117,10 +117,13 @@ extension DaemonVMSuites {
             try FileManager.default.createDirectory(atPath: guarded, withIntermediateDirectories: true)
             try "kept\n".write(toFile: guarded + "/notes.txt", atomically: true, encoding: .utf8)
             let file = try policy(daemon)
+            // Pending requests end with their session: this one stays until it is answered.
             let first = try daemon.spawn(["run", "--policy", file, "--name", "teach", "--", "/bin/sh", "-c",
-                                          "cat \(guarded)/notes.txt; echo first=$?"], name: "teach")
+                                          "cat \(guarded)/notes.txt; echo first=$?; "
+                                            + "while [ ! -e \(daemon.scratch)/answered ]; do sleep 0.05; done"], name: "teach")
             let request = try #require(waitForPending(daemon).first)
             #expect(try daemon.ebguard(["allow", "\(request.id)", "--scope", "always"]).status == 0)
+            FileManager.default.createFile(atPath: daemon.scratch + "/answered", contents: nil)
             #expect(first.wait(timeout: 30) == 0)
             let overlay = try String(contentsOfFile: daemon.scratch + "/overlays/asking.yaml", encoding: .utf8)
             #expect(overlay.contains("{ action: allow, path: \(guarded)/notes.txt, access: [read] }"), "\(overlay)")
@@ -136,12 +139,20 @@ extension DaemonVMSuites {
             try FileManager.default.createDirectory(atPath: guarded, withIntermediateDirectories: true)
             try "x\n".write(toFile: guarded + "/f", atomically: true, encoding: .utf8)
             let file = try policy(daemon)
-            let run = try daemon.ebguard(["run", "--quiet", "--policy", file, "--name", "loop", "--", "/bin/sh", "-c",
-                                          "for i in $(seq 100); do cat \(guarded)/f 2>/dev/null; done; echo done"])
-            #expect(run.stdout.contains("done"))
-            let list = waitForPending(daemon)
+            let run = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "loop", "--", "/bin/sh", "-c",
+                                        "for i in $(seq 100); do cat \(guarded)/f 2>/dev/null; done; echo done; "
+                                          + "while [ ! -e \(daemon.scratch)/counted ]; do sleep 0.05; done"], name: "loop")
+            #expect(run.waitFor { $0.contains("done") })
+            var list: [PendingRequest] = []
+            for _ in 0..<100 {
+                list = pending(daemon)
+                if list.first?.hits == 100 { break }
+                usleep(100_000)
+            }
             #expect(list.count == 1, "\(list.map(\.summary))")
             #expect(list.first?.hits == 100)
+            FileManager.default.createFile(atPath: daemon.scratch + "/counted", contents: nil)
+            #expect(run.wait(timeout: 30) == 0)
         }
 
         @Test func aGovernedProcessCannotAnswerItsOwnRequest() throws {
