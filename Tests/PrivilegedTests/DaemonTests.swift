@@ -209,6 +209,44 @@ extension DaemonHostSuites {
                     "no malformed register created a session")
         }
 
+        /// A network ask through the daemon: the connect fails at once, the request waits, an
+        /// operator's `allow --scope session` goes into the kernel, and the retries pass; other
+        /// destinations stay asked.
+        @Test func aNetworkAskIsAnsweredForTheRetry() throws {
+            let daemon = try DaemonHarness(label: "ask-net")
+            let listener = try TCPListener()
+            let other = try TCPListener()
+            try daemon.start()
+            let file = try daemon.write("ask.yaml", """
+            version: 1
+            name: ask-network
+            defaults: { exec: allow, file: allow, network: deny }
+            network:
+              - { action: ask, cidr: 127.0.0.1/32 }
+            """)
+            let probe = { (port: UInt16) in "(exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && echo OK-\(port) || echo NO-\(port)" }
+            let session = try daemon.spawn(["run", "--policy", file, "--name", "asknet", "--", "/bin/bash", "-c",
+                                            probe(listener.port) + "; while [ ! -e \(daemon.scratch)/answered ]; do sleep 0.05; done; "
+                                              + probe(listener.port) + "; " + probe(listener.port) + "; " + probe(other.port)],
+                                           name: "asknet")
+            var pending: [PendingRequest] = []
+            for _ in 0..<200 where pending.isEmpty {
+                pending = (try? JSONDecoder().decode([PendingRequest].self,
+                                                     from: Data(try daemon.ebguard(["pending", "--json"]).stdout.utf8))) ?? []
+                usleep(50_000)
+            }
+            let request = try #require(pending.first, "no pending request: \(session.stderr)")
+            #expect(request.kind == "network" && request.object == "127.0.0.1:\(listener.port)" && request.detail == "tcp")
+            #expect(session.stdout.contains("NO-\(listener.port)"), "the first connect fails at once")
+            #expect(session.stderr.contains("waiting for approval #\(request.id): connect 127.0.0.1:\(listener.port) (tcp)"))
+            let answer = try daemon.ebguard(["allow", "#\(request.id)", "--scope", "session"])
+            #expect(answer.status == 0, "\(answer.stderr)")
+            FileManager.default.createFile(atPath: daemon.scratch + "/answered", contents: nil)
+            #expect(session.wait(timeout: 30) == 0)
+            #expect(session.stdout.components(separatedBy: "OK-\(listener.port)").count == 3, "both retries pass: \(session.stdout)")
+            #expect(session.stdout.contains("NO-\(other.port)"), "another destination is still asked")
+        }
+
         /// Events come faster than the daemon reads (it is stopped): the kernel counts what it
         /// could not queue, status reports it, and the daemon keeps up once it runs again.
         @Test func aFloodIsCountedAsLostAndTheDaemonKeepsUpAfterwards() throws {
