@@ -247,6 +247,43 @@ extension DaemonHostSuites {
             #expect(session.stdout.contains("NO-\(other.port)"), "another destination is still asked")
         }
 
+        /// With a desktop, `ebguard prompt` also shows each request as a notification whose action
+        /// answers it. No notification server runs here: a stand-in `notify-send` (first on PATH,
+        /// with DISPLAY set) records its arguments and clicks "allow", as a user would.
+        @Test func aDesktopNotificationActionAnswersTheRequest() throws {
+            let daemon = try DaemonHarness(label: "ask-notify")
+            let listener = try TCPListener()
+            try daemon.start()
+            let file = try daemon.write("ask.yaml", """
+            version: 1
+            name: ask-network
+            defaults: { exec: allow, file: allow, network: deny }
+            network:
+              - { action: ask, cidr: 127.0.0.1/32 }
+            """)
+            let bin = daemon.scratch + "/bin"
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            let fake = try daemon.write("bin/notify-send", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \(daemon.scratch)/notified\necho allow\n")
+            chmod(fake, 0o755)
+            let tmux = "ebguard-notify-\(getpid())"
+            defer { _ = try? runProcess(["/usr/bin/tmux", "kill-session", "-t", tmux]) }
+            var environment = daemon.environment
+            environment["DISPLAY"] = ":99"
+            environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            let started = spawnDetachedAndWait(["/usr/bin/tmux", "new-session", "-d", "-s", tmux, "-x", "160", "-y", "40",
+                                                "env DISPLAY=:99 PATH=\(environment["PATH"]!) EBGUARD_SOCKET=\(daemon.socket) \(daemon.binary) prompt"],
+                                               environment: environment)
+            try #require(started == 0, "tmux new-session: wait status \(started)")
+            let probe = "(exec 3<>/dev/tcp/127.0.0.1/\(listener.port)) 2>/dev/null && echo OK || echo NO"
+            let session = try daemon.spawn(["run", "--policy", file, "--name", "notified", "--", "/bin/bash", "-c",
+                                            "\(probe); for i in $(seq 100); do sleep 0.1; \(probe) | grep -q OK && { echo RETRY-OK; break; }; done"],
+                                           name: "notified")
+            #expect(session.wait(timeout: 60) == 0)
+            #expect(session.stdout.contains("RETRY-OK"), "\(session.stdout) \(session.stderr)")
+            let shown = (try? String(contentsOfFile: daemon.scratch + "/notified", encoding: .utf8)) ?? ""
+            #expect(shown.contains("--action=allow=Allow once") && shown.contains("connect 127.0.0.1:\(listener.port) (tcp)"), "\(shown)")
+        }
+
         /// Events come faster than the daemon reads (it is stopped): the kernel counts what it
         /// could not queue, status reports it, and the daemon keeps up once it runs again.
         @Test func aFloodIsCountedAsLostAndTheDaemonKeepsUpAfterwards() throws {

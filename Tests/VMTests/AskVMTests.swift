@@ -177,7 +177,7 @@ extension DaemonVMSuites {
             defer { _ = try? runProcess(["/usr/bin/tmux", "kill-session", "-t", tmux]) }
             // The tmux server outlives this call and daemonizes from the client: started with
             // posix_spawn and /dev/null for stdio, so nothing waits on descriptors it keeps.
-            let status = spawnAndWait(["/usr/bin/tmux", "new-session", "-d", "-s", tmux, "-x", "160", "-y", "40",
+            let status = spawnDetachedAndWait(["/usr/bin/tmux", "new-session", "-d", "-s", tmux, "-x", "160", "-y", "40",
                                        "EBGUARD_SOCKET=\(daemon.socket) \(daemon.binary) prompt"],
                                       environment: daemon.environment)
             try #require(status == 0, "tmux new-session failed: wait status \(status)")
@@ -211,22 +211,4 @@ extension DaemonVMSuites {
             #expect(!FileManager.default.fileExists(atPath: daemon.scratch + "/orphan"))
         }
     }
-}
-
-/// Runs a command with stdio on /dev/null and waits for it (no Foundation pipes or monitors).
-private func spawnAndWait(_ arguments: [String], environment: [String: String]) -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    let argv = arguments.map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid: pid_t = 0
-    guard posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return status
 }
