@@ -18,8 +18,9 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev clang llvm bpftool 
 
 # The audit forwarding tests start a real rsyslogd (TLS through its openssl driver) and make certificates.
 DEB_PACKAGES += rsyslog rsyslog-openssl openssl
-# The interactive prompt is tested in a real terminal.
-DEB_PACKAGES += tmux
+# The interactive prompt is tested in a real terminal; the benchmarks compare with a ptrace
+# tracer and a namespace sandbox.
+DEB_PACKAGES += tmux strace bubblewrap
 
 .PHONY: all bpf deps test test-unit test-host test-vm demo clean
 all: bin/ebguard
@@ -65,8 +66,6 @@ demo: deps bin/ebguard
 # and bench/results.json), `bench-smoke` a minimal one that keeps the harness from rotting.
 .PHONY: bench bench-smoke
 bench bench-smoke: deps bin/ebguard
-	@command -v strace >/dev/null && command -v bwrap >/dev/null || \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace bubblewrap >/dev/null
 	python3 bench/bench.py --profile $(if $(filter bench-smoke,$@),smoke,full)
 
 # Installation: the binary, the systemd unit, the shipped policies under /etc/ebguard.
