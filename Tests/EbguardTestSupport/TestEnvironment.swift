@@ -45,9 +45,12 @@ public struct ProcessResult: Sendable {
 }
 
 /// Runs `arguments` to completion; when `cgroup` is given, the child moves itself there
-/// (through a shell) before it execs, so the measured program runs wholly inside it.
-public func runProcess(_ arguments: [String], in cgroup: Cgroup? = nil) throws -> ProcessResult {
+/// (through a shell) before it execs, so the measured program runs wholly inside it; without
+/// `environment`, the child gets this process's.
+public func runProcess(_ arguments: [String], in cgroup: Cgroup? = nil,
+                       environment: [String: String]? = nil) throws -> ProcessResult {
     let process = Process()
+    if let environment { process.environment = environment }
     let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
     if let cgroup {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
