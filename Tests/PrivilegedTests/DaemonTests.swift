@@ -171,6 +171,19 @@ extension DaemonHostSuites {
             #expect(!final[firstConnected...].contains("DENIED"))
         }
 
+        /// Without a daemon, the commands that need one say so and how to start one.
+        @Test func withoutADaemonTheClientsSayHowToStartOne() throws {
+            let binary = TestEnvironment.projectRoot + "/bin/ebguard"
+            var environment = ProcessInfo.processInfo.environment
+            environment["EBGUARD_SOCKET"] = "/run/ebguard-test-none-\(getpid())/ebguard.sock"
+            for command in [["events"], ["status"], ["pending"], ["allow", "1"]] {
+                let result = try runProcess([binary] + command, environment: environment)
+                #expect(result.status == 125, "\(command)")
+                #expect(result.stderr.contains("no ebguard daemon is listening") && result.stderr.contains("sudo ebguard daemon"),
+                        "\(command): \(result.stderr)")
+            }
+        }
+
         @Test func malformedRequestsNeverCrashTheDaemon() throws {
             let daemon = try DaemonHarness(label: "fuzz")
             try daemon.start()
