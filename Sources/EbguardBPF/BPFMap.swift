@@ -69,20 +69,8 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable> {
 
     /// Opens a map pinned at `path`, checking its key and value sizes against `Key` and `Value`.
     public init(pinnedAt path: String) throws {
-        let descriptor = try OwnedFileDescriptor.pinnedBPFObject(at: path)
-        var info = bpf_map_info()
-        var length = UInt32(MemoryLayout<bpf_map_info>.size)
-        let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-        guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
         // A per-CPU lookup writes one value per CPU: more than `lookup` has room for.
-        guard !BPFMapKind.isPerCPU(info.type) else {
-            throw BPFError("typing map \(path)", reason: "it is a per-CPU map; read it with BPFPerCPUMap")
-        }
-        guard Int(info.key_size) == MemoryLayout<Key>.size, Int(info.value_size) == MemoryLayout<Value>.size else {
-            throw BPFError("typing map \(path)",
-                           reason: "layout mismatch: the map has \(info.key_size)-byte keys and \(info.value_size)-byte values, "
-                               + "\(Key.self) is \(MemoryLayout<Key>.size) bytes and \(Value.self) is \(MemoryLayout<Value>.size)")
-        }
+        let descriptor = try PinnedMap.open(path, key: Key.self, value: Value.self, perCPU: false)
         self.init(unchecked: descriptor.rawValue, name: path, owner: descriptor)
     }
 
@@ -134,5 +122,27 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable> {
     /// Every key with its value (a key removed between the two steps is left out).
     public func entries() throws -> [(key: Key, value: Value)] {
         try keys().compactMap { key in try lookup(key).map { (key, $0) } }
+    }
+}
+
+/// Opening a pinned map for a typed reader: the kind (per-CPU or not) and the key and value
+/// sizes are checked against what the reader will copy, before any lookup can overrun.
+enum PinnedMap {
+    static func open<Key, Value>(_ path: String, key: Key.Type, value: Value.Type, perCPU: Bool) throws -> OwnedFileDescriptor {
+        let descriptor = try OwnedFileDescriptor.pinnedBPFObject(at: path)
+        var info = bpf_map_info()
+        var length = UInt32(MemoryLayout<bpf_map_info>.size)
+        let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
+        guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
+        guard BPFMapKind.isPerCPU(info.type) == perCPU else {
+            throw BPFError("typing map \(path)", reason: perCPU ? "it is not a per-CPU map; read it with BPFMap"
+                                                              : "it is a per-CPU map; read it with BPFPerCPUMap")
+        }
+        guard Int(info.key_size) == MemoryLayout<Key>.size, Int(info.value_size) == MemoryLayout<Value>.size else {
+            throw BPFError("typing map \(path)",
+                           reason: "layout mismatch: the map has \(info.key_size)-byte keys and \(info.value_size)-byte values, "
+                               + "\(Key.self) is \(MemoryLayout<Key>.size) bytes and \(Value.self) is \(MemoryLayout<Value>.size)")
+        }
+        return descriptor
     }
 }

@@ -19,19 +19,7 @@ public struct BPFPerCPUMap<Key: BitwiseCopyable, Value: BitwiseCopyable> {
 
     /// Opens a per-CPU map pinned at `path`, checking its type and its key and value sizes.
     public init(pinnedAt path: String) throws {
-        let descriptor = try OwnedFileDescriptor.pinnedBPFObject(at: path)
-        var info = bpf_map_info()
-        var length = UInt32(MemoryLayout<bpf_map_info>.size)
-        let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-        guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
-        guard BPFMapKind.isPerCPU(info.type) else {
-            throw BPFError("typing map \(path)", reason: "it is not a per-CPU map; read it with BPFMap")
-        }
-        guard Int(info.key_size) == MemoryLayout<Key>.size, Int(info.value_size) == MemoryLayout<Value>.size else {
-            throw BPFError("typing map \(path)",
-                           reason: "layout mismatch: the map has \(info.key_size)-byte keys and \(info.value_size)-byte values, "
-                               + "\(Key.self) is \(MemoryLayout<Key>.size) bytes and \(Value.self) is \(MemoryLayout<Value>.size)")
-        }
+        let descriptor = try PinnedMap.open(path, key: Key.self, value: Value.self, perCPU: true)
         let cpus = libbpf_num_possible_cpus()
         guard cpus > 0 else { throw BPFError.libbpf("counting possible CPUs for map \(path)", code: cpus) }
         self.fd = descriptor.rawValue

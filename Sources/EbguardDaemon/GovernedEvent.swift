@@ -1,3 +1,4 @@
+import EbguardEnforcement
 import Foundation
 
 /// One event as the daemon publishes it: the kernel's record, enriched with who and where.
@@ -118,11 +119,8 @@ public struct EventClock: Sendable {
         offset = (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(boot.tv_nsec)
     }
 
-    public static func bootNanoseconds() -> UInt64 {
-        var boot = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &boot)
-        return UInt64(boot.tv_sec) * 1_000_000_000 + UInt64(boot.tv_nsec)
-    }
+    /// The kernel's event clock (`bpf_ktime_get_boot_ns`), the one answers expire on too.
+    public static func bootNanoseconds() -> UInt64 { Answers.bootTime() }
 
     /// RFC 3339 in UTC with milliseconds, e.g. 2026-11-23T16:01:02.123Z.
     public func rfc3339(bootNanoseconds: UInt64) -> String {
