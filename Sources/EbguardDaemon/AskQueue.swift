@@ -113,13 +113,7 @@ final class AskQueue {
 
     func admit(_ request: PendingRequest, subject: AskSubject, heldPID: pid_t?, now: UInt64, timeoutSeconds: Int,
                onTimeoutAllows: Bool) -> Admission {
-        let key = Key(sessionID: request.sessionID, subject: subject)
-        if let id = byKey[key], var entry = entries[id] {
-            entry.request.hits += 1
-            if let heldPID, !entry.heldPIDs.contains(heldPID) { entry.heldPIDs.append(heldPID) }
-            entries[id] = entry
-            return .coalesced(id)
-        }
+        if let id = coalesce(sessionID: request.sessionID, subject: subject, heldPID: heldPID) { return .coalesced(id) }
         guard entries.count < maximumPending else { return .refused("too many pending requests on this host") }
         guard entries.values.filter({ $0.request.sessionID == request.sessionID }).count < maximumPerSession else {
             return .refused("too many pending requests in this session")
@@ -138,8 +132,18 @@ final class AskQueue {
         entries[request.id] = Entry(request: request, subject: subject, heldPIDs: heldPID.map { [$0] } ?? [],
                                     deadline: now + UInt64(max(1, timeoutSeconds)) * 1_000_000_000,
                                     onTimeoutAllows: onTimeoutAllows)
-        byKey[key] = request.id
+        byKey[Key(sessionID: request.sessionID, subject: subject)] = request.id
         return .added(request.id)
+    }
+
+    /// Folds a repeat into its pending request (one more hit, one more held exec) and returns
+    /// the request's id; nil when nothing identical is pending.
+    func coalesce(sessionID: UInt64, subject: AskSubject, heldPID: pid_t?) -> Int? {
+        guard let id = byKey[Key(sessionID: sessionID, subject: subject)], var entry = entries[id] else { return nil }
+        entry.request.hits += 1
+        if let heldPID, !entry.heldPIDs.contains(heldPID) { entry.heldPIDs.append(heldPID) }
+        entries[id] = entry
+        return id
     }
 
     func remove(_ id: Int) -> Entry? {

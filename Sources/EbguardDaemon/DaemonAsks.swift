@@ -60,6 +60,10 @@ extension Daemon {
 
     private func enqueue(summary: String, kind: String, subject: AskSubject, pid: UInt32, comm: String, argv: [String]?,
                          object: String, detail: String, rule: String?, managed: ManagedSession, heldPID: pid_t?) -> (line: String, id: Int?) {
+        // A repeat of a pending request only counts: no /proc reads for the hundredth retry.
+        if let id = asks.coalesce(sessionID: managed.record.id, subject: subject, heldPID: heldPID) {
+            return ("waiting for approval #\(id): \(summary) (again)", id)
+        }
         let now = EventClock.bootNanoseconds()
         let timeout = managed.policy.askTimeout
         let request = PendingRequest(
