@@ -21,6 +21,15 @@ extension DaemonHostSuites {
           - { action: deny, cidr: 127.0.0.3/32 }
         """
 
+        /// Asks before any loopback connection.
+        static let askLoopback = """
+        version: 1
+        name: ask-network
+        defaults: { exec: allow, file: allow, network: deny }
+        network:
+          - { action: ask, cidr: 127.0.0.1/32 }
+        """
+
         /// Connects every 0.1 s, up to `times` times; stops after 3 successes (the listener never accepts).
         static func connectLoop(port: UInt16, times: Int) -> String {
             "ok=0; for i in $(seq \(times)); do if (exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null; then echo CONNECTED; "
@@ -230,13 +239,7 @@ extension DaemonHostSuites {
             let listener = try TCPListener()
             let other = try TCPListener()
             try daemon.start()
-            let file = try daemon.write("ask.yaml", """
-            version: 1
-            name: ask-network
-            defaults: { exec: allow, file: allow, network: deny }
-            network:
-              - { action: ask, cidr: 127.0.0.1/32 }
-            """)
+            let file = try daemon.write("ask.yaml", Self.askLoopback)
             let probe = { (port: UInt16) in "(exec 3<>/dev/tcp/127.0.0.1/\(port)) 2>/dev/null && echo OK-\(port) || echo NO-\(port)" }
             let session = try daemon.spawn(["run", "--policy", file, "--name", "asknet", "--", "/bin/bash", "-c",
                                             probe(listener.port) + "; while [ ! -e \(daemon.scratch)/answered ]; do sleep 0.05; done; "
@@ -267,13 +270,7 @@ extension DaemonHostSuites {
             let daemon = try DaemonHarness(label: "ask-notify")
             let listener = try TCPListener()
             try daemon.start()
-            let file = try daemon.write("ask.yaml", """
-            version: 1
-            name: ask-network
-            defaults: { exec: allow, file: allow, network: deny }
-            network:
-              - { action: ask, cidr: 127.0.0.1/32 }
-            """)
+            let file = try daemon.write("ask.yaml", Self.askLoopback)
             let bin = daemon.scratch + "/bin"
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
             let fake = try daemon.write("bin/notify-send", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \(daemon.scratch)/notified\necho allow\n")
