@@ -69,9 +69,10 @@ extension DaemonVMSuites {
 
             // kill -9 of the daemon leaves a running session's file rule in force.
             let session = try daemon.spawn(["run", "--policy", file, "--name", "survivor", "--", "/bin/bash", "-c",
-                                            "while [ ! -e \(daemon.scratch)/go ]; do sleep 0.05; done; cat \(secret); echo cat=$?"],
+                                            "echo READY; while [ ! -e \(daemon.scratch)/go ]; do sleep 0.05; done; cat \(secret); echo cat=$?"],
                                            name: "survivor")
-            Thread.sleep(forTimeInterval: 0.5)
+            // Killed only once the session runs: before that, `run` is still registering.
+            try #require(session.waitFor { $0.contains("READY") }, "\(session.stderr)")
             daemon.killHard()
             FileManager.default.createFile(atPath: daemon.scratch + "/go", contents: nil)
             #expect(session.wait(timeout: 30) == 0)
