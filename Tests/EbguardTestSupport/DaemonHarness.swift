@@ -126,9 +126,10 @@ public final class BackgroundProcess {
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    /// Waits up to `timeout` seconds for `condition` on the output.
+    /// Waits up to `timeout` seconds for `condition` on the output. Generous: only a failing
+    /// test waits it out, and the VM's emulated CPUs are slow on a busy host.
     @discardableResult
-    public func waitFor(timeout: Double = 20, _ condition: (String) -> Bool) -> Bool {
+    public func waitFor(timeout: Double = 60, _ condition: (String) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition(stdout) { return true }

@@ -142,7 +142,8 @@ extension DaemonVMSuites {
             let run = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "loop", "--", "/bin/sh", "-c",
                                         "for i in $(seq 100); do cat \(guarded)/f 2>/dev/null; done; echo done; "
                                           + "while [ ! -e \(daemon.scratch)/counted ]; do sleep 0.05; done"], name: "loop")
-            #expect(run.waitFor { $0.contains("done") })
+            // A hundred forks and execs under TCG: seconds, many more on a busy host.
+            #expect(run.waitFor(timeout: 120) { $0.contains("done") }, "\(run.stderr)")
             var list: [PendingRequest] = []
             for _ in 0..<100 {
                 list = pending(daemon)
