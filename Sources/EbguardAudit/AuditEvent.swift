@@ -199,15 +199,17 @@ public enum AuditEvent: Sendable, Hashable {
     }
 
     /// The payload as JSON (`data`).
-    public var data: JSONValue {
+    public var data: JSONValue { payload.json }
+
+    var payload: any AuditPayload {
         switch self {
-        case .decision(let p): Self.json(p)
-        case .askAnswer(let p): Self.json(p)
-        case .sessionStart(let p), .sessionStop(let p): Self.json(p)
-        case .policyChange(let p): Self.json(p)
-        case .daemonStart(let p), .daemonStop(let p): Self.json(p)
-        case .lostEvents(let p): Self.json(p)
-        case .recovery(let p): Self.json(p)
+        case .decision(let p): p
+        case .askAnswer(let p): p
+        case .sessionStart(let p), .sessionStop(let p): p
+        case .policyChange(let p): p
+        case .daemonStart(let p), .daemonStop(let p): p
+        case .lostEvents(let p): p
+        case .recovery(let p): p
         }
     }
 
@@ -225,17 +227,6 @@ public enum AuditEvent: Sendable, Hashable {
         case "lost_events": guard let p: AuditLostEvents = Self.decode(data) else { return nil }; self = .lostEvents(p)
         case "recovery": guard let p: AuditRecovery = Self.decode(data) else { return nil }; self = .recovery(p)
         default: return nil
-        }
-    }
-
-    // The payloads are Codable; JSONEncoder's output is reparsed into a JSONValue so that
-    // what reaches the log is always the canonical form, whatever the encoder's spacing.
-    private static func json<T: Encodable>(_ payload: T) -> JSONValue {
-        do {
-            let data = try JSONEncoder().encode(payload)
-            return try JSONValue.parse(data)
-        } catch {
-            preconditionFailure("audit payload \(T.self) does not encode: \(error)")
         }
     }
 

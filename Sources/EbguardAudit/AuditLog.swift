@@ -64,6 +64,24 @@ public actor AuditLog {
         return seq
     }
 
+    /// Appends records in order with one hop to the actor: what a busy daemon hands over.
+    /// Returns the last sequence number given (nil if none was kept) and how many records the
+    /// full backlog refused (they are counted as `append` counts them).
+    public func append(contentsOf records: [(event: AuditEvent, time: AuditTime)]) throws(AuditError)
+        -> (lastSeq: UInt64?, refused: Int)
+    {
+        var lastSeq: UInt64?
+        var refusedHere = 0
+        for record in records {
+            do {
+                lastSeq = try append(record.event, at: record.time)
+            } catch .backlogFull {
+                refusedHere += 1
+            }
+        }
+        return (lastSeq, refusedHere)
+    }
+
     /// Writes and fsyncs everything appended so far.
     public func flush() throws(AuditError) {
         do { try writer.flush() } catch { throw .io(error) }

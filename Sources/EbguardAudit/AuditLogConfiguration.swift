@@ -16,7 +16,7 @@ public struct AuditLogConfiguration: Sendable, Hashable {
     public static let defaultPath = "/var/log/ebguard/audit.jsonl"
 
     public init(path: String = AuditLogConfiguration.defaultPath, maxFileBytes: Int64 = 64 << 20,
-                maxRotatedFiles: Int = 8, flushInterval: Duration = .milliseconds(100), flushRecords: Int = 64,
+                maxRotatedFiles: Int = 8, flushInterval: Duration = .milliseconds(100), flushRecords: Int = 1024,
                 maxPendingRecords: Int = 65_536) {
         self.path = path
         self.maxFileBytes = maxFileBytes

@@ -97,8 +97,44 @@ public struct AuditRecord: Sendable, Hashable {
         ]
     }
 
-    /// The record's line, without the newline: what the next record's `prev` hashes.
-    public var line: [UInt8] { json.canonicalBytes }
+    /// The record's line, without the newline: what the next record's `prev` hashes. Written
+    /// straight in canonical key order (data, host, prev, seq, time, type, v); equal to
+    /// `json.canonicalBytes`, which the tests hold it to.
+    public var line: [UInt8] {
+        Self.line(seq: seq, time: time, host: host, prev: prev, type: type, version: version) { data.write(into: &$0) }
+    }
+
+    /// The line of the record `init(seq:time:host:prev:event:)` would make, without making it:
+    /// the log's hot path, which writes the payload's fields straight into the line.
+    static func line(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, event: AuditEvent) -> [UInt8] {
+        let payload = event.payload
+        return line(seq: seq, time: AuditTime(nanoseconds: time.nanoseconds.floorDiv(1000) * 1000), host: host,
+                    prev: prev, type: event.typeName, version: formatVersion) { payload.writeCanonical(into: &$0) }
+    }
+
+    private static func line(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, type: String,
+                             version: Int64, data: (inout [UInt8]) -> Void) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(contentsOf: #"{"data":"#.utf8)
+        data(&out)
+        out.append(contentsOf: #","host":{"machine_id":"#.utf8)
+        JSONValue.writeString(host.machineID, into: &out)
+        out.append(contentsOf: #","name":"#.utf8)
+        JSONValue.writeString(host.name, into: &out)
+        out.append(contentsOf: #"},"prev":"#.utf8)
+        JSONValue.writeString(prev, into: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: #","time":"#.utf8)
+        JSONValue.writeString(time.rfc3339, into: &out)
+        out.append(contentsOf: #","type":"#.utf8)
+        JSONValue.writeString(type, into: &out)
+        out.append(contentsOf: #","v":"#.utf8)
+        out.append(contentsOf: String(version).utf8)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 
     /// Parses one line (without its newline). With `requireCanonical`, a line whose bytes
     /// differ from the canonical encoding of what it says is refused.

@@ -85,12 +85,12 @@ final class AuditWriter {
     /// Chains a record and buffers it; returns its sequence number.
     @discardableResult
     func enqueue(_ event: AuditEvent, time: AuditTime) -> UInt64 {
-        let record = AuditRecord(seq: lastSeq + 1, time: time, host: host, prev: lastHash, event: event)
-        let line = record.line
-        lastSeq = record.seq
+        let seq = lastSeq + 1
+        let line = AuditRecord.line(seq: seq, time: time, host: host, prev: lastHash, event: event)
+        lastSeq = seq
         lastHash = AuditHash.sha256Hex(line)
-        pending.append(Pending(seq: record.seq, hash: lastHash, line: line))
-        return record.seq
+        pending.append(Pending(seq: seq, hash: lastHash, line: line))
+        return seq
     }
 
     /// Writes and fsyncs every buffered record, rotating as needed. On failure the records not

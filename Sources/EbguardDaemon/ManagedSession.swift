@@ -8,7 +8,11 @@ import Foundation
 /// the counters it reports.
 final class ManagedSession {
     let session: Session
-    var record: SessionRecord
+    var record: SessionRecord {
+        didSet { if record.policy != oldValue.policy { policySHA256 = record.policy.sha256 } }
+    }
+    /// Of `record.policy`, kept: every audit record of the session names it.
+    private(set) var policySHA256: String
     var policy: CompiledPolicy
     /// "file[2]" -> "agent.yaml:14:5".
     var ruleLocations: [String: String]
@@ -23,6 +27,7 @@ final class ManagedSession {
     init(session: Session, record: SessionRecord, policy: CompiledPolicy) {
         self.session = session
         self.record = record
+        policySHA256 = record.policy.sha256
         self.policy = policy
         ruleLocations = Self.locations(of: policy)
     }
@@ -42,7 +47,7 @@ final class ManagedSession {
 
     /// The session's policy as audit records name it.
     var auditFacts: AuditSessionFacts {
-        AuditSessionFacts(policy: policy.name, policySHA256: record.policy.sha256, policyPath: record.policy.source,
+        AuditSessionFacts(policy: policy.name, policySHA256: policySHA256, policyPath: record.policy.source,
                           user: record.user)
     }
 
@@ -54,7 +59,7 @@ final class ManagedSession {
     func info(clock: EventClock) -> SessionInfo {
         let processes = Self.countProcesses(in: session.cgroup)
         return SessionInfo(id: record.id, name: record.name, key: record.key, cgroup: record.cgroup, policy: policy.name,
-                           policySource: record.policy.source, policySHA256: record.policy.sha256, user: record.user,
+                           policySource: record.policy.source, policySHA256: policySHA256, user: record.user,
                            uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
                            events: events, denied: denied, attached: owner != nil, notes: session.maps.unenforced.map {
                                "unix socket subtree rule not enforced (exact socket paths only): \($0)"

@@ -151,6 +151,10 @@ public enum ControlResponse {
 /// Minimal JSON text building for the hot path, where `JSONEncoder` costs too much per event.
 public enum JSONText {
     public static func quoted(_ text: String) -> String {
+        // Most names and paths need no escape: one scan, one copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

@@ -1,4 +1,4 @@
-import Crypto
+import EbguardAudit
 import EbguardPolicy
 import Foundation
 import Glibc
@@ -38,7 +38,7 @@ public struct SessionRecord: Codable, Sendable, Equatable {
 
 extension PolicyText {
     public var sha256: String {
-        SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
+        AuditHash.sha256Hex(yaml.utf8)
     }
 }
 
