@@ -61,7 +61,9 @@ def runqueue_wait_seconds(pid):
 
 
 class Daemon:
-    """`ebguard daemon --state-dir DIR` with its log in DIR's sibling, stopped with SIGTERM."""
+    """`ebguard daemon --state-dir DIR --config WORK/ebguard.yaml` with its log in WORK, stopped
+    with SIGTERM. Its audit log (every denial is a hash-chained record, fsync'd in batches) is a
+    fresh one in WORK/audit on the same disk as /var/log: the host's own trail is left alone."""
 
     def __init__(self, ebguard, work):
         self.ebguard = ebguard
@@ -71,7 +73,12 @@ class Daemon:
         self.work = work
         self.log = open(work / "daemon.log", "w")
         shutil.rmtree(self.state, ignore_errors=True)
-        self.proc = subprocess.Popen([ebguard, "daemon", "--state-dir", str(self.state)],
+        self.audit_dir = work / "audit"
+        shutil.rmtree(self.audit_dir, ignore_errors=True)
+        config = work / "ebguard.yaml"
+        config.write_text(f"version: 1\naudit:\n  path: {self.audit_dir / 'audit.jsonl'}\n"
+                          f"  forward_state_dir: {self.audit_dir / 'forward'}\n")
+        self.proc = subprocess.Popen([ebguard, "daemon", "--state-dir", str(self.state), "--config", str(config)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
         deadline = time.monotonic() + 60
@@ -508,7 +515,9 @@ def render(dm, p):
               f"`cgroup/connect4` and makes one event ({pl['event_bytes']} bytes with its ring header) in the shared "
               f"ring buffer `eg_events` ({pl['ring_buffer_bytes'] >> 10} KiB, about "
               f"{pl['ring_buffer_bytes'] // pl['event_bytes']:,} events). The daemon decodes, enriches (process facts, "
-              "rule location) and writes each as a JSON line to the subscriber and to the session's own `ebguard run`. "
+              "rule location) and writes each as a JSON line to the subscriber and to the session's own `ebguard run`, "
+              "and appends each denial to its hash-chained audit log (a fresh one in the work directory, fsync'd "
+              "every 100 ms or 1,024 records). "
               f"The generator paces itself in small batches and sleeps in between; each rate runs "
               f"{q['pipeline_seconds']} s ({q['cpu_rate']:,}/s: {q['cpu_seconds']} s), {q['pipeline_rounds']} round(s), "
               f"flat out (rate 0) {q['pipeline_flat_n']:,} events. Ungoverned, the same generator makes "
