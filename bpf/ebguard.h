@@ -162,6 +162,17 @@ struct eg_path_rule {
 };
 #define EG_PATH_RULE_ARGV 0x1	/* hold the exec for userspace (argv rules and ask rules) */
 
+/*
+ * Value of an EG_PATH_LOADED marker (it shares eg_path_rules, so it has the size of
+ * an eg_path_rule): bit L is set when the (policy, domain) has a key of any kind
+ * whose path is L bytes long. The matcher looks up only lengths with a key: a
+ * policy has keys at a few dozen lengths, while a path's prefixes, its exact form
+ * and its name are looked up at up to a dozen, most of which then cost nothing.
+ */
+struct eg_path_lengths {
+	__u64 bits[EG_PATH_MAX / 64];
+};
+
 /* Network: LPM keys; the policy id is matched in full (32 bits) before the address bits. */
 struct eg_net4_key {
 	__u32 prefixlen;	/* 32 + CIDR prefix length */
@@ -337,6 +348,7 @@ _Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
 _Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
 _Static_assert(sizeof(struct eg_path_key) == 264, "eg_path_key layout");
 _Static_assert(sizeof(struct eg_path_rule) == 32, "eg_path_rule layout");
+_Static_assert(sizeof(struct eg_path_lengths) == sizeof(struct eg_path_rule), "the loaded marker's value is an eg_path_rule");
 _Static_assert(sizeof(struct eg_net4_key) == 12, "eg_net4_key layout");
 _Static_assert(sizeof(struct eg_net6_key) == 24, "eg_net6_key layout");
 _Static_assert(sizeof(struct eg_net_rules) == 136, "eg_net_rules layout");

@@ -107,7 +107,7 @@ public final class Enforcer {
         if access(mapPath("eg_path_rules"), F_OK) == 0 {
             let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
             for entry in maps.paths { try paths.update(entry.key, entry.rule) }
-            for marker in maps.loadedMarkers { try paths.update(marker, .empty) }
+            for marker in maps.loadedMarkers { try paths.update(marker.key, marker.lengths) }
         }
         if access(mapPath("eg_net4_rules"), F_OK) == 0 {
             let v4 = try BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules"))
@@ -134,7 +134,7 @@ public final class Enforcer {
     /// Removes one policy's rules (no session may point at its policy id any more).
     public func removeRules(_ maps: PolicyMaps) {
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
-            for marker in maps.loadedMarkers { _ = try? paths.delete(marker) }
+            for marker in maps.loadedMarkers { _ = try? paths.delete(marker.key) }
             for entry in maps.paths { _ = try? paths.delete(entry.key) }
         }
         if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {

@@ -14,7 +14,7 @@ public struct PolicyMaps {
     public let paths: [(key: eg_path_key, rule: eg_path_rule)]
     /// One EG_PATH_LOADED key per path domain: written after `paths`, removed before them,
     /// so the kernel never decides with half a policy (it fails closed without them).
-    public let loadedMarkers: [eg_path_key]
+    public let loadedMarkers: [(key: eg_path_key, lengths: eg_path_rule)]
     public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
     public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
     public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
@@ -38,12 +38,12 @@ public struct PolicyMaps {
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
-        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { domain in
+        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { [paths] domain in
             var key = eg_path_key()
             key.policy_id = policyID
             key.domain = UInt8(domain.rawValue)
             key.kind = UInt8(EG_PATH_LOADED.rawValue)
-            return key
+            return (key, Self.lengths(of: paths.map(\.key).filter { $0.domain == key.domain }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
         (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
@@ -106,6 +106,21 @@ public struct PolicyMaps {
             withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: slot.path.utf8) }
             return (key, merged[slot]!)
         }
+    }
+
+    /// The value of a loaded marker: a `struct eg_path_lengths` with bit L set for each key
+    /// length L, in the `eg_path_rule` it shares the map with. The matcher skips a lookup at
+    /// a length without a bit, so a length missing here would hide that key's rules.
+    static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
+        var lengths = eg_path_lengths()
+        withUnsafeMutableBytes(of: &lengths.bits) { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            for key in keys {
+                let length = Int(key.len)
+                words[length / 64] |= UInt64(1) << UInt64(length % 64)
+            }
+        }
+        return unsafeBitCast(lengths, to: eg_path_rule.self)
     }
 
     // MARK: network

@@ -21,9 +21,39 @@ import Testing
         #expect(maps.session.default_verdict.0 == UInt8(EG_VERDICT_DENY.rawValue))
         #expect(maps.session.default_verdict.1 == UInt8(EG_VERDICT_AUDIT.rawValue))
         #expect(maps.session.default_verdict.2 == UInt8(EG_VERDICT_ASK.rawValue))
-        #expect(maps.loadedMarkers.map(\.kind) == [UInt8(EG_PATH_LOADED.rawValue), UInt8(EG_PATH_LOADED.rawValue)])
-        #expect(maps.loadedMarkers.map(\.domain) == [UInt8(EG_DOMAIN_EXEC.rawValue), UInt8(EG_DOMAIN_FILE.rawValue)])
-        #expect(maps.loadedMarkers.allSatisfy { $0.policy_id == 42 && $0.len == 0 })
+        #expect(maps.loadedMarkers.map(\.key.kind) == [UInt8(EG_PATH_LOADED.rawValue), UInt8(EG_PATH_LOADED.rawValue)])
+        #expect(maps.loadedMarkers.map(\.key.domain) == [UInt8(EG_DOMAIN_EXEC.rawValue), UInt8(EG_DOMAIN_FILE.rawValue)])
+        #expect(maps.loadedMarkers.allSatisfy { $0.key.policy_id == 42 && $0.key.len == 0 })
+    }
+
+    /// The loaded marker's value lists the lengths of the domain's keys, of every kind: the
+    /// kernel looks up no other length, so a missing bit would hide a rule.
+    @Test func loadedMarkersCarryTheLengthsOfTheirDomainsKeys() throws {
+        let maps = try compile("""
+        version: 1
+        name: t
+        exec:
+          - { action: deny, path: /usr/bin/docker }
+          - { action: deny, path: /usr/sbin/** }
+        file:
+          - { action: deny, path: /etc/shadow }
+          - { action: allow, path: /** , access: [write] }
+          - { action: deny, name: .env, access: [read] }
+          - { action: deny, path: "/\(String(repeating: "x/", count: 126))yy" }
+        """)
+        func lengths(_ marker: (key: eg_path_key, lengths: eg_path_rule)) -> Set<Int> {
+            var value = marker.lengths
+            return withUnsafeBytes(of: &value) { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                return Set((0..<Int(EG_PATH_MAX)).filter { words[$0 / 64] & (UInt64(1) << UInt64($0 % 64)) != 0 })
+            }
+        }
+        let (exec, file) = (maps.loadedMarkers[0], maps.loadedMarkers[1])
+        // /usr/bin/docker (15), /usr/sbin/** as the subtree key "/usr/sbin" (9).
+        #expect(lengths(exec) == Set(maps.paths.filter { $0.key.domain == exec.key.domain }.map { Int($0.key.len) }))
+        #expect(lengths(exec) == [15, 9])
+        // /etc/shadow (11), /** as the root subtree "" (0), .env (4), and a 255-byte path.
+        #expect(lengths(file) == [11, 0, 4, 255])
     }
 
     @Test func rulesOnOneKeyMergePerAccessStrongestWins() throws {

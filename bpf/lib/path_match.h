@@ -18,7 +18,8 @@
  *                    the root. So "/dir/ **" is stored as "/dir" and matches /dir
  *                    itself; "/ **" is stored as "".
  *   EG_PATH_NAME     key path == the final component of P ("c"; ".env").
- *   EG_PATH_LOADED   path "" (len 0), value ignored: this (policy, domain) has all
+ *   EG_PATH_LOADED   path "" (len 0), value the lengths of its keys
+ *                    (struct eg_path_lengths): this (policy, domain) has all
  *                    its rules in the map. Write it after the rules, delete it
  *                    before them. A session whose policy has no marker for the
  *                    domain being decided is denied (EG_REASON_NO_POLICY): a half
@@ -114,6 +115,7 @@ struct eg_decision {
 
 /* Matcher state; lives on the caller's stack, bpf_loop hands it to the callback. */
 struct eg_match_ctx {
+	struct eg_path_lengths lengths;	/* from the loaded marker: lengths worth a lookup */
 	struct eg_decision best;
 	__u32 len;		/* length of the full path */
 	__u32 name_start;	/* first byte of the final component */
@@ -154,6 +156,9 @@ static __always_inline void eg_lookup_merge(struct eg_match_ctx *m, struct eg_pa
 {
 	struct eg_path_rule *r;
 
+	len &= EG_PATH_MAX - 1;
+	if (!(m->lengths.bits[len / 64] & (1ULL << (len % 64))))
+		return;		/* no key of this policy and domain is this long */
 	key->kind = kind;
 	key->len = len;
 	r = bpf_map_lookup_elem(&eg_path_rules, key);
@@ -206,6 +211,7 @@ __noinline __u64 eg_match_path(__u32 slot, __u32 len, __u32 policy_id, __u32 wha
 	struct eg_path_scratch *s = eg_get_scratch();
 	__u32 domain = what & 0xff, mask = (what >> 8) & 0xff, dflt = (what >> 16) & 0xff;
 	struct eg_match_ctx m = {};
+	struct eg_path_rule *loaded;
 	struct eg_path_key *key;
 	__u32 name_len;
 
@@ -216,8 +222,10 @@ __noinline __u64 eg_match_path(__u32 slot, __u32 len, __u32 policy_id, __u32 wha
 	key->policy_id = policy_id;
 	key->domain = domain;
 	key->kind = EG_PATH_LOADED;
-	if (!bpf_map_lookup_elem(&eg_path_rules, key))
+	loaded = bpf_map_lookup_elem(&eg_path_rules, key);
+	if (!loaded)
 		return EG_VERDICT_DENY | (EG_REASON_NO_POLICY << 8) | ((__u64)EG_RULE_DEFAULT << 16);
+	__builtin_memcpy(&m.lengths, loaded, sizeof(m.lengths));
 
 	slot &= EG_SLOTS - 1;
 	len &= EG_PATH_MAX - 1;
