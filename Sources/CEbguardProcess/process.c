@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -133,4 +134,9 @@ int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 	*uid = credentials.uid;
 	*gid = credentials.gid;
 	return 0;
+}
+
+void eg_release_free_memory(void)
+{
+	malloc_trim(0);
 }

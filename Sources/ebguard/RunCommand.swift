@@ -108,6 +108,9 @@ struct RunCommand: ParsableCommand {
             StandaloneEvents(session: $0.session, policy: compiled, enforcer: $0.enforcer, quiet: quiet, home: identity.home).reader()
         }
         daemonSession?.startPrinting()
+        // Parsing and compiling a large policy leaves most of its memory free but held by malloc;
+        // the session may run for hours, so hand it back before it starts.
+        ProcessMemory.releaseFree()
         let status = SessionLoop(cgroup: cgroup, ring: ring)
             .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
                               workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,

@@ -39,8 +39,12 @@ struct eg_signal_note {
 /* Installs a handler for each signal that writes an eg_signal_note to write_fd (non-blocking pipe). */
 int eg_signals_forward_to_pipe(const int *signals, size_t count, int write_fd);
 
-#endif
-
 /* SO_PEERCRED of a connected Unix socket (struct ucred needs _GNU_SOURCE, which
  * Swift's Glibc module does not define). Returns 0 or -errno. */
 int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/* Hands the memory malloc holds free back to the kernel (malloc_trim(0); Swift's Glibc
+ * module has no malloc.h). */
+void eg_release_free_memory(void);
+
+#endif
