@@ -111,7 +111,7 @@ public struct PolicyMaps {
     /// The value of a loaded marker: a `struct eg_path_lengths` with bit L set for each key
     /// length L, in the `eg_path_rule` it shares the map with. The matcher skips a lookup at
     /// a length without a bit, so a length missing here would hide that key's rules.
-    static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
+    public static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
         var lengths = eg_path_lengths()
         withUnsafeMutableBytes(of: &lengths.bits) { raw in
             let words = raw.bindMemory(to: UInt64.self)

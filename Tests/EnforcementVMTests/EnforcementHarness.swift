@@ -1,4 +1,5 @@
 import EbguardBPF
+import EbguardEnforcement
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
@@ -134,7 +135,8 @@ final class Enforcement {
         try sessions.update(try cgroup.id(), session)
     }
 
-    /// Writes `rules` for `policy`, then the policy's EG_PATH_LOADED markers (unless `markers` is false).
+    /// Writes `rules` for `policy`, then the policy's EG_PATH_LOADED markers (unless `markers` is
+    /// false), each with the lengths of its domain's keys, as `PolicyMaps` writes them.
     func install(policy: UInt32, _ list: [PathRule], markers: Bool = true) throws {
         var merged: [String: (eg_path_key, eg_path_rule)] = [:]
         for rule in list {
@@ -159,8 +161,9 @@ final class Enforcement {
         for (key, value) in merged.values { try rules.update(key, value) }
         if markers {
             for domain in [EG_DOMAIN_EXEC, EG_DOMAIN_FILE] {
+                let keys = merged.values.map(\.0).filter { $0.domain == UInt8(domain.rawValue) }
                 try rules.update(Enforcement.key(policy: policy, domain: domain, kind: EG_PATH_LOADED, path: ""),
-                                 Enforcement.emptyRule())
+                                 PolicyMaps.lengths(of: keys))
             }
         }
     }

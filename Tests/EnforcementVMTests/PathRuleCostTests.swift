@@ -49,7 +49,9 @@ struct PathRuleCostTests {
         let ratio = largeTimes.min()! / smallTimes.min()!
         print("path rule cost (3,000 opens): outside any session \(outsideTimes.min()!) s, 10 rules \(smallTimes.min()!) s, "
               + "10,000 rules \(largeTimes.min()!) s; 10,000/10 = \(ratio)")
-        #expect(ratio < 1.5, "10,000 rules: \(largeTimes), 10 rules: \(smallTimes)")
+        // A cost per rule would make 10,000 rules hundreds of times dearer; 2 leaves room for
+        // this shared machine's noise and for the few more lengths the larger policy has keys at.
+        #expect(ratio < 2, "10,000 rules: \(largeTimes), 10 rules: \(smallTimes)")
         #expect(try enforcement.takeEvents().isEmpty)
     }
 }
