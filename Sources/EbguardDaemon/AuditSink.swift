@@ -16,13 +16,9 @@ import Synchronization
 /// (`source: "audit"`) with the count: the trail says it has a hole rather than the loop
 /// stalling the kernel's ring.
 public final class AuditSink: Sendable {
-    private struct Item: Sendable {
-        var event: AuditEvent
-        var time: AuditTime
-    }
-
     private struct Queue: Sendable {
-        var items: [Item] = []
+        /// In the form `AuditLog.append(contentsOf:)` takes, so a batch is handed over as is.
+        var items: [(event: AuditEvent, time: AuditTime)] = []
         /// Dropped at the hand-over and not yet recorded / since the start.
         var unrecorded: UInt64 = 0
         var droppedTotal: UInt64 = 0
@@ -89,7 +85,7 @@ public final class AuditSink: Sendable {
                 queue.droppedTotal += 1
                 return false
             }
-            queue.items.append(Item(event: event, time: time))
+            queue.items.append((event, time))
             return queue.items.count == 1
         }
         if wasEmpty { ring.yield() }
@@ -132,15 +128,12 @@ public final class AuditSink: Sendable {
     /// Takes the whole queue and appends it, then a `lost_events` record for what was dropped
     /// (records are dropped only while the queue is full, so after everything in it).
     private func appendQueued() async {
-        let (items, lost) = queue.withLock { queue in
-            defer {
-                queue.items.removeAll(keepingCapacity: true)
-                queue.unrecorded = 0
-            }
-            return (queue.items, queue.unrecorded)
+        var (batch, lost): ([(event: AuditEvent, time: AuditTime)], UInt64) = ([], 0)
+        queue.withLock { queue in
+            swap(&batch, &queue.items)  // the queue starts again empty; no copy of the batch
+            swap(&lost, &queue.unrecorded)
         }
-        guard !items.isEmpty || lost > 0 else { return }
-        var batch = items.map { (event: $0.event, time: $0.time) }
+        guard !batch.isEmpty || lost > 0 else { return }
         if lost > 0 { batch.append((.lostEvents(AuditLostEvents(source: "audit", count: lost)), .now())) }
         do {
             let (seq, refused) = try await log.append(contentsOf: batch)
