@@ -42,10 +42,15 @@ public struct AuditDecision: Codable, Sendable, Hashable {
     public var argv: [String]?
     public var network: AuditNetworkTarget?
     public var askID: UInt64?
+    /// A summary of repeats (`AuditRepeats` in the daemon): how many more times this same
+    /// decision was made after the record that reported it first, between these two times.
+    public var repeats: UInt64?
+    public var firstTime: String?
+    public var lastTime: String?
 
     enum CodingKeys: String, CodingKey {
-        case session, pid, comm, kind, object, access, rule, verdict, uid, exe, argv, network
-        case askID = "ask_id"
+        case session, pid, comm, kind, object, access, rule, verdict, uid, exe, argv, network, repeats
+        case askID = "ask_id", firstTime = "first_time", lastTime = "last_time"
     }
 
     public init(session: String, pid: Int32, comm: String, kind: AuditObjectKind, object: String, access: String,

@@ -90,32 +90,55 @@ public enum JSONValue: Sendable, Hashable {
 
     /// JCS string escaping: `"` and `\` escaped, control characters as `\b \t \n \f \r` or
     /// `\u00xx` (lowercase hex), everything else (including `/` and non-ASCII) as raw UTF-8.
-    static func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: one scan, one copy.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: s.utf8)
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in s.utf8 {
+    static func writeString(_ s: String, into out: inout [UInt8]) { out.appendJSONString(s) }
+}
+
+/// Building JSON text straight into bytes: the daemon renders an event line and an audit record
+/// for every denial, and going through `String` cost more than the rest of the work.
+extension Array where Element == UInt8 {
+    /// `s` as a JSON string in the JCS form (see `JSONValue.writeString`).
+    public mutating func appendJSONString(_ s: String) {
+        var s = s
+        s.makeContiguousUTF8()  // a no-op for native strings; bridged ones are copied once
+        s.utf8.withContiguousStorageIfAvailable { appendJSONString(utf8: $0) }
+    }
+
+    /// Copies runs that need no escape whole: most names and paths are one run.
+    public mutating func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        append(UInt8(ascii: "\""))
+        var run = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+            run = index + 1
+            append(UInt8(ascii: "\\"))
             switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            default: out.append(byte)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): append(byte)
+            case 0x08: append(UInt8(ascii: "b"))
+            case 0x09: append(UInt8(ascii: "t"))
+            case 0x0A: append(UInt8(ascii: "n"))
+            case 0x0C: append(UInt8(ascii: "f"))
+            case 0x0D: append(UInt8(ascii: "r"))
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                append(hex.utf8Start[Int(byte >> 4)])
+                append(hex.utf8Start[Int(byte & 0xF)])
             }
         }
-        out.append(UInt8(ascii: "\""))
+        append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
+        append(UInt8(ascii: "\""))
+    }
+
+    /// JSON text that is already JSON (punctuation, keys): copied as is.
+    public mutating func appendRaw(_ text: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    public mutating func appendDecimal<I: BinaryInteger>(_ value: I) {
+        var text = String(value)  // a small string: no allocation
+        text.withUTF8 { append(contentsOf: $0) }
     }
 }
 

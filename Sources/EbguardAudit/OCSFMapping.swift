@@ -34,6 +34,12 @@ public enum OCSFMapping {
         event["action_id"] = .int(blocked ? 2 : 1)
         event["action"] = .string(blocked ? "Denied" : "Allowed")
         event["message"] = .string("\(d.verdict.rawValue) \(d.kind.rawValue) \(d.access) \(d.object) by \(d.comm)[\(d.pid)]")
+        // A summary of repeats is OCSF's aggregate: `count` events between start and end time.
+        if let repeats = d.repeats {
+            event["count"] = .int(Int64(clamping: repeats))
+            if let first = d.firstTime.flatMap(AuditTime.init(rfc3339:)) { event["start_time"] = .int(first.milliseconds) }
+            if let last = d.lastTime.flatMap(AuditTime.init(rfc3339:)) { event["end_time"] = .int(last.milliseconds) }
+        }
         event["metadata"] = [
             "version": .string(schemaVersion),
             "product": ["name": .string(AuditProduct.name), "vendor_name": .string(AuditProduct.name),

@@ -33,6 +33,10 @@ final class ControlClientState {
         output.append(contentsOf: line.utf8)
         output.append(UInt8(ascii: "\n"))
     }
+    func sendLine(_ line: [UInt8]) {
+        output.append(contentsOf: line)
+        output.append(UInt8(ascii: "\n"))
+    }
 
     /// Writes what the socket takes now. Returns false when the peer is gone.
     func flush() -> Bool {

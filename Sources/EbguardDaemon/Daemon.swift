@@ -63,6 +63,8 @@ public final class Daemon {
     var log: (String) -> Void
     /// Where decisions and session changes are recorded; nil when not configured.
     let audit: AuditSink?
+    /// Repeated decisions counted instead of written one by one.
+    var auditRepeats = AuditRepeats()
 
     private let lock: OwnedFileDescriptor
     private let listener: OwnedFileDescriptor
@@ -238,6 +240,7 @@ public final class Daemon {
     /// Once a second: rates, and sessions whose cgroup disappeared under us.
     private func tick() {
         hub.tick()
+        submitRepeats()
         expireAsks()
         // Kernel losses go to the audit log as they grow, so the trail says where it has holes.
         let lost = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
@@ -256,6 +259,7 @@ public final class Daemon {
 
     private func shutdown() {
         publishDaemonNote("daemon stopping (sessions stay enforced)")
+        submitRepeats(all: true)
         // daemon_stop, then write and fsync everything handed over; bounded, since a dead disk
         // must not keep the daemon from exiting (what is lost then is what a kill -9 loses).
         if let audit, !audit.stop(reason: stopSignal == SIGINT ? "SIGINT" : "SIGTERM") {

@@ -83,7 +83,7 @@ extension Daemon {
     func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds(), audit context: AuditContext? = nil) {
         var event = event
         event.seq = hub.total + 1
-        let line = event.jsonLine()
+        let line = event.jsonBytes()
         hub.record(EventHub.Entry(bootNanoseconds: bootNanoseconds, event: event, line: line))
         if let managed = sessions[event.sessionID] {
             managed.events += 1
@@ -100,13 +100,18 @@ extension Daemon {
                 client.send(ControlResponse.notice("lost \(client.dropped) events: this subscriber fell behind"))
                 client.dropped = 0
             }
-            client.send(line)
+            client.sendLine(line)
             // A burst can take the loop a while: let subscribers drain as it goes, not after.
             if client.pendingBytes > 256 << 10 { _ = client.flush() }
         }
         if let audit {
-            let context = context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) }
-            if let record = AuditMapping.record(for: event, context: context) { audit.submit(record) }
+            // Only session records use the context; decisions come at the ring's pace.
+            let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
+            if event.kind == .session, event.action == "end" { submitRepeats(session: event.session) }
+            guard let record = AuditMapping.record(for: event, context: context) else { return }
+            let now = AuditTime.now()
+            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: now) { return }
+            audit.submit(record, at: now)
         }
     }
 
@@ -125,5 +130,13 @@ extension Daemon {
                               user: "root", comm: "ebguard", exe: nil, argv: nil, verdict: "allow", blocked: false,
                               object: "daemon", detail: "", rule: nil, ruleLocation: nil, reason: "daemon", exitCode: nil,
                               message: message))
+    }
+
+    /// Writes the repeats `auditRepeats` counted: once a second, for a session at its end (before
+    /// its `session_stop`), and everything at shutdown.
+    func submitRepeats(session: String? = nil, all: Bool = false) {
+        guard let audit else { return }
+        let now = AuditTime.now()
+        for summary in auditRepeats.drain(at: now, session: session, forgetAll: all) { audit.submit(.decision(summary), at: now) }
     }
 }

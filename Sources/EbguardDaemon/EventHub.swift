@@ -6,7 +6,8 @@ final class EventHub {
     struct Entry {
         let bootNanoseconds: UInt64
         let event: GovernedEvent
-        let line: String
+        /// The event's JSON line, without the newline.
+        let line: [UInt8]
     }
 
     private var entries: [Entry?]

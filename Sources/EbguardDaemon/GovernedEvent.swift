@@ -1,3 +1,4 @@
+import EbguardAudit
 import EbguardEnforcement
 import Foundation
 
@@ -74,30 +75,50 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         case scope
     }
 
-    /// The JSON line, built by hand: the daemon renders every event once, at the reader's pace.
-    public func jsonLine() -> String {
-        var out = "{\"schema_version\":\(schemaVersion),\"seq\":\(seq),\"time\":\"\(time)\",\"kind\":\"\(kind.rawValue)\""
+    /// The JSON line, built by hand into bytes: the daemon renders every event once, at the
+    /// ring's pace, and this is what subscribers receive (without the newline).
+    public func jsonBytes() -> [UInt8] {
+        var out: [UInt8] = []
         out.reserveCapacity(320 + object.utf8.count + message.utf8.count)
-        out += ",\"action\":" + JSONText.quoted(action)
-        out += ",\"session\":" + JSONText.quoted(session) + ",\"session_id\":\(sessionID),\"pid\":\(pid)"
-        if let ppid { out += ",\"ppid\":\(ppid)" }
-        if let uid { out += ",\"uid\":\(uid)" }
-        if let user { out += ",\"user\":" + JSONText.quoted(user) }
-        out += ",\"comm\":" + JSONText.quoted(comm)
-        if let exe { out += ",\"exe\":" + JSONText.quoted(exe) }
-        if let argv { out += ",\"argv\":[" + argv.map(JSONText.quoted).joined(separator: ",") + "]" }
-        out += ",\"verdict\":\"\(verdict)\",\"blocked\":\(blocked)"
-        out += ",\"object\":" + JSONText.quoted(object) + ",\"detail\":" + JSONText.quoted(detail)
-        if let rule { out += ",\"rule\":" + JSONText.quoted(rule) }
-        if let ruleLocation { out += ",\"rule_location\":" + JSONText.quoted(ruleLocation) }
-        out += ",\"reason\":" + JSONText.quoted(reason)
-        if let exitCode { out += ",\"exit_code\":\(exitCode)" }
-        if let askID { out += ",\"ask_id\":\(askID)" }
-        if let answeredBy { out += ",\"answered_by\":" + JSONText.quoted(answeredBy) }
-        if let scope { out += ",\"scope\":" + JSONText.quoted(scope) }
-        out += ",\"message\":" + JSONText.quoted(message) + "}"
+        out.appendRaw("{\"schema_version\":"); out.appendDecimal(schemaVersion)
+        out.appendRaw(",\"seq\":"); out.appendDecimal(seq)
+        out.appendRaw(",\"time\":"); out.appendJSONString(time)
+        out.appendRaw(",\"kind\":"); out.appendJSONString(kind.rawValue)
+        out.appendRaw(",\"action\":"); out.appendJSONString(action)
+        out.appendRaw(",\"session\":"); out.appendJSONString(session)
+        out.appendRaw(",\"session_id\":"); out.appendDecimal(sessionID)
+        out.appendRaw(",\"pid\":"); out.appendDecimal(pid)
+        if let ppid { out.appendRaw(",\"ppid\":"); out.appendDecimal(ppid) }
+        if let uid { out.appendRaw(",\"uid\":"); out.appendDecimal(uid) }
+        if let user { out.appendRaw(",\"user\":"); out.appendJSONString(user) }
+        out.appendRaw(",\"comm\":"); out.appendJSONString(comm)
+        if let exe { out.appendRaw(",\"exe\":"); out.appendJSONString(exe) }
+        if let argv {
+            out.appendRaw(",\"argv\":[")
+            for (index, argument) in argv.enumerated() {
+                if index > 0 { out.appendRaw(",") }
+                out.appendJSONString(argument)
+            }
+            out.appendRaw("]")
+        }
+        out.appendRaw(",\"verdict\":"); out.appendJSONString(verdict)
+        out.appendRaw(blocked ? ",\"blocked\":true" : ",\"blocked\":false")
+        out.appendRaw(",\"object\":"); out.appendJSONString(object)
+        out.appendRaw(",\"detail\":"); out.appendJSONString(detail)
+        if let rule { out.appendRaw(",\"rule\":"); out.appendJSONString(rule) }
+        if let ruleLocation { out.appendRaw(",\"rule_location\":"); out.appendJSONString(ruleLocation) }
+        out.appendRaw(",\"reason\":"); out.appendJSONString(reason)
+        if let exitCode { out.appendRaw(",\"exit_code\":"); out.appendDecimal(exitCode) }
+        if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(askID) }
+        if let answeredBy { out.appendRaw(",\"answered_by\":"); out.appendJSONString(answeredBy) }
+        if let scope { out.appendRaw(",\"scope\":"); out.appendJSONString(scope) }
+        out.appendRaw(",\"message\":"); out.appendJSONString(message)
+        out.appendRaw("}")
         return out
     }
+
+    /// `jsonBytes()` as text.
+    public func jsonLine() -> String { String(decoding: jsonBytes(), as: UTF8.self) }
 }
 
 /// The last second `EventClock` rendered (the daemon's loop owns one).

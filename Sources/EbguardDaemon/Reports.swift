@@ -1,3 +1,4 @@
+import EbguardAudit
 import Foundation
 
 /// One session as `ebguard sessions` and `status` show it.
@@ -150,25 +151,10 @@ public enum ControlResponse {
 
 /// Minimal JSON text building for the hot path, where `JSONEncoder` costs too much per event.
 public enum JSONText {
+    /// `text` as a JSON (and YAML double-quoted) string, escaped as the audit log escapes.
     public static func quoted(_ text: String) -> String {
-        // Most names and paths need no escape: one scan, one copy.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var out: [UInt8] = []
+        out.appendJSONString(text)
+        return String(decoding: out, as: UTF8.self)
     }
 }

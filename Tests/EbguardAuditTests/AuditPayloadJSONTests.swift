@@ -16,6 +16,14 @@ struct AuditPayloadJSONTests {
                                 askID: 9)),
         .decision(AuditDecision(session: "s", pid: 1, comm: "c", kind: .network, object: "o", access: "sendmsg",
                                 rule: "r", verdict: .audit, network: AuditNetworkTarget(address: nil, port: 53, transport: "udp"))),
+        .decision({
+            var summary = AuditDecision(session: "s", pid: 5, comm: "bash", kind: .network, object: "127.0.0.3:80/tcp",
+                                        access: "connect", rule: "network[1]", verdict: .deny)
+            summary.repeats = 9_999
+            summary.firstTime = "2026-11-23T22:00:00.000001Z"
+            summary.lastTime = "2026-11-23T22:00:00.999999Z"
+            return summary
+        }()),
         .askAnswer(AuditAskAnswer(session: "s", kind: .exec, object: "/usr/bin/git", answer: .allow, scope: .once,
                                   answeredBy: "timeout", timedOut: true)),
         .askAnswer(AuditAskAnswer(session: "s", askID: 3, kind: .file, object: "/x", answer: .deny, scope: .always,

@@ -77,6 +77,19 @@ struct OCSFTests {
         #expect(e["connection_info"]?["protocol_num"]?.intValue == 17)
     }
 
+    @Test func aSummaryOfRepeatsIsAnAggregateWithCountAndTimes() throws {
+        var d = AuditDecision(session: "s", pid: 5, comm: "bash", kind: .network, object: "127.0.0.3:80/tcp",
+                              access: "connect", rule: "network[1]", verdict: .deny)
+        #expect(try event(.decision(d))["count"] == nil, "a single decision is no aggregate")
+        d.repeats = 41
+        d.firstTime = "2026-05-04T09:12:32.000500Z"
+        d.lastTime = "2026-05-04T09:12:33.250000Z"
+        let e = try event(.decision(d))
+        #expect(e["count"]?.intValue == 41)
+        #expect(e["start_time"]?.intValue == 1_777_885_952_000)
+        #expect(e["end_time"]?.intValue == 1_777_885_953_250)
+    }
+
     @Test func recordsWithoutAClassAreLeftOut() {
         for e: AuditEvent in [.daemonStart(AuditDaemon(version: "1", pid: 1)), sampleDecision(1, kind: .unix)] {
             let r = AuditRecord(seq: 1, time: .now(), host: testHost, prev: AuditHash.genesis, event: e)

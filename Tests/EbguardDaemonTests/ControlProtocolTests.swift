@@ -165,7 +165,7 @@ struct GovernedEventTests {
         for index in 1...5 {
             var event = Self.sample
             event.seq = UInt64(index)
-            hub.record(EventHub.Entry(bootNanoseconds: UInt64(index) * 1000, event: event, line: ""))
+            hub.record(EventHub.Entry(bootNanoseconds: UInt64(index) * 1000, event: event, line: []))
         }
         #expect(hub.total == 5)
         #expect(hub.recent(since: 0).map(\.event.seq) == [3, 4, 5])

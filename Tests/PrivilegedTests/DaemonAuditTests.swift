@@ -83,11 +83,12 @@ extension DaemonHostSuites {
             try daemon.start()
             let file = try daemon.write("policy.yaml", Self.policy)
             // `true` is a regular builtin: a failed redirection makes it fail, not bash exit; no fork
-            // per attempt, so this denies as fast as the hook and the ring allow. At most 40,000
+            // per attempt, so this denies as fast as the hook and the ring allow. Each attempt goes
+            // to another port: identical denials would be folded into one record a second. At most 40,000
             // attempts: the log stays below its 64 MiB rotation size, so one file holds the chain.
             let load = try daemon.spawn(["run", "--policy", file, "--name", "load", "--", "/bin/bash", "-c",
                                          "end=$((SECONDS+12)); n=0; while [ $SECONDS -lt $end ] && [ $n -lt 40000 ]; do "
-                                            + "true 3<>/dev/tcp/127.0.0.3/80 2>/dev/null; n=$((n+1)); done; echo ATTEMPTS=$n"],
+                                            + "true 3<>/dev/tcp/127.0.0.3/$((1 + n % 60000)) 2>/dev/null; n=$((n+1)); done; echo ATTEMPTS=$n"],
                                         name: "load")
             let decisions = { Self.types(Self.records(daemon.auditLogPath)).filter { $0 == "decision" }.count }
             try #require(Self.waitUntil { decisions() >= 500 }, "only \(decisions()) decisions written; daemon log: \(daemon.log())")
@@ -120,6 +121,43 @@ extension DaemonHostSuites {
             let verify = try daemon.ebguard(["audit", "verify", daemon.auditLogPath])
             #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
             #expect(verify.stdout.contains("chain intact"), "\(verify.stdout)")
+        }
+
+        @Test func repeatedDenialsAreOneRecordAndCountedSummariesThatAddUpToEveryAttempt() throws {
+            let daemon = try DaemonHarness(label: "audit-repeats")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let attempts = 3000
+            let result = try daemon.ebguard(["run", "--policy", file, "--name", "loop", "--", "/bin/bash", "-c",
+                                             "for ((n = 0; n < \(attempts); n++)); do true 3<>/dev/tcp/127.0.0.3/80; done 2>/dev/null"])
+            #expect(result.status == 1, "the last attempt failed: \(result.stderr.suffix(300))")
+            try #require(Self.waitUntil { Self.types(Self.records(daemon.auditLogPath), session: "loop").last == "session_stop" },
+                         "the session's end reaches the log")
+            daemon.stop()
+
+            let records = Self.records(daemon.auditLogPath)
+            let mine = records.compactMap { $0["data"] as? [String: Any] }
+                .filter { ($0["session"] as? String)?.hasPrefix("loop-") == true && $0["object"] as? String == "127.0.0.3:80/tcp" }
+            let full = mine.filter { $0["repeats"] == nil }
+            let summaries = mine.filter { $0["repeats"] != nil }
+            #expect(full.count >= 1 && full.count <= 1 + summaries.count + 2,
+                    "the first denial in full, again only after a quiet second: \(full.count) full, \(summaries.count) summaries: \(full.prefix(3)) \(summaries.prefix(2))")
+            let counted = summaries.compactMap { $0["repeats"] as? Int }.reduce(0, +)
+            #expect(full.count + counted == attempts, "every attempt is in the trail: \(full.count) + \(counted)")
+            for summary in summaries {
+                let first = try #require((summary["first_time"] as? String).flatMap(Self.date))
+                let last = try #require((summary["last_time"] as? String).flatMap(Self.date))
+                #expect(first <= last)
+                #expect(summary["verdict"] as? String == "deny" && summary["rule"] as? String == "network[1]")
+            }
+            // The summaries of the session come before its end.
+            let types = Self.types(records, session: "loop")
+            #expect(types.last == "session_stop" && types.dropLast().allSatisfy { $0 != "session_stop" })
+            let lost = records.filter { $0["type"] as? String == "lost_events" }
+            #expect(lost.isEmpty, "nothing was lost, or the sum could not add up: \(lost)")
+
+            let verify = try daemon.ebguard(["audit", "verify", daemon.auditLogPath])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         }
 
         @Test func aPolicyApplyIsRecordedWithTheOldAndNewHashAndWhoDidIt() throws {

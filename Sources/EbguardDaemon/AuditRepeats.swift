@@ -1,0 +1,67 @@
+import EbguardAudit
+
+/// Folds repeats of one decision into a count, so a program that retries a denied operation in
+/// a loop writes one record a second instead of one per attempt: at 10,000 denials a second the
+/// trail would otherwise grow by about 5 MB/s, enough for a governed program to fill the disk.
+///
+/// The first occurrence is always written in full, at once. Identical decisions after it (the
+/// same session, pid, program, object, access, rule and verdict) are counted; once a second the
+/// daemon writes what was counted as one more `decision` record with `repeats`, `first_time`
+/// and `last_time` (docs/audit.md). Nothing is folded across a session's end. After a `kill -9`,
+/// the count of the last second is what can be lost, never a first occurrence.
+///
+/// Owned by the daemon's loop, like everything it reads: no locks.
+public struct AuditRepeats {
+    struct Tally {
+        var repeats: UInt64 = 0
+        var first = AuditTime(nanoseconds: 0)
+        var last: AuditTime
+    }
+
+    /// Keys tracked at once; past this, new decisions are written without being tracked.
+    public let capacity: Int
+    /// A key with no repeat for this long is forgotten: the next occurrence is written in full.
+    public let idle: Int64
+    private var tallies: [AuditDecision: Tally] = [:]
+
+    public init(capacity: Int = 4096, idleNanoseconds: Int64 = 1_000_000_000) {
+        self.capacity = capacity
+        self.idle = idleNanoseconds
+    }
+
+    /// True when `decision` must be written now; false when it was counted as a repeat.
+    public mutating func admit(_ decision: AuditDecision, at time: AuditTime) -> Bool {
+        if var tally = tallies[decision] {
+            if tally.repeats == 0 { tally.first = time }
+            tally.repeats += 1
+            tally.last = time
+            tallies[decision] = tally
+            return false
+        }
+        if tallies.count < capacity { tallies[decision] = Tally(last: time) }
+        return true
+    }
+
+    /// The repeats counted since the last call, as records to write; forgets keys idle since
+    /// `idle` before `now`. `session` limits both to one session (its end).
+    public mutating func drain(at now: AuditTime, session: String? = nil, forgetAll: Bool = false) -> [AuditDecision] {
+        var records: [AuditDecision] = []
+        for (decision, tally) in tallies where session == nil || decision.session == session {
+            if tally.repeats > 0 {
+                var record = decision
+                record.repeats = tally.repeats
+                record.firstTime = tally.first.rfc3339
+                record.lastTime = tally.last.rfc3339
+                records.append(record)
+                tallies[decision] = Tally(last: tally.last)
+            }
+            if forgetAll || session != nil || (tally.repeats == 0 && now.nanoseconds - tally.last.nanoseconds >= idle) {
+                tallies[decision] = nil
+            }
+        }
+        // Oldest first, so the summaries keep the order in which their repeats began.
+        return records.sorted { ($0.firstTime ?? "") < ($1.firstTime ?? "") }
+    }
+
+    public var tracked: Int { tallies.count }
+}
