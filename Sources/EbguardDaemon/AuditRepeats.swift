@@ -31,11 +31,10 @@ public struct AuditRepeats {
 
     /// True when `decision` must be written now; false when it was counted as a repeat.
     public mutating func admit(_ decision: AuditDecision, at time: AuditTime) -> Bool {
-        if var tally = tallies[decision] {
-            if tally.repeats == 0 { tally.first = time }
-            tally.repeats += 1
-            tally.last = time
-            tallies[decision] = tally
+        if let index = tallies.index(forKey: decision) {  // one hash, the tally changed in place
+            if tallies.values[index].repeats == 0 { tallies.values[index].first = time }
+            tallies.values[index].repeats += 1
+            tallies.values[index].last = time
             return false
         }
         if tallies.count < capacity { tallies[decision] = Tally(last: time) }

@@ -226,7 +226,7 @@ public final class Daemon {
     }
 
     /// The batching window after a sparse wake-up, and what counts as sparse.
-    static let gatherMilliseconds: Int32 = 2
+    static let gatherMilliseconds: Int32 = 5
     static let gatherBelow = 256
 
     private func consumeEvents() -> Int {

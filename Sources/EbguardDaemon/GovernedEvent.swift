@@ -80,16 +80,16 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320 + object.utf8.count + message.utf8.count)
-        out.appendRaw("{\"schema_version\":"); out.appendDecimal(schemaVersion)
+        out.appendRaw("{\"schema_version\":"); out.appendDecimal(Int64(schemaVersion))
         out.appendRaw(",\"seq\":"); out.appendDecimal(seq)
         out.appendRaw(",\"time\":"); out.appendJSONString(time)
         out.appendRaw(",\"kind\":"); out.appendJSONString(kind.rawValue)
         out.appendRaw(",\"action\":"); out.appendJSONString(action)
         out.appendRaw(",\"session\":"); out.appendJSONString(session)
         out.appendRaw(",\"session_id\":"); out.appendDecimal(sessionID)
-        out.appendRaw(",\"pid\":"); out.appendDecimal(pid)
-        if let ppid { out.appendRaw(",\"ppid\":"); out.appendDecimal(ppid) }
-        if let uid { out.appendRaw(",\"uid\":"); out.appendDecimal(uid) }
+        out.appendRaw(",\"pid\":"); out.appendDecimal(UInt64(pid))
+        if let ppid { out.appendRaw(",\"ppid\":"); out.appendDecimal(UInt64(ppid)) }
+        if let uid { out.appendRaw(",\"uid\":"); out.appendDecimal(UInt64(uid)) }
         if let user { out.appendRaw(",\"user\":"); out.appendJSONString(user) }
         out.appendRaw(",\"comm\":"); out.appendJSONString(comm)
         if let exe { out.appendRaw(",\"exe\":"); out.appendJSONString(exe) }
@@ -108,8 +108,8 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         if let rule { out.appendRaw(",\"rule\":"); out.appendJSONString(rule) }
         if let ruleLocation { out.appendRaw(",\"rule_location\":"); out.appendJSONString(ruleLocation) }
         out.appendRaw(",\"reason\":"); out.appendJSONString(reason)
-        if let exitCode { out.appendRaw(",\"exit_code\":"); out.appendDecimal(exitCode) }
-        if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(askID) }
+        if let exitCode { out.appendRaw(",\"exit_code\":"); out.appendDecimal(Int64(exitCode)) }
+        if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(Int64(askID)) }
         if let answeredBy { out.appendRaw(",\"answered_by\":"); out.appendJSONString(answeredBy) }
         if let scope { out.appendRaw(",\"scope\":"); out.appendJSONString(scope) }
         out.appendRaw(",\"message\":"); out.appendJSONString(message)

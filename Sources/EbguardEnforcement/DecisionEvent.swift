@@ -183,12 +183,25 @@ public struct DecisionEvent: Sendable, Equatable {
         return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
     }
 
+    /// `1.2.3.4:80` or `[2001:db8:0:0:0:0:0:1]:443`: every denied connect is rendered, so by hand.
     private static func endpoint(_ event: eg_net_event) -> String {
-        let bytes = withUnsafeBytes(of: event.addr) { Array($0) }
-        if Int32(event.family) == AF_INET6 {
-            let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-            return "[\(groups.joined(separator: ":"))]:\(event.port)"
+        withUnsafeBytes(of: event.addr) { bytes in
+            var text = ""
+            text.reserveCapacity(48)
+            if Int32(event.family) == AF_INET6 {
+                text += "["
+                for group in 0..<8 {
+                    if group > 0 { text += ":" }
+                    text += String(UInt16(bytes[2 * group]) << 8 | UInt16(bytes[2 * group + 1]), radix: 16)
+                }
+                text += "]"
+            } else {
+                for octet in 0..<4 {
+                    if octet > 0 { text += "." }
+                    text += String(bytes[octet])
+                }
+            }
+            return text + ":" + String(event.port)
         }
-        return bytes.prefix(4).map(String.init).joined(separator: ".") + ":\(event.port)"
     }
 }

@@ -13,6 +13,19 @@ struct CanonicalJSONTests {
         #expect(value.canonicalString == "\"a\\\"b\\\\c/d\\n\\t\\u0001é\u{2028}\"")
     }
 
+    @Test func bytesBuiltByHandMatchTheTextForms() {
+        for value: Int64 in [0, 7, -1, 10, 99, 100, Int64.max, Int64.min] {
+            var out: [UInt8] = []
+            out.appendDecimal(value)
+            #expect(String(decoding: out, as: UTF8.self) == String(value))
+        }
+        var out: [UInt8] = []
+        out.appendDecimal(UInt64.max)
+        out.appendRaw(",")
+        out.appendJSONString("a\u{8}b\u{c}\u{1f}\"é/\\")
+        #expect(String(decoding: out, as: UTF8.self) == "18446744073709551615,\"a\\bb\\f\\u001f\\\"é/\\\\\"")
+    }
+
     @Test func parseThenSerializeIsIdentityForCanonicalText() throws {
         let text = #"{"a":[1,2,{"k":"v\u0007"}],"b":false,"n":-9223372036854775808}"#
         let value = try JSONValue.parse(Array(text.utf8))
