@@ -77,7 +77,6 @@ struct RunCommand: ParsableCommand {
         let workspace = FileManager.default.currentDirectoryPath
         let context: PolicyContext
         do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
-        let compiled = parsed.compile(in: context)
 
         let daemonSession: DaemonSessionClient?
         if !standalone && ControlClient.daemonIsListening() {
@@ -89,7 +88,9 @@ struct RunCommand: ParsableCommand {
         } else {
             daemonSession = nil
         }
-        let standaloneSession = daemonSession == nil ? startStandalone(compiled) : nil
+        // The daemon compiles what it installs; only a session of our own needs the compiled form.
+        let compiled = daemonSession == nil ? parsed.compile(in: context) : nil
+        let standaloneSession = compiled.map(startStandalone)
         let sessionName = daemonSession?.info.key ?? standaloneSession!.session.name
         let cgroup = daemonSession.map { Cgroup(path: $0.info.cgroup) } ?? standaloneSession!.session.cgroup
 
@@ -105,7 +106,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let ring = standaloneSession.flatMap {
-            StandaloneEvents(session: $0.session, policy: compiled, enforcer: $0.enforcer, quiet: quiet, home: identity.home).reader()
+            StandaloneEvents(session: $0.session, policy: compiled!, enforcer: $0.enforcer, quiet: quiet, home: identity.home).reader()
         }
         daemonSession?.startPrinting()
         // Parsing and compiling a large policy leaves most of its memory free but held by malloc;
@@ -114,7 +115,7 @@ struct RunCommand: ParsableCommand {
         let status = SessionLoop(cgroup: cgroup, ring: ring)
             .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
                               workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
-                              noNewPrivileges: compiled.noNewPrivs))
+                              noNewPrivileges: parsed.noNewPrivs))
         standaloneSession?.session.end()
         daemonSession?.finish()
         throw ExitCode(status)

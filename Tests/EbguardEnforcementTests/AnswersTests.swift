@@ -64,4 +64,33 @@ import Testing
         #expect(asked.line(home: nil) == "ebguard: denied (ask, no one to answer yet) open /home/u/notes (read) by rule file[2]")
         #expect(asked.inode == 123_456, "an ask carries the object the answer must be keyed on")
     }
+
+    func networkEvent(family: Int32, address: [UInt8], port: UInt16) -> eg_net_event {
+        var event = eg_net_event()
+        event.hdr = eg_event_header(type: UInt16(EG_EVENT_NET.rawValue), version: UInt16(EG_ABI_VERSION),
+                                    size: UInt32(MemoryLayout<eg_net_event>.size), time_ns: 1)
+        event.family = UInt8(family)
+        event.protocol = 6
+        event.port = port
+        event.verdict = UInt8(EG_VERDICT_DENY.rawValue)
+        event.ret = -EPERM
+        withUnsafeMutableBytes(of: &event.addr) { $0.copyBytes(from: address) }
+        return event
+    }
+
+    @Test func destinationsReadAsAddressAndPort() throws {
+        let cases: [(Int32, [UInt8], UInt16, String)] = [
+            (AF_INET, [127, 0, 0, 3], 80, "127.0.0.3:80"),
+            (AF_INET, [255, 255, 255, 255], 65535, "255.255.255.255:65535"),
+            (AF_INET, [0, 0, 0, 0], 0, "0.0.0.0:0"),
+            (AF_INET6, [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1], 443, "[2001:db8:0:0:0:0:0:1]:443"),
+            (AF_INET6, [0xfe, 0x80] + Array(repeating: 0, count: 12) + [0xab, 0xcd], 53, "[fe80:0:0:0:0:0:0:abcd]:53"),
+        ]
+        for (family, address, port, text) in cases {
+            let decision = try #require(withUnsafeBytes(of: networkEvent(family: family, address: address, port: port)) {
+                DecisionEvent(record: $0)
+            })
+            #expect(decision.object == text)
+        }
+    }
 }
