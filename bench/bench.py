@@ -350,32 +350,49 @@ def start_workers(configs, cwd, out, where):
 def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None, timeout=300):
     """benches: [(bench, template, n, [configs])]; 'direct' (the baseline) must be among configs.
     Results are per operation, so a configuration listed in `slow` (strace) runs n // slow[c]
-    operations. One unrecorded warm-up round first: the first pass of anything pays cold caches."""
+    operations. One unrecorded warm-up round first: the first pass of anything pays cold caches.
+
+    Each configuration's sample is taken between two baseline samples, and its ratio is to their
+    mean: direct, A, direct, B, direct, ... This machine's speed drifts within seconds (other
+    builds, VMs), so a baseline measured once per round, several configurations away, made the
+    spread of the ratios (0.78-1.38 for a host connect) far wider than the effect measured."""
     slow = slow or {}
-    names = list(workers)
-    samples = {}
+    names = [c for c in workers if c != "direct"]
+    samples, ratios = {}, {}
+
+    def measure(bench, template, n, config):
+        command = template.format(n=max(1, n // slow.get(config, 1)))
+        if workers[config].dead:
+            return None
+        t = time.monotonic()
+        try:
+            ns = workers[config].ask(command, timeout)[0]
+            if VERBOSE:
+                log(f"  [{where}] {config}: {command}: {time.monotonic() - t:.2f}s")
+            return ns
+        except Exception as e:
+            # A worker that did not answer may answer late: never ask it again.
+            workers[config].kill()
+            log(f"  [{where}] {bench} {config}: {e}")
+            return None
+
     for r in range(-1, rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names):] + names[:r % len(names)] if names else []
         for bench, template, n, configs in benches:
+            before = measure(bench, template, n, "direct")
+            if r >= 0:
+                samples.setdefault((bench, "direct"), []).append(before)
+                ratios.setdefault((bench, "direct"), []).append(1.0 if before else None)
             for config in order:
                 if config not in configs:
                     continue
-                command = template.format(n=max(1, n // slow.get(config, 1)))
-                t = time.monotonic()
-                ns = None
-                if workers[config].dead:
-                    pass
-                else:
-                    try:
-                        ns = workers[config].ask(command, timeout)[0]
-                        if VERBOSE:
-                            log(f"  [{where}] {config}: {command}: {time.monotonic() - t:.2f}s")
-                    except Exception as e:
-                        # A worker that did not answer may answer late: never ask it again.
-                        workers[config].kill()
-                        log(f"  [{where}] {bench} {config}: {e}")
+                ns = measure(bench, template, n, config)
+                after = measure(bench, template, n, "direct")
                 if r >= 0:
                     samples.setdefault((bench, config), []).append(ns)
+                    base = (before + after) / 2 if before and after else None
+                    ratios.setdefault((bench, config), []).append(ns / base if ns and base else None)
+                before = after
         log(f"  [{where}] {kind} round {r + 1}/{rounds} done" if r >= 0 else f"  [{where}] {kind} warm-up round done")
     for bench, template, n, configs in benches:
         base = samples.get((bench, "direct"), [])
@@ -385,11 +402,11 @@ def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None
                 continue
             rec = dict(where=where, bench=bench, config=config, ops=max(1, n // slow.get(config, 1)),
                        command=template.format(n=max(1, n // slow.get(config, 1))), ns=vals)
-            ratios = [v / b for v, b in zip(vals, base) if v and b]
-            if None in vals or not ratios:
+            good = [x for x in ratios.get((bench, config), []) if x]
+            if None in vals or not good:
                 rec["error"] = "a round failed (see the log)"
-            if ratios:
-                rec["ratio"] = dict(min=min(ratios), median=statistics.median(ratios), max=max(ratios))
+            if good:
+                rec["ratio"] = dict(min=min(good), median=statistics.median(good), max=max(good))
                 rec["baseline_ns_median"] = statistics.median([b for b in base if b])
             out[kind].append(rec)
 
@@ -682,7 +699,8 @@ def render_md(res, p):
           f"VM: Linux {vm.get('kernel', '?')} under qemu TCG via `scripts/vmtest` (BPF-LSM active), "
           f"{vm.get('cpus', '?')} vCPUs, everything on tmpfs.", "",
           "Every overhead is the ratio governed ÷ ungoverned of the same load generator (`bench/loops.c`), "
-          "measured in the same round; rounds rotate the order of configurations. Cells give "
+          "each governed sample taken between two ungoverned ones and divided by their mean (the "
+          "machine's speed drifts within seconds); rounds rotate the order of configurations. Cells give "
           "min / **median** / max of the per-round ratios "
           f"({p['rounds']} rounds on the host, {p['vm_rounds']} in the VM, {p['wl_rounds']} for real workloads). "
           "Verdicts use the median. Governed runs are long-lived workers started with "

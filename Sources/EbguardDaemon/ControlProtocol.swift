@@ -34,7 +34,11 @@ public struct SessionRequest: Codable, Sendable, Equatable {
     public var workspace: String
     public var uid: UInt32
     public var user: String
-    public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String) {
+    /// `ebguard run --quiet`: it shows nothing, so it is sent only its session's notes (the end).
+    public var quiet: Bool?
+    public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String,
+                quiet: Bool? = nil) {
+        self.quiet = quiet
         self.name = name
         self.policy = policy
         self.home = home
@@ -53,9 +57,13 @@ public struct EventFilter: Codable, Sendable, Equatable {
     public var sinceSeconds: Double?
     /// Keep the stream open for new events.
     public var follow: Bool
+    /// Only what `ebguard run` shows: blocked operations, `audit` verdicts, userspace decisions
+    /// and session notes; not every allowed open of a busy session.
+    public var notable: Bool?
 
     public init(sessions: [String] = [], kinds: [String] = [], verdicts: [String] = [], sinceSeconds: Double? = nil,
-                follow: Bool = true) {
+                follow: Bool = true, notable: Bool? = nil) {
+        self.notable = notable
         self.sessions = sessions
         self.kinds = kinds
         self.verdicts = verdicts
@@ -64,7 +72,7 @@ public struct EventFilter: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case sessions, kinds, verdicts, follow
+        case sessions, kinds, verdicts, follow, notable
         case sinceSeconds = "since_seconds"
     }
 }

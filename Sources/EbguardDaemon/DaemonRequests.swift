@@ -93,6 +93,7 @@ extension Daemon {
                     .map { $0.info(clock: clock) }))
             case .register(let session):
                 let managed = try register(session, peer: client.peer)
+                managed.ownerIsQuiet = session.quiet ?? false
                 managed.owner = client.fd
                 client.ownedSession = managed.record.id
                 client.send(ControlResponse.success(managed.info(clock: clock)))
@@ -141,11 +142,13 @@ extension Daemon {
         }
     }
 
-    /// What a session's own `ebguard run` is sent: its decisions and session notes, not the
-    /// process life it would only discard.
+    /// What a session's own `ebguard run` is sent: what it shows (its denials, asks, audits,
+    /// answers) and its session notes, or with `--quiet` the notes alone. A governed loop of
+    /// allowed opens, or of denials under `--quiet`, is not decoded twice for nothing.
     static func ownerFilter(_ managed: ManagedSession) -> EventFilter {
-        EventFilter(sessions: [managed.record.key],
-                    kinds: GovernedEvent.Kind.allCases.filter { $0 != .process }.map(\.rawValue))
+        if managed.ownerIsQuiet { return EventFilter(sessions: [managed.record.key], kinds: [GovernedEvent.Kind.session.rawValue]) }
+        return EventFilter(sessions: [managed.record.key],
+                           kinds: GovernedEvent.Kind.allCases.filter { $0 != .process }.map(\.rawValue), notable: true)
     }
 
     func find(_ selector: String) throws -> ManagedSession {

@@ -52,6 +52,9 @@ extension EventFilter {
         }) { return false }
         if !kinds.isEmpty && !kinds.contains(event.kind.rawValue) { return false }
         if !verdicts.isEmpty && !verdicts.contains(event.verdict) { return false }
+        if notable == true {
+            return event.blocked || event.verdict == "audit" || event.kind == .decision || event.kind == .session
+        }
         return true
     }
 }

@@ -19,6 +19,9 @@ final class ManagedSession {
     /// Descriptor of the `ebguard run` connection that owns it; nil after a daemon restart
     /// until that run re-attaches.
     var owner: Int32?
+    /// The owner ran with `--quiet`. Not in the record: a run that re-attaches after a daemon
+    /// restart is sent what a non-quiet one is, and discards it.
+    var ownerIsQuiet = false
     /// Exec answers with scope session or always: program identity + arguments -> allow.
     var execAnswers: [ExecAnswerKey: Bool] = [:]
     var events: UInt64 = 0

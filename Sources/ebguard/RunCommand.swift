@@ -83,7 +83,8 @@ struct RunCommand: ParsableCommand {
             let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
             daemonSession = DaemonSessionClient.register(
                 SessionRequest(name: name ?? Self.sessionName(command[0]), policy: PolicyText(source: policyPath, yaml: yaml),
-                               home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name),
+                               home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
+                               quiet: quiet),
                 requireFull: requireFull, quiet: quiet)
         } else {
             daemonSession = nil

@@ -8,9 +8,11 @@ struct ControlProtocolTests {
         let requests: [ControlRequest] = [
             .status, .sessions,
             .register(SessionRequest(name: "claude", policy: policy, home: "/home/u", workspace: "/home/u/w", uid: 1000, user: "u")),
+            .register(SessionRequest(name: "q", policy: policy, home: "/", workspace: "/", uid: 0, user: "root", quiet: true)),
             .attach(session: "claude-1a2b"), .end(session: "claude-1a2b"),
             .apply(session: "claude", policy: policy),
             .subscribe(EventFilter(sessions: ["a"], kinds: ["file"], verdicts: ["deny"], sinceSeconds: 30, follow: false)),
+            .subscribe(EventFilter(sessions: ["a"], notable: true)),
         ]
         for request in requests {
             #expect(try ControlRequest.decode(request.encoded()) == request)
@@ -151,6 +153,30 @@ struct GovernedEventTests {
         #expect(!EventFilter(kinds: ["network"]).admits(event))
         #expect(EventFilter(verdicts: ["deny"]).admits(event))
         #expect(!EventFilter(verdicts: ["allow", "ask"]).admits(event))
+    }
+
+    @Test func notableEventsAreWhatARunShows() {
+        let notable = EventFilter(notable: true)
+        #expect(notable.admits(Self.sample), "a denial")
+        var allowed = Self.sample
+        allowed.blocked = false
+        allowed.verdict = "allow"
+        #expect(!notable.admits(allowed), "an allowed open")
+        #expect(EventFilter().admits(allowed))
+        var audited = allowed
+        audited.verdict = "audit"
+        #expect(notable.admits(audited))
+        var approved = allowed
+        approved.kind = .decision
+        approved.action = "answer"
+        #expect(notable.admits(approved), "an operator's approval")
+        var end = allowed
+        end.kind = .session
+        end.action = "end"
+        #expect(notable.admits(end))
+        var fork = allowed
+        fork.kind = .process
+        #expect(!notable.admits(fork))
     }
 
     @Test func theClockRendersRFC3339() {
