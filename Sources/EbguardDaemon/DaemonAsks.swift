@@ -17,10 +17,10 @@ extension Daemon {
             }
             subject = .file(device: decision.device, inode: decision.inode, accessMask: decision.accessMask, path: decision.object)
         case .network:
-            guard let destination = decision.destination else { return (String(decision.line(home: managed.record.home).dropFirst("ebguard: ".count)), nil) }
+            guard let destination = decision.destination else { return (decision.message(home: managed.record.home), nil) }
             subject = .network(destination)
         default:
-            return (String(decision.line(home: managed.record.home).dropFirst("ebguard: ".count)), nil)
+            return (decision.message(home: managed.record.home), nil)
         }
         let summary = "\(decision.action) \(decision.object) (\(decision.detail))"
         return enqueue(summary: summary, kind: decision.kind == .file ? "file" : "network", subject: subject,

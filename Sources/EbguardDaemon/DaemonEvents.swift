@@ -27,7 +27,7 @@ extension Daemon {
         case .tamper: .tamper
         }
         let rule = decision.rule
-        var message = String(decision.line(home: managed?.record.home).dropFirst("ebguard: ".count))
+        var message = decision.message(home: managed?.record.home)
         var askID: Int?
         if let managed, decision.verdict == .ask, decision.blocked, decision.reasonName == "rule" {
             (message, askID) = raiseAsk(for: decision, managed: managed)

@@ -152,21 +152,38 @@ public struct DecisionEvent: Sendable, Equatable {
     }
 
     /// `ebguard: denied open /home/u/.ssh/id_rsa (read) by rule file[2]`.
-    public func line(home: String?) -> String {
-        var shown = object
-        if let home, !home.isEmpty, shown.hasPrefix(home + "/") { shown = "~" + shown.dropFirst(home.count) }
-        if kind == .tamper { return "ebguard: denied \(object) by self-protection" }
-        let word = blocked ? (verdict == .ask ? "denied (ask, no one to answer yet)" : "denied") : (verdict == .audit ? "audited" : "allowed")
-        let why = switch reason {
-        case UInt8(EG_REASON_ANSWERED.rawValue): blocked ? " (blocked by the operator)" : " (approved by the operator)"
-        case UInt8(EG_REASON_UNRESOLVED.rawValue): " (path could not be resolved: fail closed)"
-        case UInt8(EG_REASON_TOO_LONG.rawValue): " (path too long: fail closed)"
-        case UInt8(EG_REASON_NO_POLICY.rawValue): " (session without policy: fail closed)"
-        case UInt8(EG_REASON_TAMPER.rawValue): " (tampering with ebguard)"
-        default: rule.map { " by rule \($0)" } ?? " by the \(kind == .exec ? "exec" : kind == .file ? "file" : "network") default"
+    public func line(home: String?) -> String { "ebguard: " + message(home: home) }
+
+    /// `line(home:)` without the `ebguard: ` prefix: what the daemon publishes as the message.
+    public func message(home: String?) -> String {
+        if kind == .tamper { return "denied \(object) by self-protection" }
+        var text = ""
+        text.reserveCapacity(object.utf8.count + 80)
+        text += blocked ? (verdict == .ask ? "denied (ask, no one to answer yet) " : "denied ") : (verdict == .audit ? "audited " : "allowed ")
+        text += action
+        text += " "
+        if let home, !home.isEmpty, object.utf8.count > home.utf8.count, object.hasPrefix(home),
+           object.utf8[object.utf8.index(object.utf8.startIndex, offsetBy: home.utf8.count)] == UInt8(ascii: "/") {
+            text += "~"
+            text += Substring(object.utf8.dropFirst(home.utf8.count))
+        } else {
+            text += object
         }
-        let detailText = kind == .exec ? "" : " (\(detail))"
-        return "ebguard: \(word) \(action) \(shown)\(detailText)\(why)"
+        if kind != .exec { text += " (" + detail + ")" }
+        switch reason {
+        case UInt8(EG_REASON_ANSWERED.rawValue): text += blocked ? " (blocked by the operator)" : " (approved by the operator)"
+        case UInt8(EG_REASON_UNRESOLVED.rawValue): text += " (path could not be resolved: fail closed)"
+        case UInt8(EG_REASON_TOO_LONG.rawValue): text += " (path too long: fail closed)"
+        case UInt8(EG_REASON_NO_POLICY.rawValue): text += " (session without policy: fail closed)"
+        case UInt8(EG_REASON_TAMPER.rawValue): text += " (tampering with ebguard)"
+        default:
+            if let rule {
+                text += " by rule " + rule
+            } else {
+                text += kind == .exec ? " by the exec default" : kind == .file ? " by the file default" : " by the network default"
+            }
+        }
+        return text
     }
 
     private static func verdict(_ value: UInt8) -> Verdict {
@@ -183,25 +200,37 @@ public struct DecisionEvent: Sendable, Equatable {
         return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
     }
 
-    /// `1.2.3.4:80` or `[2001:db8:0:0:0:0:0:1]:443`: every denied connect is rendered, so by hand.
+    /// `1.2.3.4:80` or `[2001:db8:0:0:0:0:0:1]:443`: every denied connect is rendered, so by
+    /// hand into bytes (`String(_:radix:)` per part cost more than the rest of the decoding).
     private static func endpoint(_ event: eg_net_event) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(48)
+        func decimal(_ value: UInt32) {
+            if value >= 10 { decimal(value / 10) }
+            text.append(UInt8(ascii: "0") + UInt8(value % 10))
+        }
+        func hex(_ value: UInt16) {
+            if value >= 16 { hex(value / 16) }
+            let digit = UInt8(value % 16)
+            text.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+        }
         withUnsafeBytes(of: event.addr) { bytes in
-            var text = ""
-            text.reserveCapacity(48)
             if Int32(event.family) == AF_INET6 {
-                text += "["
+                text.append(UInt8(ascii: "["))
                 for group in 0..<8 {
-                    if group > 0 { text += ":" }
-                    text += String(UInt16(bytes[2 * group]) << 8 | UInt16(bytes[2 * group + 1]), radix: 16)
+                    if group > 0 { text.append(UInt8(ascii: ":")) }
+                    hex(UInt16(bytes[2 * group]) << 8 | UInt16(bytes[2 * group + 1]))
                 }
-                text += "]"
+                text.append(UInt8(ascii: "]"))
             } else {
                 for octet in 0..<4 {
-                    if octet > 0 { text += "." }
-                    text += String(bytes[octet])
+                    if octet > 0 { text.append(UInt8(ascii: ".")) }
+                    decimal(UInt32(bytes[octet]))
                 }
             }
-            return text + ":" + String(event.port)
         }
+        text.append(UInt8(ascii: ":"))
+        decimal(UInt32(event.port))
+        return String(decoding: text, as: UTF8.self)
     }
 }

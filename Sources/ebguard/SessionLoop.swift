@@ -33,7 +33,7 @@ struct StandaloneEvents {
                 }
                 guard !quiet, event.blocked || event.verdict == .audit,
                       event.reason != UInt8(EG_REASON_OBSERVED.rawValue) else { return }
-                warn(String(event.line(home: home).dropFirst("ebguard: ".count)))
+                warn(event.message(home: home))
             }
         } catch {
             // Enforcement is in the kernel either way; only the report is lost.

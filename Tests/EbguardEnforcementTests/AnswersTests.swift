@@ -52,6 +52,9 @@ import Testing
         #expect(approved.device == 8 << 20 | 1 && approved.inode == 123_456)
         #expect(approved.reasonName == "answered")
         #expect(approved.line(home: "/home/u") == "ebguard: allowed open ~/notes (read) (approved by the operator)")
+        #expect(approved.line(home: "/home/u/no") == "ebguard: allowed open /home/u/notes (read) (approved by the operator)",
+                "a home that is a prefix of a name, not of a directory, is not shortened")
+        #expect(approved.line(home: "/home/u/notes") == "ebguard: allowed open /home/u/notes (read) (approved by the operator)")
 
         let blocked = try #require(withUnsafeBytes(of: fileEvent(ret: -EACCES, verdict: EG_VERDICT_DENY, reason: EG_REASON_ANSWERED)) {
             DecisionEvent(record: $0)
