@@ -24,10 +24,12 @@
  *                        reply "ok NS_PER_OP N ACHIEVED_PER_SECOND"
  *   uconnrate PORT N RATE  the same with connect() of a UDP socket: the connect4 hook
  *                        without sending a packet, the cheapest event source
- *   denyrate ADDR PORT N RATE  N connect() calls of a UDP socket to ADDR:PORT that a policy
- *                        denies (one event each), paced without spinning: the generator
+ *   denyrate ADDR PORT N RATE [SPAN]  N connect() calls of a UDP socket to ADDR:PORT that a
+ *                        policy denies (one event each), paced without spinning: the generator
  *                        sleeps until the next batch is due, so on a small machine it leaves
- *                        the CPU to the reader it measures. RATE 0: as fast as possible.
+ *                        the CPU to the reader it measures. RATE 0: as fast as possible. SPAN:
+ *                        call i goes to port PORT + i % SPAN (default 1: all to PORT), so
+ *                        the denials differ and none is a repeat of another.
  *                        Reply "ok NS_PER_OP N ACHIEVED_PER_SECOND DENIED"
  *   run N CMD ARGS...    fork + execvp(CMD) + waitpid, N times, output to /dev/null; any
  *                        non-zero status is an error
@@ -272,7 +274,7 @@ static int do_udp(int port, long n, double rate, int use_connect)
  * due; when it is ahead it sleeps until the next event is due, at least 250 us, so a paced
  * run costs the generator little CPU (at 10,000/s: bursts of 2-3 connects every 250 us).
  */
-static int do_deny(const char *addr, int port, long n, double rate)
+static int do_deny(const char *addr, int port, long n, double rate, long span)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	uint64_t start, elapsed;
@@ -298,6 +300,7 @@ static int do_deny(const char *addr, int port, long n, double rate)
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			}
 		}
+		sa.sin_port = htons(port + (span > 1 ? i % span : 0));
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			continue;
 		if (errno != EPERM && errno != EACCES) {
@@ -350,8 +353,8 @@ static int command(int argc, char **argv)
 		return do_udp(atoi(argv[1]), atol(argv[2]), atof(argv[3]), 0);
 	if (!strcmp(cmd, "uconnrate") && argc == 4)
 		return do_udp(atoi(argv[1]), atol(argv[2]), atof(argv[3]), 1);
-	if (!strcmp(cmd, "denyrate") && argc == 5)
-		return do_deny(argv[1], atoi(argv[2]), atol(argv[3]), atof(argv[4]));
+	if (!strcmp(cmd, "denyrate") && (argc == 5 || argc == 6))
+		return do_deny(argv[1], atoi(argv[2]), atol(argv[3]), atof(argv[4]), argc == 6 ? atol(argv[5]) : 1);
 	if (!strcmp(cmd, "run") && argc >= 3)
 		return do_run(atol(argv[1]), argv + 2);
 	if (!strcmp(cmd, "rss") && argc == 1)

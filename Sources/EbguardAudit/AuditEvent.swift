@@ -48,6 +48,16 @@ public struct AuditDecision: Codable, Sendable, Hashable {
     public var firstTime: String?
     public var lastTime: String?
 
+    /// The fields that tell decisions apart in practice; equality still compares them all. The
+    /// daemon hashes every denial it counts repeats of (`AuditRepeats`).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pid)
+        hasher.combine(object)
+        hasher.combine(access)
+        hasher.combine(rule)
+        hasher.combine(session)
+    }
+
     enum CodingKeys: String, CodingKey {
         case session, pid, comm, kind, object, access, rule, verdict, uid, exe, argv, network, repeats
         case askID = "ask_id", firstTime = "first_time", lastTime = "last_time"

@@ -29,7 +29,12 @@ public enum AuditHash {
     public static let genesis = String(repeating: "0", count: 64)
 
     public static func sha256Hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        let digest = SHA256.hash(data: Array(bytes))
+        sha256Hex(Array(bytes))
+    }
+
+    /// Without the copy the generic form makes: the log hashes every line it writes.
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let digest = SHA256.hash(data: bytes)
         let hex = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
@@ -125,13 +130,14 @@ public struct AuditRecord: Sendable, Hashable {
         out.append(contentsOf: #"},"prev":"#.utf8)
         JSONValue.writeString(prev, into: &out)
         out.append(contentsOf: #","seq":"#.utf8)
-        out.append(contentsOf: String(seq).utf8)
-        out.append(contentsOf: #","time":"#.utf8)
-        JSONValue.writeString(time.rfc3339, into: &out)
+        out.appendDecimal(seq)
+        out.append(contentsOf: #","time":""#.utf8)
+        time.appendRFC3339(into: &out)
+        out.append(UInt8(ascii: "\""))
         out.append(contentsOf: #","type":"#.utf8)
         JSONValue.writeString(type, into: &out)
         out.append(contentsOf: #","v":"#.utf8)
-        out.append(contentsOf: String(version).utf8)
+        out.appendDecimal(version)
         out.append(UInt8(ascii: "}"))
         return out
     }

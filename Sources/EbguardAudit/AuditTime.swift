@@ -26,16 +26,35 @@ public struct AuditTime: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// RFC 3339, UTC, six fractional digits.
     public var rfc3339: String {
+        var out: [UInt8] = []
+        appendRFC3339(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `rfc3339` written into bytes: every audit record carries one.
+    public func appendRFC3339(into out: inout [UInt8]) {
         var seconds = time_t(nanoseconds.floorDiv(1_000_000_000))
-        let micros = (nanoseconds - Int64(seconds) * 1_000_000_000) / 1000
+        let micros = Int((nanoseconds - Int64(seconds) * 1_000_000_000) / 1000)
         var tm = tm()
         gmtime_r(&seconds, &tm)
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            if rest >= divisor * 10 { out.appendDecimal(Int64(rest / (divisor * 10))); rest %= divisor * 10 }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(Int(micros), 6))Z"
+        digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(micros, 6); out.append(UInt8(ascii: "Z"))
     }
 
     public var description: String { rfc3339 }
