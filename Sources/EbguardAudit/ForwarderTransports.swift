@@ -120,9 +120,10 @@ final class OTLPTransport: AuditTransport {
             head.headers.add(name: "Connection", value: "close")
             head.headers.add(name: "User-Agent", value: "\(AuditProduct.name)/\(AuditProduct.version)")
             for (name, value) in d.headers.sorted(by: { $0.key < $1.key }) { head.headers.add(name: name, value: value) }
-            try await outbound.write(.head(head))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
-            try await outbound.write(.end(nil))
+            // One write: a collector that has the whole body may answer and close at once, and a
+            // separate `.end` written after that failed on the closed channel, so a delivered
+            // batch counted as failed and was sent again.
+            try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: body))), .end(nil)])
             var status: UInt?
             for try await part in inbound {
                 switch part {

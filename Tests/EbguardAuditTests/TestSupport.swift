@@ -24,7 +24,8 @@ let testHost = HostIdentity(name: "test-host", machineID: "0123456789abcdef01234
 
 let quietLogger: Logger = {
     var logger = Logger(label: "ebguard.audit.test")
-    logger.logLevel = .critical
+    // EBGUARD_TEST_LOG=1 shows the forwarders' warnings (why a batch was sent again, ...).
+    logger.logLevel = ProcessInfo.processInfo.environment["EBGUARD_TEST_LOG"] == nil ? .critical : .debug
     return logger
 }()
 
