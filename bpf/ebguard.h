@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define EG_ABI_VERSION 1
+#define EG_ABI_VERSION 2
 
 #define EG_COMM_LEN 16
 /* Longest resolved path an event or a rule carries. Longer paths fail closed. */
@@ -144,34 +144,69 @@ enum eg_path_kind {
 	EG_PATH_LOADED = 4,	/* marker, path "" (len 0): every rule of this (policy, domain) is in */
 };
 
-/* Key of eg_path_rules: one path string of one kind, for one policy and domain. */
+/*
+ * Key of eg_path_rules: one path string of one kind, for one policy and domain,
+ * named by its length and hash; the string itself is in the value. The map hashes
+ * the whole key on every lookup and a matcher looks up several per decision, so the
+ * key stays 16 bytes rather than carrying the path (264 bytes cost ~5x the hook).
+ */
 struct eg_path_key {
 	__u32 policy_id;
 	__u8 domain;		/* EG_DOMAIN_EXEC or EG_DOMAIN_FILE */
 	__u8 kind;		/* enum eg_path_kind */
-	__u16 len;		/* bytes of path used, no NUL; the rest is zero */
-	char path[EG_PATH_MAX];
+	__u16 len;		/* bytes of the path */
+	__u64 hash;		/* eg_path_hash() of those bytes */
 };
 
-/* Value of eg_path_rules: the merged verdict per access kind for that key. */
+/*
+ * Value of eg_path_rules: the merged verdict per access kind for that key, and the
+ * key's path. The kernel compares the path on every hit, so a path whose hash
+ * collides with a rule's (the governed program names its own files) costs a
+ * compare, never a verdict. Two keys of one policy cannot collide: the policy
+ * compiler refuses them.
+ */
 struct eg_path_rule {
 	__u8 verdict[8];	/* by enum eg_access; EG_VERDICT_NONE where no rule */
 	__u16 rule[8];		/* rule index within its domain (file[N], exec[N]) */
 	__u32 flags;		/* EG_PATH_RULE_* */
 	__u32 _pad;
+	char path[EG_PATH_MAX];	/* the key's len bytes, no NUL; the rest is zero */
 };
 #define EG_PATH_RULE_ARGV 0x1	/* hold the exec for userspace (argv rules and ask rules) */
 
 /*
- * Value of an EG_PATH_LOADED marker (it shares eg_path_rules, so it has the size of
- * an eg_path_rule): bit L is set when the (policy, domain) has a key of any kind
+ * Value of an EG_PATH_LOADED marker (it shares eg_path_rules, so it has the layout
+ * of an eg_path_rule): bit L is set when the (policy, domain) has a key of any kind
  * whose path is L bytes long. The matcher looks up only lengths with a key: a
  * policy has keys at a few dozen lengths, while a path's prefixes, its exact form
  * and its name are looked up at up to a dozen, most of which then cost nothing.
  */
 struct eg_path_lengths {
 	__u64 bits[EG_PATH_MAX / 64];
+	char path[EG_PATH_MAX];	/* "", as the marker's key says; never compared */
 };
+
+/*
+ * The hash in struct eg_path_key: 64-bit FNV-1a over the path's bytes. One byte per
+ * step, so the kernel gets the hash of every prefix of a path in one pass
+ * (path_match.h); userspace calls eg_path_hash() (Swift too, through this header).
+ * The unit tests pin known vectors; the VM suites fail if the kernel disagrees.
+ */
+#define EG_PATH_HASH_SEED 0xcbf29ce484222325ULL
+#define EG_PATH_HASH_PRIME 0x100000001b3ULL
+
+#ifndef __bpf__
+static inline __u64 eg_path_hash(const void *path, __u32 len)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	__u64 h = EG_PATH_HASH_SEED;
+	__u32 i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * EG_PATH_HASH_PRIME;
+	return h;
+}
+#endif
 
 /* Network: LPM keys; the policy id is matched in full (32 bits) before the address bits. */
 struct eg_net4_key {
@@ -346,8 +381,8 @@ struct eg_process_exit_event {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
 _Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
-_Static_assert(sizeof(struct eg_path_key) == 264, "eg_path_key layout");
-_Static_assert(sizeof(struct eg_path_rule) == 32, "eg_path_rule layout");
+_Static_assert(sizeof(struct eg_path_key) == 16, "eg_path_key layout");
+_Static_assert(sizeof(struct eg_path_rule) == 288, "eg_path_rule layout");
 _Static_assert(sizeof(struct eg_path_lengths) == sizeof(struct eg_path_rule), "the loaded marker's value is an eg_path_rule");
 _Static_assert(sizeof(struct eg_net4_key) == 12, "eg_net4_key layout");
 _Static_assert(sizeof(struct eg_net6_key) == 24, "eg_net6_key layout");

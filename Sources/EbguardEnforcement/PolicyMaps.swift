@@ -39,10 +39,7 @@ public struct PolicyMaps {
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
         loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { [paths] domain in
-            var key = eg_path_key()
-            key.policy_id = policyID
-            key.domain = UInt8(domain.rawValue)
-            key.kind = UInt8(EG_PATH_LOADED.rawValue)
+            let key = Self.key(policyID: policyID, domain: UInt8(domain.rawValue), kind: UInt8(EG_PATH_LOADED.rawValue), path: "")
             return (key, Self.lengths(of: paths.map(\.key).filter { $0.domain == key.domain }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
@@ -97,15 +94,41 @@ public struct PolicyMaps {
         // The two loaded markers share the map with the rules.
         try checkCapacity(creators, reserved: 2, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
                           what: "path entries (exec and file rules merged per path, and 2 markers)")
-        return order.map { slot in
-            var key = eg_path_key()
-            key.policy_id = policyID
-            key.domain = slot.domain
-            key.kind = slot.kind
-            key.len = UInt16(slot.path.utf8.count)
-            withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: slot.path.utf8) }
-            return (key, merged[slot]!)
+        var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
+        var seen: [PathKey: Int] = [:]  // position in `entries`
+        for (slot, creator) in zip(order, creators) {
+            let key = Self.key(policyID: policyID, domain: slot.domain, kind: slot.kind, path: slot.path)
+            // The kernel compares the path on a hit, so a collision could only hide a rule, never
+            // match a wrong one; two keys of one policy sharing a hash would overwrite each other.
+            if let other = seen[PathKey(key)] {
+                throw CompileError(rule: "\(creator)",
+                                   message: "path \"\(slot.path)\" has the same kernel key hash as \"\(order[other].path)\"; rename one of them")
+            }
+            seen[PathKey(key)] = entries.count
+            var rule = merged[slot]!
+            withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: slot.path.utf8) }
+            entries.append((key, rule))
         }
+        return entries
+    }
+
+    /// The key of one path string: its length and `eg_path_hash` (the C definition in ebguard.h,
+    /// which the kernel computes too); the path bytes go into the value.
+    public static func key(policyID: UInt32, domain: UInt8, kind: UInt8, path: String) -> eg_path_key {
+        var key = eg_path_key()
+        key.policy_id = policyID
+        key.domain = domain
+        key.kind = kind
+        let bytes = Array(path.utf8)
+        key.len = UInt16(bytes.count)
+        key.hash = bytes.withUnsafeBytes { eg_path_hash($0.baseAddress, UInt32($0.count)) }
+        return key
+    }
+
+    /// The identity of a key, for finding collisions (eg_path_key is a C struct, not Hashable).
+    private struct PathKey: Hashable {
+        let domain: UInt8, kind: UInt8, len: UInt16, hash: UInt64
+        init(_ key: eg_path_key) { (domain, kind, len, hash) = (key.domain, key.kind, key.len, key.hash) }
     }
 
     /// The value of a loaded marker: a `struct eg_path_lengths` with bit L set for each key

@@ -70,6 +70,15 @@ import Testing
         #expect(MemoryLayout<eg_net_answer_key>.offset(of: \.addr) == 16)
     }
 
+    @Test func pathKeysAreSmallAndTheirValuesCarryThePath() {
+        #expect(MemoryLayout<eg_path_key>.size == 16)
+        #expect(MemoryLayout<eg_path_key>.offset(of: \.len) == 6)
+        #expect(MemoryLayout<eg_path_key>.offset(of: \.hash) == 8)
+        #expect(MemoryLayout<eg_path_rule>.size == 32 + Int(EG_PATH_MAX))
+        #expect(MemoryLayout<eg_path_rule>.offset(of: \.path) == 32)
+        #expect(MemoryLayout<eg_path_lengths>.size == MemoryLayout<eg_path_rule>.size)
+    }
+
     @Test func pathEventCarriesTheObjectsIdentity() {
         #expect(MemoryLayout<eg_path_event>.size == 352)
         #expect(MemoryLayout<eg_path_event>.offset(of: \.session_id) == 56)

@@ -11,8 +11,11 @@ import Testing
         return try PolicyMaps(policy.compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws")), policyID: id)
     }
 
-    func pathString(_ key: eg_path_key) -> String {
-        withUnsafeBytes(of: key.path) { String(decoding: $0.prefix(Int(key.len)), as: UTF8.self) }
+    /// The path an entry stands for: its value carries the bytes, its key their length and hash.
+    func pathString(_ entry: (key: eg_path_key, rule: eg_path_rule)) -> String {
+        let bytes = withUnsafeBytes(of: entry.rule.path) { Array($0.prefix(Int(entry.key.len))) }
+        precondition(entry.key.hash == eg_path_hash(bytes, UInt32(bytes.count)), "key hash does not match its path")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     @Test func sessionCarriesDefaultsAndPolicyID() throws {
@@ -69,7 +72,7 @@ import Testing
           - { action: allow, path: /** , access: [write] }
         """)
         #expect(maps.paths.count == 4)
-        let ssh = try #require(maps.paths.first { pathString($0.key) == "/home/u/.ssh" })
+        let ssh = try #require(maps.paths.first { pathString($0) == "/home/u/.ssh" })
         #expect(ssh.key.kind == UInt8(EG_PATH_SUBTREE.rawValue))
         #expect(ssh.key.domain == UInt8(EG_DOMAIN_FILE.rawValue))
         #expect(ssh.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
@@ -77,16 +80,40 @@ import Testing
         #expect(ssh.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
         #expect(ssh.rule.verdicts[Int(EG_ACCESS_CHMOD.rawValue)] == UInt8(EG_VERDICT_AUDIT.rawValue))
         #expect(ssh.rule.verdicts[Int(EG_ACCESS_DELETE.rawValue)] == UInt8(EG_VERDICT_NONE))
-        let shadow = try #require(maps.paths.first { pathString($0.key) == "/etc/shadow" })
+        let shadow = try #require(maps.paths.first { pathString($0) == "/etc/shadow" })
         #expect(shadow.key.kind == UInt8(EG_PATH_EXACT.rawValue))
         #expect(shadow.rule.verdicts.prefix(7).allSatisfy { $0 == UInt8(EG_VERDICT_DENY.rawValue) })
         let env = try #require(maps.paths.first { $0.key.kind == UInt8(EG_PATH_NAME.rawValue) })
-        #expect(pathString(env.key) == ".env")
+        #expect(pathString(env) == ".env")
         // The root subtree is the empty prefix, as the kernel walks it.
         let root = try #require(maps.paths.first { $0.key.kind == UInt8(EG_PATH_SUBTREE.rawValue) && $0.key.len == 0 })
         #expect(root.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_ALLOW.rawValue))
-        // Keys are zero past their length: the kernel hashes the whole key.
-        #expect(withUnsafeBytes(of: shadow.key.path) { $0.dropFirst(Int(shadow.key.len)).allSatisfy { $0 == 0 } })
+        // Values are zero past the path's length: the kernel compares the last word masked, but
+        // the bytes must not depend on what a previous policy left in a reused buffer.
+        #expect(withUnsafeBytes(of: shadow.rule.path) { $0.dropFirst(Int(shadow.key.len)).allSatisfy { $0 == 0 } })
+    }
+
+    /// eg_path_hash is 64-bit FNV-1a, which the kernel computes byte by byte for every prefix
+    /// (path_match.h): these are the published FNV-1a vectors, so a change on either side shows.
+    @Test func pathHashIsFNV1a64() {
+        func hash(_ s: String) -> UInt64 { let b = Array(s.utf8); return eg_path_hash(b, UInt32(b.count)) }
+        #expect(hash("") == 0xcbf2_9ce4_8422_2325)
+        #expect(hash("a") == 0xaf63_dc4c_8601_ec8c)
+        #expect(hash("foobar") == 0x8594_4171_f739_67e8)
+        #expect(hash("/etc/shadow") == hash("/etc/shadow"))
+        #expect(hash("/etc/shadow") != hash("/etc/shadoW"))
+    }
+
+    /// Keys are 16 bytes (the kernel hashes the whole key per lookup); the path is in the value.
+    @Test func keysNameTheirPathByLengthAndHash() throws {
+        let maps = try compile("version: 1\nname: t\nfile:\n  - { action: deny, path: /etc/shadow }\n", id: 9)
+        #expect(MemoryLayout<eg_path_key>.size == 16)
+        let entry = try #require(maps.paths.first)
+        #expect(entry.key.len == 11 && entry.key.policy_id == 9)
+        #expect(entry.key.hash == eg_path_hash(Array("/etc/shadow".utf8), 11))
+        #expect(pathString(entry) == "/etc/shadow")
+        // The markers' key is "" like any other: the kernel looks it up with the seed as hash.
+        #expect(maps.loadedMarkers.allSatisfy { $0.key.hash == UInt64(EG_PATH_HASH_SEED) })
     }
 
     @Test func argvRulesOnlyMarkTheBinaryForAHold() throws {
@@ -97,11 +124,11 @@ import Testing
           - { action: deny, path: /usr/bin/git, argv: [reset, --hard] }
           - { action: deny, path: /usr/bin/docker }
         """)
-        let git = try #require(maps.paths.first { pathString($0.key) == "/usr/bin/git" })
+        let git = try #require(maps.paths.first { pathString($0) == "/usr/bin/git" })
         #expect(git.key.domain == UInt8(EG_DOMAIN_EXEC.rawValue))
         #expect(git.rule.flags & UInt32(EG_PATH_RULE_ARGV) != 0)
         #expect(git.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_NONE))
-        let docker = try #require(maps.paths.first { pathString($0.key) == "/usr/bin/docker" })
+        let docker = try #require(maps.paths.first { pathString($0) == "/usr/bin/docker" })
         #expect(docker.rule.flags == 0)
         #expect(docker.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
     }
@@ -117,15 +144,15 @@ import Testing
         file:
           - { action: ask, path: /etc/hosts }
         """)
-        let curl = try #require(maps.paths.first { pathString($0.key) == "/usr/bin/curl" })
+        let curl = try #require(maps.paths.first { pathString($0) == "/usr/bin/curl" })
         #expect(curl.rule.flags & UInt32(EG_PATH_RULE_ARGV) != 0, "an exec ask is held, not refused")
         #expect(curl.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_ASK.rawValue))
         for path in ["/usr/bin/ls", "/usr/bin/nc"] {
-            let entry = try #require(maps.paths.first { pathString($0.key) == path })
+            let entry = try #require(maps.paths.first { pathString($0) == path })
             #expect(entry.rule.flags == 0, "\(path)")
         }
         // File asks are answered through eg_file_answers, never held.
-        let hosts = try #require(maps.paths.first { pathString($0.key) == "/etc/hosts" })
+        let hosts = try #require(maps.paths.first { pathString($0) == "/etc/hosts" })
         #expect(hosts.key.domain == UInt8(EG_DOMAIN_FILE.rawValue) && hosts.rule.flags == 0)
     }
 
@@ -209,7 +236,7 @@ import Testing
         let policy = try fileRules(65_535, path: { "/f/\($0 % 1_000)" }, verdict: { $0 == 65_534 ? .deny : .allow })
         let maps = try PolicyMaps(policy, policyID: 7)
         #expect(maps.paths.count == 1_000)
-        let last = try #require(maps.paths.first { pathString($0.key) == "/f/534" })
+        let last = try #require(maps.paths.first { pathString($0) == "/f/534" })
         #expect(last.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
         #expect(last.rule.rules[Int(EG_ACCESS_READ.rawValue)] == 65_534)
     }

@@ -142,7 +142,7 @@ final class Enforcement {
         for rule in list {
             let key = Enforcement.key(policy: policy, domain: rule.domain, kind: rule.kind, path: rule.path)
             let id = "\(rule.domain.rawValue)/\(rule.kind.rawValue)/\(rule.path)"
-            var value = merged[id]?.1 ?? Enforcement.emptyRule()
+            var value = merged[id]?.1 ?? Enforcement.emptyRule(path: rule.path)
             withUnsafeMutableBytes(of: &value.verdict) { verdicts in
                 withUnsafeMutableBytes(of: &value.rule) { indices in
                     for (access, verdict) in rule.verdicts {
@@ -176,20 +176,15 @@ final class Enforcement {
     }
 
     static func key(policy: UInt32, domain: eg_domain, kind: eg_path_kind, path: String) -> eg_path_key {
-        var key = eg_path_key()
-        let bytes = Array(path.utf8)
-        precondition(bytes.count < Int(EG_PATH_MAX), "path too long for a key: \(path)")
-        key.policy_id = policy
-        key.domain = UInt8(domain.rawValue)
-        key.kind = UInt8(kind.rawValue)
-        key.len = UInt16(bytes.count)
-        withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: bytes) }
-        return key
+        precondition(path.utf8.count < Int(EG_PATH_MAX), "path too long for a key: \(path)")
+        return PolicyMaps.key(policyID: policy, domain: UInt8(domain.rawValue), kind: UInt8(kind.rawValue), path: path)
     }
 
-    static func emptyRule() -> eg_path_rule {
+    /// A value with no verdict, carrying `path` (the kernel compares it on every hit).
+    static func emptyRule(path: String) -> eg_path_rule {
         var rule = eg_path_rule()
         withUnsafeMutableBytes(of: &rule.verdict) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(EG_VERDICT_NONE)) }
+        withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: path.utf8) }
         return rule
     }
 }

@@ -175,6 +175,34 @@ struct FileEnforcementTests {
         #expect(try f.enforcement.takeEvents().filter { $0.rule == 8 }.count == 2)
     }
 
+    /// Keys hold a path's hash, values the path (ebguard.h): a key whose hash matches but whose
+    /// path does not (a collision, forged here) decides nothing; the kernel hashes bytes above
+    /// 0x7f as userspace does (a sign slip would hide the non-ASCII rule).
+    @Test func aHashHitWithAnotherPathDecidesNothing() throws {
+        let f = try Fixture("file-collide") { dir in
+            [.file(EG_PATH_EXACT, dir.path + "/caf\u{e9}", [EG_ACCESS_READ: EG_VERDICT_DENY], rule: 1),
+             .file(EG_PATH_NAME, "xxxx", [EG_ACCESS_READ: EG_VERDICT_DENY], rule: 2)]
+        }
+        let d = f.dir.path
+        try f.dir.file("caf\u{e9}")
+        try f.dir.file("aaaaa")
+        try f.dir.file("bbbb")
+        // Forged: the keys of .../aaaaa (exact) and of the name "bbbb", with other paths' bytes.
+        for (kind, keyPath, valuePath) in [(EG_PATH_EXACT, d + "/aaaaa", d + "/zzzzz"), (EG_PATH_NAME, "bbbb", "yyyy")] {
+            var value = Enforcement.emptyRule(path: valuePath)
+            withUnsafeMutableBytes(of: &value.verdict) { $0[Int(EG_ACCESS_READ.rawValue)] = UInt8(EG_VERDICT_DENY.rawValue) }
+            try f.enforcement.rules.update(Enforcement.key(policy: 1, domain: EG_DOMAIN_FILE, kind: kind, path: keyPath), value)
+        }
+        // The markers' lengths include both ("café" is 5 bytes, like "aaaaa"; "xxxx" like "bbbb").
+        #expect(try f.run("/bin/cat", d + "/caf\u{e9}").status != 0)
+        #expect(try f.run("/bin/cat", d + "/aaaaa").status == 0)
+        #expect(try f.run("/bin/cat", d + "/bbbb").status == 0)
+        try f.dir.file("sub/xxxx")
+        #expect(try f.run("/bin/cat", d + "/sub/xxxx").status != 0)
+        let events = try f.enforcement.takeEvents()
+        #expect(events.map(\.rule) == [1, 2], "\(events)")
+    }
+
     @Test func precedence() throws {
         let f = try Fixture("file-precedence") { dir in
             let d = dir.path

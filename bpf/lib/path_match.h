@@ -5,11 +5,13 @@
  *
  * ---- What userspace writes into eg_path_rules (pinned by name) ----------------
  *
- * Key struct eg_path_key {policy_id, domain, kind, len, path}: path holds `len`
- * bytes, no NUL, and every byte after them is zero (the whole key is hashed).
- * Value struct eg_path_rule: verdict[access] per enum eg_access (EG_VERDICT_NONE
- * where this key says nothing about that access), rule[access] the rule index
- * reported in events, flags EG_PATH_RULE_*.
+ * Key struct eg_path_key {policy_id, domain, kind, len, hash}: the path's length
+ * and eg_path_hash() (ebguard.h). Value struct eg_path_rule: verdict[access] per
+ * enum eg_access (EG_VERDICT_NONE where this key says nothing about that
+ * access), rule[access] the rule index reported in events, flags
+ * EG_PATH_RULE_*, and path: the key's `len` bytes, no NUL, the rest zero. A
+ * lookup hit counts only when path equals the bytes looked for, so no hash
+ * collision, chosen or not, can lend a rule to another path.
  *
  * Kinds, for a resolved absolute path P ("/a/b/c"):
  *   EG_PATH_EXACT    key path == P.
@@ -36,7 +38,8 @@
  * is not EG_VERDICT_NONE counts as deny.
  *
  * EG_PATH_RULE_ARGV (exec domain): argv-conditional rules or an ask rule exist
- * for this program (an ask is answered by a human while the exec is held). The flag counts on any key looked at while the exec verdict is still
+ * for this program (an ask is answered by a human while the exec is held). The
+ * flag counts on any key looked at while the exec verdict is still
  * open, i.e. on a key at least as specific as the one whose verdict wins; its
  * own verdict[EXEC] may be EG_VERDICT_NONE (only argv rules: the walk goes on to
  * find the verdict of the path alone). The kernel cannot read argv in the hook,
@@ -53,11 +56,13 @@
  *     task's root): a chroot changes them. Defeating chroot/unshare is tamper
  *     protection's job.
  *
- * Cost: at most 1 (marker) + 2 + depth(P) + 1 hash lookups, whatever the number
+ * Cost: one forward pass over P's bytes, eight a step, hashing every prefix
+ * that ends before a '/' (eg_path_scan); then at most 1 (marker) + 2 + depth(P)
+ * + 1 lookups of 16-byte keys, only at lengths some key has, whatever the number
  * of rules; the walk stops as soon as every requested kind has its verdict.
- * Measured in the qemu/TCG VM (PathRuleCostTests): 10,000 rules cost the same as
- * 10; a governed open of a 6-component tmpfs path costs ~30 us more than an
- * ungoverned one there, mostly hashing the 264-byte key ~10 times.
+ * Keys used to carry the path (264 bytes, hashed whole per lookup): in the
+ * qemu/TCG VM that made the file_open hook ~4.8x the cost of the trivial
+ * eg_guard_open on the same calls; hashes made it ~4x.
  */
 #ifndef EG_LIB_PATH_MATCH_H
 #define EG_LIB_PATH_MATCH_H
@@ -76,6 +81,8 @@ struct {
 
 /* Slots for the (at most two) paths one hook decides on: rename and link. */
 #define EG_SLOTS 2
+/* '/' positions a path can have: every component takes at least 2 bytes ("/x"). */
+#define EG_SLASHES (EG_PATH_MAX / 2)
 
 /*
  * Per-CPU scratch: everything here is far over the 512-byte stack. LSM programs
@@ -86,9 +93,14 @@ struct {
  * every per-CPU-heap BPF tool.
  */
 struct eg_path_scratch {
-	struct eg_path_key key;			/* the key being looked up */
 	char path[EG_SLOTS][EG_PATH_MAX];	/* resolved paths, NUL-terminated */
-	char walk[2 * EG_PATH_MAX];		/* the dentry walk writes backwards here */
+	char walk[2 * EG_PATH_MAX];		/* the dentry walk writes backwards here;
+						 * also the slack eg_path_equal reads past a path */
+	/* eg_path_scan's output for the path being matched: */
+	__u64 prefix_hash[EG_SLASHES];		/* hash of path[0, slash[k]) */
+	__u16 slash[EG_SLASHES];		/* position of the k-th '/' */
+	__u64 full_hash;			/* hash of the whole path */
+	__u64 name_hash;			/* hash of the final component */
 };
 
 struct {
@@ -113,81 +125,191 @@ struct eg_decision {
 	__u32 flags;	/* EG_PATH_RULE_ARGV: hold this exec (see above) */
 };
 
-/* Matcher state; lives on the caller's stack, bpf_loop hands it to the callback. */
-struct eg_match_ctx {
-	struct eg_path_lengths lengths;	/* from the loaded marker: lengths worth a lookup */
-	struct eg_decision best;
-	__u32 len;		/* length of the full path */
-	__u32 name_start;	/* first byte of the final component */
-	__u8 left;		/* access kinds still without a verdict */
-	__u8 found;		/* best holds a rule's verdict */
-	__u8 hold;		/* an ARGV key came before the exec verdict */
-	__u8 _pad;
-};
+/*
+ * Matcher state, packed in a scalar that eg_path_probe (a global function) takes
+ * and returns by value, so no caller's stack is handed over to be changed:
+ *   bits 0-7 access kinds still without a verdict, 8 a rule decided something,
+ *   9 an ARGV key came before the exec verdict, 16-23 the verdict so far,
+ *   32-47 its rule.
+ */
+#define EG_M_LEFT(m)	((m) & 0xff)
+#define EG_M_FOUND	(1ULL << 8)
+#define EG_M_HOLD	(1ULL << 9)
+#define EG_M_VERDICT(m)	(((m) >> 16) & 0xff)
+#define EG_M_RULE(m)	(((m) >> 32) & 0xffff)
 
 /* Takes the verdicts this key has for the kinds still open. */
-static __always_inline void eg_merge_rule(struct eg_match_ctx *m, const struct eg_path_rule *r)
+static __always_inline __u64 eg_merge_rule(__u64 m, const struct eg_path_rule *r)
 {
-	if ((r->flags & EG_PATH_RULE_ARGV) && (m->left & (1 << EG_ACCESS_EXEC)))
-		m->hold = 1;
+	__u64 left = EG_M_LEFT(m), best = EG_M_VERDICT(m), rule = EG_M_RULE(m), flags = m & (EG_M_FOUND | EG_M_HOLD);
+
+	if ((r->flags & EG_PATH_RULE_ARGV) && (left & (1 << EG_ACCESS_EXEC)))
+		flags |= EG_M_HOLD;
 #pragma unroll
 	for (int k = 0; k < EG_ACCESS_KINDS; k++) {
 		__u8 v;
 
-		if (!(m->left & (1 << k)))
+		if (!(left & (1 << k)))
 			continue;
 		v = r->verdict[k];
 		if (v == EG_VERDICT_NONE)
 			continue;
 		if (v > EG_VERDICT_DENY)
 			v = EG_VERDICT_DENY;
-		m->left &= ~(1 << k);
-		if (!m->found || v > m->best.verdict) {
-			m->best.verdict = v;
-			m->best.reason = EG_REASON_RULE;
-			m->best.rule = r->rule[k];
-			m->found = 1;
+		left &= ~(1 << k);
+		if (!(flags & EG_M_FOUND) || v > best) {
+			best = v;
+			rule = r->rule[k];
+			flags |= EG_M_FOUND;
 		}
 	}
-}
-
-static __always_inline void eg_lookup_merge(struct eg_match_ctx *m, struct eg_path_key *key,
-					    __u8 kind, __u32 len)
-{
-	struct eg_path_rule *r;
-
-	len &= EG_PATH_MAX - 1;
-	if (!(m->lengths.bits[len / 64] & (1ULL << (len % 64))))
-		return;		/* no key of this policy and domain is this long */
-	key->kind = kind;
-	key->len = len;
-	r = bpf_map_lookup_elem(&eg_path_rules, key);
-	if (r)
-		eg_merge_rule(m, r);
+	return left | flags | (best << 16) | (rule << 32);
 }
 
 /*
- * One byte of the subtree walk, from the end of the path to its start. Each byte
- * is zeroed once read, so when a '/' at i is reached the key holds exactly the
- * prefix [0, i) followed by zeros: the whole walk zeroes the path once, O(len).
+ * Whether the len bytes at path equal the rule's: word by word, the last word
+ * masked. Reading up to 7 bytes past a path stays inside the scratch (walk).
  */
-static long eg_subtree_step(__u32 n, struct eg_match_ctx *m)
+static __always_inline bool eg_path_equal(const char *path, const struct eg_path_rule *r, __u32 len)
+{
+	for (__u32 off = 0; off < EG_PATH_MAX; off += 8) {
+		__u64 diff;
+
+		if (off >= len)
+			break;
+		diff = *(const __u64 *)(path + off) ^ *(const __u64 *)(r->path + off);
+		if (len - off < 8)
+			diff &= (1ULL << ((len - off) * 8)) - 1;
+		if (diff)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Looks up one key (16 bytes: its hash was computed by eg_path_scan) and merges it
+ * if its path really is path[slot][start, start + len). `what` is kind | slot << 8
+ * | domain << 16, `span` start | len << 16: BPF calls take five arguments at most.
+ * Global, so it is verified once however many call sites the matcher has.
+ */
+__noinline __u64 eg_path_probe(__u64 m, __u32 what, __u32 policy_id, __u32 span, __u64 hash)
 {
 	struct eg_path_scratch *s = eg_get_scratch();
-	__u32 i;
-	char c;
+	struct eg_path_key key = {
+		.policy_id = policy_id,
+		.domain = what >> 16,
+		.kind = what,
+		.len = span >> 16,
+		.hash = hash,
+	};
+	__u32 start = span & (EG_PATH_MAX - 1), len = (span >> 16) & (EG_PATH_MAX - 1);
+	struct eg_path_rule *r;
 
-	if (!s || n >= m->len)
+	if (!s)
+		return m;
+	r = bpf_map_lookup_elem(&eg_path_rules, &key);
+	if (!r || !eg_path_equal(s->path[(what >> 8) & (EG_SLOTS - 1)] + start, r, len))
+		return m;
+	return eg_merge_rule(m, r);
+}
+
+/* State of eg_path_scan's walk; bpf_loop hands it to each step. */
+struct eg_scan_ctx {
+	__u64 h;	/* hash of the bytes so far */
+	__u64 name;	/* hash of the bytes since the last '/' */
+	__u32 len;
+	__u32 n;	/* '/' seen so far */
+	__u32 slot;
+	__u32 _pad;
+};
+
+/*
+ * Eight bytes of the scan. Branch-free per byte but for the end of the path, so
+ * the verifier walks one step once, not once per combination of slashes; eight
+ * bytes a step, not one, because a step's fixed cost (the call, the scratch
+ * lookup) is what a byte costs.
+ */
+static long eg_scan_step(__u32 step, struct eg_scan_ctx *x)
+{
+	struct eg_path_scratch *s = eg_get_scratch();
+	__u32 base = step * 8, len = x->len, n = x->n;
+	__u64 h = x->h, name = x->name, word;
+
+	if (!s || base >= len)
 		return 1;
-	i = (m->len - 1 - n) & (EG_PATH_MAX - 1);
-	c = s->key.path[i];
-	s->key.path[i] = 0;
-	if (c != '/')
-		return 0;
-	if (!m->name_start)
-		m->name_start = i + 1;
-	eg_lookup_merge(m, &s->key, EG_PATH_SUBTREE, i);
-	return m->left ? 0 : 1;
+	/* base < len < EG_PATH_MAX; a word past the path's NUL reads stale bytes, never used. */
+	word = *(const __u64 *)(s->path[x->slot & (EG_SLOTS - 1)] + (base & (EG_PATH_MAX - 8)));
+#pragma unroll
+	for (int b = 0; b < 8; b++) {
+		__u64 c = (word >> (8 * b)) & 0xff, slash, keep;
+
+		if (base + b >= len)
+			break;
+		/* 1 when c is '/': (c ^ '/') - 1 wraps only from 0. */
+		slash = ((c ^ '/') - 1) >> 63;
+		barrier_var(slash);
+		keep = slash - 1;	/* all ones unless c is '/' */
+		/* Written at every byte, kept (n moves on) only at a '/'. */
+		s->prefix_hash[n & (EG_SLASHES - 1)] = h;
+		s->slash[n & (EG_SLASHES - 1)] = base + b;
+		n += slash;
+		h = (h ^ c) * EG_PATH_HASH_PRIME;
+		name = (((name ^ c) * EG_PATH_HASH_PRIME) & keep) | (EG_PATH_HASH_SEED & ~keep);
+	}
+	x->h = h;
+	x->name = name;
+	x->n = n;
+	return 0;
+}
+
+/*
+ * One forward pass over path[slot] (len bytes): the hash of the whole path, of
+ * its final component, and of the prefix before each '/', whose positions it
+ * records; returns how many there are.
+ */
+static __always_inline __u32 eg_path_scan(struct eg_path_scratch *s, __u32 slot, __u32 len)
+{
+	struct eg_scan_ctx x = {
+		.h = EG_PATH_HASH_SEED,
+		.name = EG_PATH_HASH_SEED,
+		.len = len,
+		.slot = slot,
+	};
+
+	bpf_loop(EG_PATH_MAX / 8, eg_scan_step, &x, 0);
+	s->full_hash = x.h;
+	s->name_hash = x.name;
+	return x.n;
+}
+
+static __always_inline bool eg_has_length(const __u64 *bits, __u32 len)
+{
+	len &= EG_PATH_MAX - 1;
+	return bits[len / 64] & (1ULL << (len % 64));
+}
+
+/* State of the subtree walk over the prefixes eg_path_scan found. */
+struct eg_prefix_ctx {
+	__u64 lengths[EG_PATH_MAX / 64];	/* the marker's struct eg_path_lengths bits */
+	__u64 m;	/* matcher state (EG_M_*) */
+	__u32 n;	/* prefixes */
+	__u32 what;	/* eg_path_probe's */
+	__u32 policy_id;
+	__u32 _pad;
+};
+
+/* The j-th longest prefix; stops once every kind has its verdict. */
+static long eg_prefix_step(__u32 j, struct eg_prefix_ctx *p)
+{
+	struct eg_path_scratch *s = eg_get_scratch();
+	__u32 k = (p->n - 1 - j) & (EG_SLASHES - 1), at;
+
+	if (!s)
+		return 1;
+	at = s->slash[k] & (EG_PATH_MAX - 1);
+	if (eg_has_length(p->lengths, at))
+		p->m = eg_path_probe(p->m, p->what, p->policy_id, at << 16, s->prefix_hash[k]);
+	return EG_M_LEFT(p->m) ? 0 : 1;
 }
 
 #define EG_NO_DEFAULT 0xff
@@ -210,52 +332,66 @@ __noinline __u64 eg_match_path(__u32 slot, __u32 len, __u32 policy_id, __u32 wha
 {
 	struct eg_path_scratch *s = eg_get_scratch();
 	__u32 domain = what & 0xff, mask = (what >> 8) & 0xff, dflt = (what >> 16) & 0xff;
-	struct eg_match_ctx m = {};
+	struct eg_path_key key = {
+		.policy_id = policy_id,
+		.domain = domain,
+		.kind = EG_PATH_LOADED,
+		.hash = EG_PATH_HASH_SEED,	/* the hash of "" */
+	};
+	struct eg_prefix_ctx p = {};	/* also holds the marker's lengths for the probes here */
 	struct eg_path_rule *loaded;
-	struct eg_path_key *key;
-	__u32 name_len;
+	__u32 n, name_start;
+	__u64 m, verdict, reason, rule;
 
 	if (!s)
 		return EG_VERDICT_DENY | (EG_REASON_UNRESOLVED << 8) | ((__u64)EG_RULE_DEFAULT << 16);
-	key = &s->key;
-	__builtin_memset(key, 0, sizeof(*key));
-	key->policy_id = policy_id;
-	key->domain = domain;
-	key->kind = EG_PATH_LOADED;
-	loaded = bpf_map_lookup_elem(&eg_path_rules, key);
+	loaded = bpf_map_lookup_elem(&eg_path_rules, &key);
 	if (!loaded)
 		return EG_VERDICT_DENY | (EG_REASON_NO_POLICY << 8) | ((__u64)EG_RULE_DEFAULT << 16);
-	__builtin_memcpy(&m.lengths, loaded, sizeof(m.lengths));
+	__builtin_memcpy(p.lengths, loaded, sizeof(p.lengths));
 
 	slot &= EG_SLOTS - 1;
 	len &= EG_PATH_MAX - 1;
-	m.len = len;
-	m.left = mask;
-	bpf_probe_read_kernel(key->path, len, s->path[slot]);
-	eg_lookup_merge(&m, key, EG_PATH_EXACT, len);
-	if (m.left)
-		eg_lookup_merge(&m, key, EG_PATH_SUBTREE, len);
-	if (m.left)
-		bpf_loop(len, eg_subtree_step, &m, 0);
-	/* The walk ran to the start, so the key's path is all zero again. */
-	if (m.left && m.name_start && m.name_start < len) {
-		name_len = (len - m.name_start) & (EG_PATH_MAX - 1);
-		bpf_probe_read_kernel(key->path, name_len, s->path[slot] + (m.name_start & (EG_PATH_MAX - 1)));
-		eg_lookup_merge(&m, key, EG_PATH_NAME, name_len);
+	m = mask;
+	n = eg_path_scan(s, slot, len);
+	if (n > EG_SLASHES)	/* not from a resolved path: components are never empty */
+		n = EG_SLASHES;
+	what = slot << 8 | domain << 16;
+	if (eg_has_length(p.lengths, len)) {
+		m = eg_path_probe(m, what | EG_PATH_EXACT, policy_id, len << 16, s->full_hash);
+		if (EG_M_LEFT(m))
+			m = eg_path_probe(m, what | EG_PATH_SUBTREE, policy_id, len << 16, s->full_hash);
 	}
-	if (m.left) {
+	/* The prefixes before each '/', longest first; the one at 0 is "", the root. */
+	if (EG_M_LEFT(m) && n) {
+		p.m = m;
+		p.n = n;
+		p.what = what | EG_PATH_SUBTREE;
+		p.policy_id = policy_id;
+		bpf_loop(n, eg_prefix_step, &p, 0);
+		m = p.m;
+	}
+	if (EG_M_LEFT(m) && n) {
+		name_start = (s->slash[(n - 1) & (EG_SLASHES - 1)] + 1) & (EG_PATH_MAX - 1);
+		if (name_start < len && eg_has_length(p.lengths, len - name_start))
+			m = eg_path_probe(m, what | EG_PATH_NAME, policy_id, name_start | (len - name_start) << 16,
+					  s->name_hash);
+	}
+	verdict = EG_M_VERDICT(m);
+	reason = EG_REASON_RULE;
+	rule = EG_M_RULE(m);
+	if (EG_M_LEFT(m)) {
 		if (dflt == EG_NO_DEFAULT)
 			dflt = EG_VERDICT_ALLOW;
 		else if (dflt > EG_VERDICT_DENY)
 			dflt = EG_VERDICT_DENY;
-		if (!m.found || dflt > m.best.verdict) {
-			m.best.verdict = dflt;
-			m.best.reason = EG_REASON_DEFAULT;
-			m.best.rule = EG_RULE_DEFAULT;
+		if (!(m & EG_M_FOUND) || dflt > verdict) {
+			verdict = dflt;
+			reason = EG_REASON_DEFAULT;
+			rule = EG_RULE_DEFAULT;
 		}
 	}
-	return m.best.verdict | ((__u64)m.best.reason << 8) | ((__u64)m.best.rule << 16) |
-	       ((__u64)m.hold << 32);
+	return verdict | (reason << 8) | (rule << 16) | ((__u64)!!(m & EG_M_HOLD) << 32);
 }
 
 static __always_inline struct eg_decision eg_unpack_decision(__u64 packed)
