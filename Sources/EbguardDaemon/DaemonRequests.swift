@@ -188,7 +188,7 @@ extension Daemon {
             throw ControlError("policy", "policy \(request.policy.source) cannot be enforced: \(error)")
         }
         let record = SessionRecord(id: session.id, name: name, key: (session.cgroup.path as NSString).lastPathComponent,
-                                   cgroup: session.cgroup.path, policy: request.policy, policyID: session.maps.policyID,
+                                   cgroup: session.cgroup.path, policy: request.policy, policyID: session.installed.policyID,
                                    home: request.home, workspace: request.workspace, uid: request.uid, user: request.user,
                                    started: EventClock.bootNanoseconds())
         do { try store.save(record) } catch {

@@ -64,7 +64,7 @@ final class ManagedSession {
         return SessionInfo(id: record.id, name: record.name, key: record.key, cgroup: record.cgroup, policy: policy.name,
                            policySource: record.policy.source, policySHA256: policySHA256, user: record.user,
                            uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
-                           events: events, denied: denied, attached: owner != nil, notes: session.maps.unenforced.map {
+                           events: events, denied: denied, attached: owner != nil, notes: session.installed.unenforced.map {
                                "unix socket subtree rule not enforced (exact socket paths only): \($0)"
                            })
     }

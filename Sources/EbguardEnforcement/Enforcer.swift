@@ -124,29 +124,30 @@ public final class Enforcer {
 
     /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its
     /// rules and the operator's answers to its asks (a later session may reuse the cgroup id).
-    public func remove(_ maps: PolicyMaps, sessionID: UInt64) {
+    public func remove(_ installed: PolicyMaps.Installed, sessionID: UInt64) {
         _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
         _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
-        removeRules(maps)
+        removeRules(installed)
         Answers(pinRoot: pinRoot).removeAnswers(sessionID: sessionID)
     }
 
     /// Removes one policy's rules (no session may point at its policy id any more).
-    public func removeRules(_ maps: PolicyMaps) {
+    public func removeRules(_ installed: PolicyMaps.Installed) {
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
-            for marker in maps.loadedMarkers { _ = try? paths.delete(marker.key) }
-            for entry in maps.paths { _ = try? paths.delete(entry.key) }
+            for key in installed.paths { _ = try? paths.delete(key) }
         }
         if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {
-            for entry in maps.ipv4 { _ = try? v4.delete(entry.key) }
+            for key in installed.ipv4 { _ = try? v4.delete(key) }
         }
         if let v6 = try? BPFMap<eg_net6_key, eg_net_rules>(pinnedAt: mapPath("eg_net6_rules")) {
-            for entry in maps.ipv6 { _ = try? v6.delete(entry.key) }
+            for key in installed.ipv6 { _ = try? v6.delete(key) }
         }
         if let unix = try? BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules")) {
-            for entry in maps.unix { _ = try? unix.delete(entry.key) }
+            for key in installed.unix { _ = try? unix.delete(key) }
         }
     }
+
+    public func removeRules(_ maps: PolicyMaps) { removeRules(maps.installed) }
 
     /// The policy id the kernel applies to `sessionID` now; nil when it has no entry.
     public func installedPolicyID(sessionID: UInt64) -> UInt32? {

@@ -312,3 +312,25 @@ extension NetworkProtocol {
         }
     }
 }
+
+extension PolicyMaps {
+    /// What a session keeps of its policy's entries once they are written: the keys that
+    /// remove them, not the values (a path rule's value carries its 256-byte path). A
+    /// 100,000-rule policy's entries are tens of MB; its keys, about 2 MB.
+    public struct Installed {
+        public let policyID: UInt32
+        /// The loaded markers first: removing them first makes the kernel refuse the policy's
+        /// decisions before any of its rules is gone.
+        public let paths: [eg_path_key]
+        public let ipv4: [eg_net4_key]
+        public let ipv6: [eg_net6_key]
+        public let unix: [eg_unix_key]
+        /// Rules this kernel encoding cannot enforce, as `unenforced` names them.
+        public let unenforced: [String]
+    }
+
+    public var installed: Installed {
+        Installed(policyID: policyID, paths: loadedMarkers.map(\.key) + paths.map(\.key), ipv4: ipv4.map(\.key),
+                  ipv6: ipv6.map(\.key), unix: unix.map(\.key), unenforced: unenforced)
+    }
+}

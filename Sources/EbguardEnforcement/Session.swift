@@ -10,7 +10,8 @@ public final class Session {
     public let cgroup: Cgroup
     /// The session cgroup's id, which keys its entry in `eg_sessions`.
     public let id: UInt64
-    public private(set) var maps: PolicyMaps
+    /// The keys of its policy's entries (what `end` removes), not the entries themselves.
+    public private(set) var installed: PolicyMaps.Installed
     /// The session's own event channel (standalone `ebguard run`): its decisions only, whoever
     /// else is reading theirs. nil when the daemon reads them from the shared `eg_events`.
     public let events: OwnedFileDescriptor?
@@ -27,14 +28,14 @@ public final class Session {
         do {
             id = try cgroup.id()
             let maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
-            self.maps = maps
+            installed = maps.installed
             events = ownEventChannel ? try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb") : nil
             do {
                 try enforcer.install(maps, sessionID: id, events: events)
             } catch {
                 // A map that filled up halfway (they are shared by every session) leaves the
                 // entries written so far: never enforced without the session entry, but taking room.
-                enforcer.remove(maps, sessionID: id)
+                enforcer.remove(maps.installed, sessionID: id)
                 throw error
             }
         } catch {
@@ -49,7 +50,7 @@ public final class Session {
         self.name = name
         self.cgroup = cgroup
         self.id = id
-        self.maps = maps
+        installed = maps.installed
         self.enforcer = enforcer
         events = nil
     }
@@ -64,8 +65,8 @@ public final class Session {
             enforcer.removeRules(replacement)
             throw error
         }
-        let previous = maps
-        maps = replacement
+        let previous = installed
+        installed = replacement.installed
         enforcer.removeRules(previous)
     }
 
@@ -75,7 +76,7 @@ public final class Session {
         ended = true
         try? cgroup.killAll()
         try? cgroup.destroy()
-        enforcer.remove(maps, sessionID: id)
+        enforcer.remove(installed, sessionID: id)
     }
 
     /// Forgets the session without touching it (the daemon shutting down leaves it enforced).

@@ -146,9 +146,9 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail("\(error)")
         }
-        if !quiet && !session.maps.unenforced.isEmpty {
+        if !quiet && !session.installed.unenforced.isEmpty {
             warn("note: unix socket subtree rules are not enforced yet, only exact socket paths: "
-                 + session.maps.unenforced.joined(separator: ", "))
+                 + session.installed.unenforced.joined(separator: ", "))
         }
         if !enforcer.coverage.execAndFile {
             let why = lsmWorks ? "this build carries no exec/file programs" : "this kernel refuses BPF-LSM programs"

@@ -84,7 +84,8 @@ struct ProcessLifecycleTests {
         let session = fixture.session
         // A one-page ring: a handful of events fill it when nobody reads.
         let tiny = try RingBuffer.createMap(size: 4096, name: "eg_test_rb")
-        try fixture.enforcer.install(session.maps, sessionID: session.id, events: tiny)
+        let maps = try PolicyMaps(fixture.policy, policyID: session.installed.policyID)
+        try fixture.enforcer.install(maps, sessionID: session.id, events: tiny)
         let inbox = Inbox()
         let ring = try RingBuffer(tiny, name: "tiny session events") { inbox.take($0) }
         let before = try fixture.enforcer.lostEvents()
@@ -154,6 +155,7 @@ func reap(_ pid: pid_t) throws -> EbguardSystem.ExitStatus {
 final class EnforcerFixture {
     let enforcer: Enforcer
     let session: Session
+    let policy: CompiledPolicy
     private let pinBase: String
 
     init(_ label: String) throws {
@@ -170,7 +172,8 @@ final class EnforcerFixture {
                 defaults: { exec: allow, file: allow, network: allow }
                 """, file: "test.yaml")
             let context = try PolicyContext(home: "/root", workspace: "/")
-            session = try Session(name: "proc", policy: policy.compile(in: context), enforcer: enforcer)
+            self.policy = policy.compile(in: context)
+            session = try Session(name: "proc", policy: self.policy, enforcer: enforcer)
         } catch {
             Self.remove(pinBase: pinBase, parent: try? Cgroup.mountPoint() + "/" + parentName)
             throw error
