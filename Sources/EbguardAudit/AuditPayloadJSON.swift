@@ -81,12 +81,7 @@ extension AuditDecision {
     func writeCanonical(into out: inout [UInt8]) {
         out.appendRaw("{\"access\":"); out.appendJSONString(access)
         if let argv {
-            out.appendRaw(",\"argv\":[")
-            for (index, argument) in argv.enumerated() {
-                if index > 0 { out.appendRaw(",") }
-                out.appendJSONString(argument)
-            }
-            out.appendRaw("]")
+            out.appendRaw(",\"argv\":"); out.appendJSONStrings(argv)
         }
         if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(askID) }
         out.appendRaw(",\"comm\":"); out.appendJSONString(comm)

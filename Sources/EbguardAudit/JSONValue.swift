@@ -131,6 +131,16 @@ extension Array where Element == UInt8 {
         append(UInt8(ascii: "\""))
     }
 
+    /// `strings` as a JSON array of strings.
+    public mutating func appendJSONStrings(_ strings: [String]) {
+        append(UInt8(ascii: "["))
+        for (index, string) in strings.enumerated() {
+            if index > 0 { append(UInt8(ascii: ",")) }
+            appendJSONString(string)
+        }
+        append(UInt8(ascii: "]"))
+    }
+
     /// JSON text that is already JSON (punctuation, keys): copied as is.
     public mutating func appendRaw(_ text: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))

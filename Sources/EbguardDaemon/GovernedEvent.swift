@@ -94,12 +94,7 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         out.appendRaw(",\"comm\":"); out.appendJSONString(comm)
         if let exe { out.appendRaw(",\"exe\":"); out.appendJSONString(exe) }
         if let argv {
-            out.appendRaw(",\"argv\":[")
-            for (index, argument) in argv.enumerated() {
-                if index > 0 { out.appendRaw(",") }
-                out.appendJSONString(argument)
-            }
-            out.appendRaw("]")
+            out.appendRaw(",\"argv\":"); out.appendJSONStrings(argv)
         }
         out.appendRaw(",\"verdict\":"); out.appendJSONString(verdict)
         out.appendRaw(blocked ? ",\"blocked\":true" : ",\"blocked\":false")
