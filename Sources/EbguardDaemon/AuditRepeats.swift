@@ -12,10 +12,12 @@ import EbguardAudit
 ///
 /// Owned by the daemon's loop, like everything it reads: no locks.
 public struct AuditRepeats {
-    struct Tally {
+    /// A class, so the last decision's tally is changed without hashing the decision again.
+    final class Tally {
         var repeats: UInt64 = 0
         var first = AuditTime(nanoseconds: 0)
         var last: AuditTime
+        init(last: AuditTime) { self.last = last }
     }
 
     /// Keys tracked at once; past this, new decisions are written without being tracked.
@@ -23,6 +25,8 @@ public struct AuditRepeats {
     /// A key with no repeat for this long is forgotten: the next occurrence is written in full.
     public let idle: Int64
     private var tallies: [AuditDecision: Tally] = [:]
+    /// The decision admitted last: a retry loop repeats it, and comparing is cheaper than hashing.
+    private var latest: (decision: AuditDecision, tally: Tally)?
 
     public init(capacity: Int = 4096, idleNanoseconds: Int64 = 1_000_000_000) {
         self.capacity = capacity
@@ -31,30 +35,45 @@ public struct AuditRepeats {
 
     /// True when `decision` must be written now; false when it was counted as a repeat.
     public mutating func admit(_ decision: AuditDecision, at time: AuditTime) -> Bool {
-        if let index = tallies.index(forKey: decision) {  // one hash, the tally changed in place
-            if tallies.values[index].repeats == 0 { tallies.values[index].first = time }
-            tallies.values[index].repeats += 1
-            tallies.values[index].last = time
+        if let latest, latest.decision == decision {
+            count(latest.tally, at: time)
             return false
         }
-        if tallies.count < capacity { tallies[decision] = Tally(last: time) }
+        if let tally = tallies[decision] {
+            latest = (decision, tally)
+            count(tally, at: time)
+            return false
+        }
+        if tallies.count < capacity {
+            let tally = Tally(last: time)
+            tallies[decision] = tally
+            latest = (decision, tally)
+        }
         return true
+    }
+
+    private func count(_ tally: Tally, at time: AuditTime) {
+        if tally.repeats == 0 { tally.first = time }
+        tally.repeats += 1
+        tally.last = time
     }
 
     /// The repeats counted since the last call, as records to write; forgets keys idle since
     /// `idle` before `now`. `session` limits both to one session (its end).
     public mutating func drain(at now: AuditTime, session: String? = nil, forgetAll: Bool = false) -> [AuditDecision] {
         var records: [AuditDecision] = []
+        latest = nil
         for (decision, tally) in tallies where session == nil || decision.session == session {
-            if tally.repeats > 0 {
+            let counted = tally.repeats > 0
+            if counted {
                 var record = decision
                 record.repeats = tally.repeats
                 record.firstTime = tally.first.rfc3339
                 record.lastTime = tally.last.rfc3339
                 records.append(record)
-                tallies[decision] = Tally(last: tally.last)
+                tally.repeats = 0
             }
-            if forgetAll || session != nil || (tally.repeats == 0 && now.nanoseconds - tally.last.nanoseconds >= idle) {
+            if forgetAll || session != nil || (!counted && now.nanoseconds - tally.last.nanoseconds >= idle) {
                 tallies[decision] = nil
             }
         }

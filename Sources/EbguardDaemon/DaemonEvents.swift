@@ -84,13 +84,14 @@ extension Daemon {
         var event = event
         event.seq = hub.total + 1
         let line = event.jsonBytes()
-        hub.record(EventHub.Entry(bootNanoseconds: bootNanoseconds, event: event, line: line))
+        let entry = EventHub.Entry(bootNanoseconds: bootNanoseconds, event: event, line: line)
+        hub.record(entry)
         if let managed = sessions[event.sessionID] {
             managed.events += 1
             if event.blocked { managed.denied += 1 }
         }
         for client in clients.values {
-            guard let filter = client.filter, filter.admits(event) else { continue }
+            guard let filter = client.filter, filter.admits(entry.tag) else { continue }
             if client.pendingBytes > configuration.subscriberBufferLimit {
                 client.dropped += 1
                 hub.subscriberDrops += 1

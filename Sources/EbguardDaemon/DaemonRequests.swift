@@ -126,7 +126,7 @@ extension Daemon {
                     seconds * 1e9 >= Double(now) ? 0 : now - UInt64(max(0, seconds) * 1e9)
                 }
                 if let since {
-                    for entry in hub.recent(since: since) where filter.admits(entry.event) { client.sendLine(entry.line) }
+                    for entry in hub.recent(since: since) where filter.admits(entry.tag) { client.sendLine(entry.line) }
                 }
                 if filter.follow {
                     client.filter = filter

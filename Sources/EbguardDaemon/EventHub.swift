@@ -3,11 +3,19 @@ import Foundation
 /// Recent events (for `--since`) and the rates `status` reports. The hub never waits for a
 /// subscriber: delivery appends to each subscriber's own buffer, which is bounded.
 final class EventHub {
+    /// The line and what a filter asks of it, not the whole event: the hub holds thousands,
+    /// and an event's dozen strings cost a retain each way per copy.
     struct Entry {
         let bootNanoseconds: UInt64
-        let event: GovernedEvent
+        let tag: EventTag
         /// The event's JSON line, without the newline.
         let line: [UInt8]
+
+        init(bootNanoseconds: UInt64, event: GovernedEvent, line: [UInt8]) {
+            self.bootNanoseconds = bootNanoseconds
+            self.tag = EventTag(event)
+            self.line = line
+        }
     }
 
     private var entries: [Entry?]
@@ -45,8 +53,29 @@ final class EventHub {
     }
 }
 
+/// What `EventFilter` decides by.
+struct EventTag {
+    let seq: UInt64
+    let session: String
+    let sessionID: UInt64
+    let kind: GovernedEvent.Kind
+    let verdict: String
+    let blocked: Bool
+
+    init(_ event: GovernedEvent) {
+        seq = event.seq
+        session = event.session
+        sessionID = event.sessionID
+        kind = event.kind
+        verdict = event.verdict
+        blocked = event.blocked
+    }
+}
+
 extension EventFilter {
-    func admits(_ event: GovernedEvent) -> Bool {
+    func admits(_ event: GovernedEvent) -> Bool { admits(EventTag(event)) }
+
+    func admits(_ event: EventTag) -> Bool {
         if !sessions.isEmpty && !sessions.contains(where: {
             $0 == event.session || $0 == String(event.sessionID) || event.session.hasPrefix($0 + "-")
         }) { return false }

@@ -116,10 +116,13 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public func jsonLine() -> String { String(decoding: jsonBytes(), as: UTF8.self) }
 }
 
-/// The last second `EventClock` rendered (the daemon's loop owns one).
+/// The last second and millisecond `EventClock` rendered (the daemon's loop owns one): events
+/// come in bursts, so most share their millisecond's text, and the rest their second's.
 public final class TimeTextCache {
     var seconds: Int64 = -1
-    var prefix = ""
+    var prefix: [UInt8] = []
+    var millis = -1
+    var text = ""
     public init() {}
 }
 
@@ -144,17 +147,28 @@ public struct EventClock: Sendable {
         return Self.format(seconds: real / 1_000_000_000, millis: Int((real % 1_000_000_000) / 1_000_000))
     }
 
-    /// The same, remembering the last second's text: at a burst's pace, one gmtime a second.
+    /// The same, remembering the last second's and millisecond's text: at a burst's pace, one
+    /// gmtime a second and one string a millisecond.
     public func rfc3339(bootNanoseconds: UInt64, cache: TimeTextCache) -> String {
         let real = Int64(bootNanoseconds) + offset
         let seconds = real / 1_000_000_000
-        if seconds != cache.seconds {
-            let full = Self.format(seconds: seconds, millis: 0)
-            cache.seconds = seconds
-            cache.prefix = String(full.dropLast(4))  // without "000Z"
-        }
         let millis = Int((real % 1_000_000_000) / 1_000_000)
-        return cache.prefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
+        if seconds == cache.seconds, millis == cache.millis { return cache.text }
+        if seconds != cache.seconds {
+            cache.seconds = seconds
+            cache.prefix = Array(Self.format(seconds: seconds, millis: 0).utf8.dropLast(4))  // without "000Z"
+        }
+        let prefix = cache.prefix
+        cache.millis = millis
+        cache.text = String(unsafeUninitializedCapacity: prefix.count + 4) { buffer in
+            _ = buffer.initialize(fromContentsOf: prefix)
+            buffer[prefix.count] = UInt8(ascii: "0") + UInt8(millis / 100)
+            buffer[prefix.count + 1] = UInt8(ascii: "0") + UInt8(millis / 10 % 10)
+            buffer[prefix.count + 2] = UInt8(ascii: "0") + UInt8(millis % 10)
+            buffer[prefix.count + 3] = UInt8(ascii: "Z")
+            return prefix.count + 4
+        }
+        return cache.text
     }
 
     private static func format(seconds total: Int64, millis: Int) -> String {

@@ -186,6 +186,19 @@ struct GovernedEventTests {
         #expect(text.dropFirst(10).first == "T")
     }
 
+    @Test func theCachedClockSaysWhatTheUncachedOneSays() {
+        let clock = EventClock()
+        let cache = TimeTextCache()
+        let start = EventClock.bootNanoseconds()
+        // Same millisecond, the next ones, a second's edge, and back in time (a late event).
+        let steps: [UInt64] = [0, 1, 400_000, 1_000_000, 7_000_000, 993_000_000, 999_999_999, 1_000_000_000,
+                               1_004_000_000, 61_123_000_000, 2_000_000]
+        for step in steps {
+            let nanoseconds = start + step
+            #expect(clock.rfc3339(bootNanoseconds: nanoseconds, cache: cache) == clock.rfc3339(bootNanoseconds: nanoseconds))
+        }
+    }
+
     @Test func theHubKeepsTheNewestAndSelectsByTime() {
         let hub = EventHub(capacity: 3)
         for index in 1...5 {
@@ -194,8 +207,8 @@ struct GovernedEventTests {
             hub.record(EventHub.Entry(bootNanoseconds: UInt64(index) * 1000, event: event, line: []))
         }
         #expect(hub.total == 5)
-        #expect(hub.recent(since: 0).map(\.event.seq) == [3, 4, 5])
-        #expect(hub.recent(since: 4500).map(\.event.seq) == [5])
+        #expect(hub.recent(since: 0).map(\.tag.seq) == [3, 4, 5])
+        #expect(hub.recent(since: 4500).map(\.tag.seq) == [5])
     }
 }
 
