@@ -52,7 +52,7 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 		if (bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0 &&
 		    bpf_send_signal(EG_SIGSTOP) == 0) {
 			v.d.reason = EG_REASON_HELD;
-			eg_emit(s, EG_EVENT_EXEC, session_id, session, &v, 0);
+			eg_emit_to(s, EG_EVENT_EXEC, session_id, session, &v, 0, true);
 			return 0;
 		}
 		v.d.verdict = EG_VERDICT_DENY;	/* cannot hold it: fail closed */

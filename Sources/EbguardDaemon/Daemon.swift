@@ -70,6 +70,8 @@ public final class Daemon {
     private let listener: OwnedFileDescriptor
     private let socketGroup: gid_t?
     private var ring: RingBuffer?
+    /// `eg_urgent`: held execs, which wait stopped until read. Watched even while gathering.
+    private var urgentRing: RingBuffer?
     private let signals: SignalPipe
     private let statistics: OwnedFileDescriptor?
     let mailbox = Mailbox()
@@ -117,6 +119,7 @@ public final class Daemon {
         ring = nil
         let sink = EventSink()
         ring = try RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in sink.daemon?.receive(record) }
+        urgentRing = try RingBuffer(pinnedAt: enforcer.mapPath("eg_urgent")) { record in sink.daemon?.receive(record) }
         sink.daemon = self
         lostRecorded = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
         adoptSessions()
@@ -183,12 +186,14 @@ public final class Daemon {
         while !stopping {
             // After a wake-up that found only a few events, the ring is left alone for a moment
             // so that the next ones come as a batch: one wake-up, one read, one write per
-            // subscriber for many events, instead of per event. Requests are still served at once.
+            // subscriber for many events, instead of per event. Requests and held execs (the
+            // urgent ring) are still served at once.
             var descriptors = [
                 pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: signals.readFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: mailbox.readFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: ring?.epollFD ?? -1, events: gathering ? 0 : Int16(POLLIN), revents: 0),
+                pollfd(fd: urgentRing?.epollFD ?? -1, events: Int16(POLLIN), revents: 0),
             ]
             let order = Array(clients.keys)
             for fd in order {
@@ -207,7 +212,7 @@ public final class Daemon {
             if descriptors[0].revents != 0 { acceptClients() }
             if descriptors[2].revents != 0 { deliverMail() }
             for (index, fd) in order.enumerated() {
-                let revents = descriptors[4 + index].revents
+                let revents = descriptors[Self.fixedDescriptors + index].revents
                 guard revents != 0, clients[fd] != nil else { continue }
                 if revents & Int16(POLLERR) != 0 {
                     closeClient(fd)
@@ -225,16 +230,25 @@ public final class Daemon {
         shutdown()
     }
 
-    /// The batching window after a sparse wake-up, and what counts as sparse.
-    static let gatherMilliseconds: Int32 = 5
+    /// The batching window after a sparse wake-up, and what counts as sparse. Nothing waits on
+    /// it: a held exec comes through the urgent ring, which ends the window.
+    static let gatherMilliseconds: Int32 = 20
     static let gatherBelow = 256
+    /// Listener, signals, mailbox, ring, urgent ring; clients follow.
+    private static let fixedDescriptors = 5
 
+    /// The shared ring first: what a held exec's task did before it is older than the hold.
     private func consumeEvents() -> Int {
-        do { return try ring?.consume() ?? 0 } catch {
+        var consumed = 0
+        do { consumed += try ring?.consume() ?? 0 } catch {
             warnings.append("reading events failed: \(error)")
             ring = nil
-            return 0
         }
+        do { consumed += try urgentRing?.consume() ?? 0 } catch {
+            warnings.append("reading held execs failed: \(error)")
+            urgentRing = nil
+        }
+        return consumed
     }
 
     /// Once a second: rates, and sessions whose cgroup disappeared under us.

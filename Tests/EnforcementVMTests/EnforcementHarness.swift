@@ -46,8 +46,11 @@ struct PathEvent: CustomStringConvertible {
     /// The object's inode and device (kernel encoding), 0 when it does not exist yet.
     let inode: UInt64
     let device: UInt32
+    /// Came through `eg_urgent` (held execs) rather than `eg_events`.
+    let urgent: Bool
 
-    init(_ event: eg_path_event) {
+    init(_ event: eg_path_event, urgent: Bool = false) {
+        self.urgent = urgent
         type = event.hdr.type
         sessionID = event.session_id
         policyID = event.policy_id
@@ -82,6 +85,8 @@ final class Enforcement {
     let rules: BPFMap<eg_path_key, eg_path_rule>
     private var links: [BPFLink] = []
     private let ring: RingBuffer
+    /// Held execs come on `eg_urgent` (lib/maps.h), the rest on `eg_events`.
+    private let urgentRing: RingBuffer
     private let inbox = Inbox()
 
     private final class Inbox { var events: [PathEvent] = [] }
@@ -102,11 +107,15 @@ final class Enforcement {
             sessions = try loaded[0].map("eg_sessions")
             rules = try loaded[0].map("eg_path_rules")
             let inbox = self.inbox
-            ring = try RingBuffer(try loaded[0].map("eg_events")) { record in
-                if let event = EventRecord.decode(eg_path_event.self, from: record) {
-                    inbox.events.append(PathEvent(event))
+            func receive(urgent: Bool) -> (UnsafeRawBufferPointer) -> Void {
+                { record in
+                    if let event = EventRecord.decode(eg_path_event.self, from: record) {
+                        inbox.events.append(PathEvent(event, urgent: urgent))
+                    }
                 }
             }
+            ring = try RingBuffer(try loaded[0].map("eg_events"), handler: receive(urgent: false))
+            urgentRing = try RingBuffer(try loaded[0].map("eg_urgent"), handler: receive(urgent: true))
             for object in loaded {
                 for program in object.programs { links.append(try program.attach()) }
             }
@@ -171,6 +180,7 @@ final class Enforcement {
     /// Events that arrived so far (and drains them).
     func takeEvents() throws -> [PathEvent] {
         try ring.consume()
+        try urgentRing.consume()
         defer { inbox.events.removeAll() }
         return inbox.events
     }

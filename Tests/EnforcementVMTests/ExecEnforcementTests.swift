@@ -188,6 +188,7 @@ struct ExecEnforcementTests {
         let events = try f.enforcement.takeEvents().filter { $0.path == held }
         try #require(events.count == 1, "\(events)")
         #expect(events[0].reason == UInt8(EG_REASON_HELD.rawValue))
+        #expect(events[0].urgent, "a held exec is reported on eg_urgent, which the daemon never batches")
         #expect(events[0].ret == 0 && events[0].pid == UInt32(pid))
         check(events[0])
 

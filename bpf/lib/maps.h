@@ -28,6 +28,18 @@ struct {
 } eg_events SEC(".maps");
 
 /*
+ * Events a task is stopped waiting on: an exec held for its argv. The daemon reads
+ * eg_events in batches (after a sparse wake-up it leaves that ring alone for a few
+ * ms), but watches this one always and reads eg_events first when it fires, so a
+ * held exec waits for no batch and events keep their order. Full: eg_events.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} eg_urgent SEC(".maps");
+
+/*
  * Execs held for a decision in userspace (argv rules): tgid -> session. A task of
  * the session must not resume them itself (tamper.bpf.c refuses that SIGCONT);
  * ebguard removes the entry when it answers.
@@ -91,6 +103,20 @@ static __always_inline void *eg_event_reserve(__u64 session_id, __u64 size)
 			__sync_fetch_and_add(lost, 1);
 	}
 	return ev;
+}
+
+/* eg_event_reserve for an event a stopped task waits on (see eg_urgent). A session
+ * with a ring of its own keeps using it: its reader does not batch. */
+static __always_inline void *eg_event_reserve_urgent(__u64 session_id, __u64 size)
+{
+	void *ev;
+
+	if (!bpf_map_lookup_elem(&eg_session_rbs, &session_id)) {
+		ev = bpf_ringbuf_reserve(&eg_urgent, size, 0);
+		if (ev)
+			return ev;
+	}
+	return eg_event_reserve(session_id, size);
 }
 
 /* Level of session cgroups in the cgroup2 hierarchy (ebguard's own cgroup + 1). */

@@ -178,14 +178,16 @@ static __always_inline struct eg_path_verdict eg_stronger(struct eg_path_verdict
 	return b.d.verdict > a.d.verdict ? b : a;
 }
 
-static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64 session_id,
-				    const struct eg_session *session, const struct eg_path_verdict *v, int ret)
+/* Reports a decision on the session's channel; `urgent` for a task stopped until it is read. */
+static __always_inline void eg_emit_to(struct eg_path_scratch *s, __u16 type, __u64 session_id,
+				       const struct eg_session *session, const struct eg_path_verdict *v, int ret,
+				       bool urgent)
 {
 	struct eg_inode_id id = eg_inode_id(v->inode);
 	struct eg_path_event *ev;
 	__u32 n;
 
-	ev = eg_event_reserve(session_id, sizeof(*ev));
+	ev = urgent ? eg_event_reserve_urgent(session_id, sizeof(*ev)) : eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
 		return;
 	eg_fill_header(&ev->hdr, type, sizeof(*ev));
@@ -212,6 +214,12 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 		ev->path[EG_PATH_MAX - 1] = 0;
 	}
 	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64 session_id,
+				    const struct eg_session *session, const struct eg_path_verdict *v, int ret)
+{
+	eg_emit_to(s, type, session_id, session, v, ret, false);
 }
 
 /* The hook's return value for a decision, with its event. */
