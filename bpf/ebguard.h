@@ -136,6 +136,7 @@ struct eg_session {
 	__u8 flags;			/* EG_SESSION_* */
 };
 #define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
+#define EG_SESSION_PROCESS_EVENTS 0x2	/* report process life (process.bpf.c): the daemon's sessions */
 
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */

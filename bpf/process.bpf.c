@@ -5,6 +5,10 @@
  * need no BPF trampoline, so this object loads on every kernel ebguard runs on,
  * including those that refuse BPF-LSM (PLATFORM.md). tp_btf gives the tasks and
  * the linux_binprm as typed pointers, which the classic tracepoint format hides.
+ *
+ * Only for sessions with EG_SESSION_PROCESS_EVENTS: the daemon's, which it enriches
+ * and streams. A standalone `ebguard run` reads none of this; for its sessions each
+ * process would cost an argv copy and three wake-ups of `run` for nothing.
  */
 #include "lib/maps.h"
 
@@ -31,7 +35,7 @@ int BPF_PROG(eg_proc_exec, struct task_struct *task, pid_t old_pid, struct linux
 	long n;
 
 	session = eg_current_session(&session_id);
-	if (!session)
+	if (!session || !(session->flags & EG_SESSION_PROCESS_EVENTS))
 		return 0;
 	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
@@ -79,7 +83,7 @@ int BPF_PROG(eg_proc_fork, struct task_struct *parent, struct task_struct *child
 	__u32 child_pid, child_tgid;
 
 	session = eg_current_session(&session_id);
-	if (!session)
+	if (!session || !(session->flags & EG_SESSION_PROCESS_EVENTS))
 		return 0;
 	child_pid = BPF_CORE_READ(child, pid);
 	child_tgid = BPF_CORE_READ(child, tgid);
@@ -111,7 +115,7 @@ int BPF_PROG(eg_proc_exit, struct task_struct *task)
 	__u64 session_id = 0;
 
 	session = eg_current_session(&session_id);
-	if (!session)
+	if (!session || !(session->flags & EG_SESSION_PROCESS_EVENTS))
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

@@ -28,13 +28,15 @@ public struct PolicyMaps {
         public var description: String { "\(rule): \(message)" }
     }
 
-    public init(_ policy: CompiledPolicy, policyID: UInt32, auditAllows: Bool = false) throws(CompileError) {
+    /// `processEvents`: the kernel reports the session's process life (the daemon's sessions).
+    public init(_ policy: CompiledPolicy, policyID: UInt32, auditAllows: Bool = false,
+                processEvents: Bool = true) throws(CompileError) {
         self.policyID = policyID
         var session = eg_session()
         session.policy_id = policyID
         session.default_verdict = (policy.defaults.exec.kernelValue, policy.defaults.file.kernelValue,
                                    policy.defaults.network.kernelValue)
-        session.flags = auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0
+        session.flags = (auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0) | (processEvents ? UInt8(EG_SESSION_PROCESS_EVENTS) : 0)
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)

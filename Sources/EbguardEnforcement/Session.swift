@@ -18,16 +18,19 @@ public final class Session {
     private let enforcer: Enforcer
     private var ended = false
 
-    /// Creates the cgroup and installs the policy; nothing runs in it yet.
+    /// Creates the cgroup and installs the policy; nothing runs in it yet. Process life (fork,
+    /// exec with argv, exit) is reported only where someone reads it: by default to the daemon
+    /// (`ownEventChannel` false), whose stream and enrichment use it.
     public init(name: String, policy: CompiledPolicy, enforcer: Enforcer, auditAllows: Bool = false,
-                ownEventChannel: Bool = true) throws {
+                ownEventChannel: Bool = true, processEvents: Bool? = nil) throws {
         let unique = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
         self.name = name
         self.enforcer = enforcer
         cgroup = try enforcer.parent.createChild("\(name)-\(unique)")
         do {
             id = try cgroup.id()
-            let maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows)
+            let maps = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID(), auditAllows: auditAllows,
+                                      processEvents: processEvents ?? !ownEventChannel)
             installed = maps.installed
             events = ownEventChannel ? try RingBuffer.createMap(size: 256 * 1024, name: "eg_session_rb") : nil
             do {

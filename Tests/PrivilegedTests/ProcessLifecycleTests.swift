@@ -79,6 +79,36 @@ struct ProcessLifecycleTests {
         #expect(exec.argv.joined(separator: "\0").utf8.count == Int(EG_ARGV_MAX))
     }
 
+    /// A standalone `ebguard run`'s session (its own channel, no daemon) reads no process life,
+    /// so the kernel sends none; its decisions still come.
+    @Test func aSessionWithItsOwnChannelIsSentItsDecisionsButNoProcessLife() throws {
+        let fixture = try EnforcerFixture("proc-quiet")
+        let policy = try Policy.parse(yaml: """
+            version: 1
+            name: no-network
+            defaults: { exec: allow, file: allow, network: deny }
+            """, file: "test.yaml").compile(in: try PolicyContext(home: "/root", workspace: "/"))
+        let session = try Session(name: "standalone", policy: policy, enforcer: fixture.enforcer)
+        defer { session.end() }
+        var processes: [ProcessEvent] = []
+        var denials: [DecisionEvent] = []
+        let ring = try RingBuffer(try #require(session.events), name: "standalone events") { record in
+            if let event = ProcessEvent(record: record) { processes.append(event) }
+            if let event = DecisionEvent(record: record) { denials.append(event) }
+        }
+        // A fork, an exec and an exit, then a denied connect: events of one task, in order, so
+        // once the denial is read any process event before it would have been too.
+        let shell = try session.cgroup.spawn(SpawnRequest(
+            executable: "/bin/bash", arguments: ["/bin/bash", "-c", "/bin/true; exec 3<>/dev/tcp/127.0.0.3/80"],
+            environment: ["PATH": "/usr/bin:/bin"]))
+        #expect(try reap(shell) != .exited(0))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while denials.isEmpty && ContinuousClock.now < deadline { try ring.poll(timeoutMilliseconds: 100) }
+        try ring.consume()
+        #expect(denials.contains { $0.kind == .network && $0.blocked && $0.pid == UInt32(shell) }, "\(denials)")
+        #expect(processes.isEmpty, "\(processes)")
+    }
+
     @Test func aFullRingBufferCountsLostEventsAndRecovers() throws {
         let fixture = try EnforcerFixture("proc-lost")
         let session = fixture.session
@@ -173,7 +203,7 @@ final class EnforcerFixture {
                 """, file: "test.yaml")
             let context = try PolicyContext(home: "/root", workspace: "/")
             self.policy = policy.compile(in: context)
-            session = try Session(name: "proc", policy: self.policy, enforcer: enforcer)
+            session = try Session(name: "proc", policy: self.policy, enforcer: enforcer, processEvents: true)
         } catch {
             Self.remove(pinBase: pinBase, parent: try? Cgroup.mountPoint() + "/" + parentName)
             throw error
