@@ -705,7 +705,10 @@ def render_md(res, p):
           f"({p['rounds']} rounds on the host, {p['vm_rounds']} in the VM, {p['wl_rounds']} for real workloads). "
           "Verdicts use the median. Governed runs are long-lived workers started with "
           "`ebguard run --quiet --policy P -- loops serve`, so a policy is compiled once and its cost "
-          "is not in the loop; the ungoverned worker is the same binary started directly.", ""]
+          "is not in the loop; the ungoverned worker is the same binary started directly. These are "
+          "standalone sessions (no daemon): the kernel reports no process life for them, as nobody reads "
+          "it; a daemon's session also reports each fork, exec and exit to the daemon, whose cost per "
+          "event is in the pipeline rows.", ""]
     if res["profile"] == "smoke":
         L += ["**Smoke run: one round of tiny loops; it checks that the harness works, its figures mean nothing.**", ""]
     L += ["## Targets", "", "| | target | measured | verdict |", "| --- | --- | --- | --- |"]
