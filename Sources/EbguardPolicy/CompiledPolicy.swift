@@ -14,6 +14,15 @@ public struct CompiledPolicy: Sendable, Hashable {
     /// Address rules and Unix socket rules together, in policy order.
     public var network: [CompiledNetworkRule]
 
+    /// What deciding a held exec needs (`decideExec`): the policy without its file and network
+    /// rules, which a standalone session need not keep once they are in the kernel's maps.
+    public var execRulesOnly: CompiledPolicy {
+        var copy = self
+        copy.file = []
+        copy.network = []
+        return copy
+    }
+
     /// Only the address (`cidr`) rules of `network`.
     public var addressRules: [CompiledNetworkRule] { network.filter { $0.address != nil } }
     /// Only the Unix socket rules of `network`.

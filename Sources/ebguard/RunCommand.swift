@@ -67,7 +67,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let policyPath = policy ?? Self.defaultPolicyPath()
-        let parsed: Policy
+        var parsed: Policy?
         do {
             parsed = try Policy.load(path: policyPath)
         } catch {
@@ -90,7 +90,10 @@ struct RunCommand: ParsableCommand {
             daemonSession = nil
         }
         // The daemon compiles what it installs; only a session of our own needs the compiled form.
-        let compiled = daemonSession == nil ? parsed.compile(in: context) : nil
+        var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
+        let noNewPrivileges = parsed!.noNewPrivs
+        // Neither form is kept longer than needed: with a large policy they are most of our memory.
+        parsed = nil
         let standaloneSession = compiled.map(startStandalone)
         let sessionName = daemonSession?.info.key ?? standaloneSession!.session.name
         let cgroup = daemonSession.map { Cgroup(path: $0.info.cgroup) } ?? standaloneSession!.session.cgroup
@@ -107,8 +110,10 @@ struct RunCommand: ParsableCommand {
         }
 
         let ring = standaloneSession.flatMap {
-            StandaloneEvents(session: $0.session, policy: compiled!, enforcer: $0.enforcer, quiet: quiet, home: identity.home).reader()
+            StandaloneEvents(session: $0.session, policy: compiled!.execRulesOnly, enforcer: $0.enforcer, quiet: quiet,
+                             home: identity.home).reader()
         }
+        compiled = nil
         daemonSession?.startPrinting()
         // Parsing and compiling a large policy leaves most of its memory free but held by malloc;
         // the session may run for hours, so hand it back before it starts.
@@ -116,7 +121,7 @@ struct RunCommand: ParsableCommand {
         let status = SessionLoop(cgroup: cgroup, ring: ring)
             .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
                               workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
-                              noNewPrivileges: parsed.noNewPrivs))
+                              noNewPrivileges: noNewPrivileges))
         standaloneSession?.session.end()
         daemonSession?.finish()
         throw ExitCode(status)

@@ -107,6 +107,21 @@ struct ShippedPolicyTests {
         #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "status"]).verdict == .allow)
     }
 
+    /// What a standalone `ebguard run` keeps to decide its held execs decides them as the whole policy does.
+    @Test func theExecRulesAloneDecideExecsAsTheWholePolicy() throws {
+        let whole = try Shipped.compiled("agent.yaml")
+        let execOnly = whole.execRulesOnly
+        #expect(execOnly.file.isEmpty && execOnly.network.isEmpty && !whole.file.isEmpty && !whole.network.isEmpty)
+        #expect(execOnly.exec == whole.exec && execOnly.defaults == whole.defaults)
+        let cases: [(String, [String]?)] = [
+            ("/usr/bin/sudo", nil), ("/usr/bin/git", nil), ("/usr/bin/git", ["git", "push", "--force", "origin"]),
+            ("/usr/bin/git", ["git", "status"]), ("/usr/bin/git", ["git", "clean", "-fdx"]), ("/usr/bin/make", ["make"]),
+        ]
+        for (path, argv) in cases {
+            #expect(execOnly.decideExec(path: path, argv: argv) == whole.decideExec(path: path, argv: argv), "\(path) \(argv ?? [])")
+        }
+    }
+
     @Test func agentNetworkRules() throws {
         let c = try Shipped.compiled("agent.yaml")
         func v(_ a: String, _ port: UInt16, _ p: TransportProtocol) -> Verdict {
