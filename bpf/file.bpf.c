@@ -7,11 +7,11 @@
  * every session pay one lookup.
  */
 #include "lib/path_enforce.h"
+#include "lib/guard.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EG_FMODE_READ 0x1
-#define EG_FMODE_WRITE 0x2
 #define EG_O_TRUNC 01000
 #define EG_RENAME_EXCHANGE 2
 
@@ -69,6 +69,8 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
  * names and dirfds already resolved), with a struct file whose f_path
  * bpf_d_path() may read. O_TRUNC counts as write even with O_RDONLY: it
  * destroys the contents. Opens by execve (FMODE_EXEC) are reads here too.
+ * Self-protection (lib/guard.h) decides first, so no path rule can let a
+ * session write a cgroup file outside its subtree or a bpffs file.
  */
 SEC("lsm/file_open")
 int BPF_PROG(eg_file_open, struct file *file, int ret)
@@ -84,6 +86,9 @@ int BPF_PROG(eg_file_open, struct file *file, int ret)
 	session = eg_current_session(&session_id);
 	if (!session)
 		return 0;
+	ret = eg_guard_file_open(file, session_id);
+	if (ret)
+		return ret;
 	if (file->f_mode & EG_FMODE_READ)
 		mask |= EG_A(READ);
 	if ((file->f_mode & EG_FMODE_WRITE) || (file->f_flags & EG_O_TRUNC))

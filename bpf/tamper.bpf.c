@@ -4,35 +4,11 @@
  * off, or reach outside itself. Each hook below closes one way out; all of them
  * only ever deny, and only for tasks inside a session.
  */
-#include "lib/maps.h"
+#include "lib/guard.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define EG_CGROUP2_SUPER_MAGIC 0x63677270
-#define EG_CGROUP_SUPER_MAGIC 0x27e0eb
-#define EG_BPF_FS_MAGIC 0xcafe4a11
-#define EG_FMODE_WRITE 0x2
 #define EG_SIGCONT 18
-/* Deeper cgroup trees than this are treated as outside the session: fail closed. */
-#define EG_CGROUP_DEPTH_MAX 32
-
-static __always_inline int eg_tamper(__u64 session_id, __u32 what, __u32 target_pid)
-{
-	struct eg_tamper_event *ev;
-
-	ev = eg_event_reserve(session_id, sizeof(*ev));
-	if (ev) {
-		eg_fill_header(&ev->hdr, EG_EVENT_TAMPER, sizeof(*ev));
-		eg_fill_task(&ev->task);
-		ev->session_id = session_id;
-		ev->what = what;
-		ev->ret = -EPERM;
-		ev->target_pid = target_pid;
-		ev->_pad = 0;
-		bpf_ringbuf_submit(ev, 0);
-	}
-	return -EPERM;
-}
 
 /* The session a task belongs to (0 for none), read from its default-hierarchy cgroup. */
 static __always_inline __u64 eg_task_session(struct task_struct *task)
@@ -95,40 +71,9 @@ int BPF_PROG(eg_guard_ptrace, struct task_struct *child, unsigned int mode, int 
 }
 
 /*
- * Moving a task between cgroups is a write to cgroup.procs. Writes to cgroup
- * files are allowed only inside the session's own subtree (so an agent can
- * still organise its children in nested cgroups), found by walking up from the
- * file to the session cgroup's directory, whose inode number is the cgroup id.
+ * file_open (writes to cgroup and bpffs files) is guarded by eg_file_open in
+ * file.bpf.c, with lib/guard.h: one program per open instead of two.
  */
-SEC("lsm/file_open")
-int BPF_PROG(eg_guard_open, struct file *file, int ret)
-{
-	struct dentry *dentry, *parent;
-	__u64 session_id = 0;
-	unsigned long magic;
-
-	if (ret != 0 || !eg_current_session(&session_id))
-		return ret;
-	if (!(BPF_CORE_READ(file, f_mode) & EG_FMODE_WRITE))
-		return 0;
-	magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
-	if (magic == EG_BPF_FS_MAGIC || magic == EG_CGROUP_SUPER_MAGIC)
-		return eg_tamper(session_id, magic == EG_BPF_FS_MAGIC ? EG_TAMPER_BPFFS : EG_TAMPER_CGROUP, 0);
-	if (magic != EG_CGROUP2_SUPER_MAGIC)
-		return 0;
-	dentry = BPF_CORE_READ(file, f_path.dentry);
-	for (int i = 0; i < EG_CGROUP_DEPTH_MAX; i++) {
-		if (!dentry)
-			break;
-		if (BPF_CORE_READ(dentry, d_inode, i_ino) == session_id)
-			return 0;
-		parent = BPF_CORE_READ(dentry, d_parent);
-		if (parent == dentry)
-			break;
-		dentry = parent;
-	}
-	return eg_tamper(session_id, EG_TAMPER_CGROUP, 0);
-}
 
 static __always_inline bool eg_on_bpffs(struct dentry *dentry)
 {

@@ -11,10 +11,10 @@ import Testing
 struct SelfProtectionTests {
     let binary = TestEnvironment.projectRoot + "/bin/ebguard"
 
-    func governed(_ script: String) throws -> ProcessResult {
+    func governed(_ script: String, rules: String = "") throws -> ProcessResult {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build bin/ebguard first (make)")
         let policy = "/tmp/ebguard-open-\(getpid()).yaml"
-        try "version: 1\nname: open\ndefaults: { exec: allow, file: allow, network: allow }\n"
+        try ("version: 1\nname: open\ndefaults: { exec: allow, file: allow, network: allow }\n" + rules)
             .write(toFile: policy, atomically: true, encoding: .utf8)
         defer { unlink(policy) }
         return try runProcess([binary, "run", "--policy", policy, "--", "/bin/bash", "-c", script])
@@ -83,6 +83,22 @@ struct SelfProtectionTests {
         #expect(result.stdout.contains("nested=0"))
         #expect(result.stdout.contains("/inner\n"))
         #expect(result.stderr.contains("leaving its cgroup"))
+    }
+
+    /// The guard decides before any path rule: a policy that allows writing the whole cgroup
+    /// tree still cannot move the session out of it, and still lets it nest inside itself.
+    @Test func noFileRuleLetsItLeaveItsCgroup() throws {
+        let mount = try Cgroup.mountPoint()
+        let result = try governed("""
+        echo $$ > \(mount)/cgroup.procs 2>/dev/null; echo "escape=$?"
+        me=$(sed -n 's/^0:://p' /proc/self/cgroup)
+        mkdir \(mount)$me/inner && echo $$ > \(mount)$me/inner/cgroup.procs; echo "nested=$?"
+        sed -n 's/^0:://p' /proc/self/cgroup
+        """, rules: "file:\n  - { action: allow, path: \"\(mount)/**\", access: [read, write, create] }\n")
+        #expect(result.stdout.contains("escape=1"), "\(result.stdout)")
+        #expect(result.stdout.contains("nested=0"), "\(result.stdout)")
+        #expect(result.stdout.contains("/inner\n"))
+        #expect(result.stderr.contains("leaving its cgroup"), "\(result.stderr)")
     }
 
     @Test func cannotUseBPFMountOrUserNamespacesOrRemovePins() throws {

@@ -62,7 +62,8 @@
  * of rules; the walk stops as soon as every requested kind has its verdict.
  * Keys used to carry the path (264 bytes, hashed whole per lookup): in the
  * qemu/TCG VM that made the file_open hook ~4.8x the cost of the trivial
- * eg_guard_open on the same calls; hashes made it ~4x.
+ * tamper guard (then a file_open program of its own) on the same calls;
+ * hashes made it ~4x.
  */
 #ifndef EG_LIB_PATH_MATCH_H
 #define EG_LIB_PATH_MATCH_H
