@@ -51,7 +51,7 @@ PROFILES = {
         # largest that fits instead, and its MISS says why.
         fit_path=64000, fit_net_host=60000, fit_net_vm=60000,
         host=dict(connect=10000, udp=100000),
-        vm=dict(open=8000, walk=10, exec=100, exec_dyn=8, connect=500),
+        vm=dict(open=8000, open_first=2000, walk=10, exec=100, exec_dyn=8, connect=500),
         startup_reps=3,
         # The daemon's pipeline: each rate for pipeline_seconds (cpu_rate for cpu_seconds), every
         # rate pipeline_rounds times; flat out (rate 0) makes pipeline_flat_n events.
@@ -66,7 +66,7 @@ PROFILES = {
         tiers=[10],
         fit_path=100, fit_net_host=100, fit_net_vm=100,
         host=dict(connect=100, udp=1000),
-        vm=dict(open=100, walk=1, exec=4, exec_dyn=2, connect=20),
+        vm=dict(open=100, open_first=50, walk=1, exec=4, exec_dyn=2, connect=20),
         startup_reps=1,
         daemon=dict(pipeline_rates=[10000, 0], pipeline_seconds=0.2, pipeline_min_n=1000, pipeline_flat_n=5000,
                     pipeline_rounds=1, pipeline_direct_n=5000, cpu_rate=10000, cpu_seconds=0.2, sessions=3),
@@ -426,6 +426,7 @@ def vm_part(p):
     shutil.copy2(WORK / "loops", VMDIR / "held" / "git")   # agent.yaml holds every exec named git
     (VMDIR / "data").mkdir()
     (VMDIR / "data" / "file").write_text("x\n")
+    (VMDIR / "first").mkdir()
     tree = VMDIR / "tree"
     for d in range(10):
         for e in range(50):
@@ -463,6 +464,7 @@ def vm_part(p):
     loop_configs = [c for c in workers if c != "agent"]
     benches = [
         ("open+close", f"open {VMDIR}/data/file {{n}}", q["open"], loop_configs),
+        ("open+close, first open", f"openfirst {VMDIR}/first {{n}}", q["open_first"], loop_configs),
         ("stat walk", f"walk {tree} {{n}}", q["walk"], loop_configs),
         ("fork+exec", f"exec {VMDIR}/true-static {{n}}", q["exec"], loop_configs),
         ("fork+exec /bin/true", f"exec {VMDIR}/true {{n}}", q["exec_dyn"], loop_configs),
@@ -636,7 +638,9 @@ def evaluate(res, p):
 
     big = max(p["tiers"])
     for part, where in ((vm, "vm"), (host, "host")):
-        for bench, limit, tname in (("open+close", 5, "open+close overhead"), ("fork+exec", 3, "exec overhead"), ("fork+exec /bin/true", 3, "exec overhead (/bin/true)"),
+        for bench, limit, tname in (("open+close", 5, "open+close overhead"),
+                                    ("open+close, first open", 5, "open+close overhead, first open of each file"),
+                                    ("fork+exec", 3, "exec overhead"), ("fork+exec /bin/true", 3, "exec overhead (/bin/true)"),
                                     ("tcp connect", 5, "connect overhead"), ("udp sendto", 5, "UDP sendto overhead (sendmsg4 hook)")):
             if not find(part.get("hooks", []), bench=bench):
                 continue
@@ -735,7 +739,9 @@ def render_md(res, p):
         L.append("")
 
     table(vm, "hooks", "Hook overhead in the VM (BPF-LSM: exec, file; cgroup: connect)",
-          "open+close of a tmpfs file; a walk of 500 files in 10 directories (readdir + `fstatat` each, "
+          "open+close of a tmpfs file, again and again (after the first, the kernel's memo of allowed opens "
+          "answers: bpf/lib/open_memo.h); open+close of new tmpfs files, each once (made with mknod, untimed: "
+          "the whole matcher, every time); a walk of 500 files in 10 directories (readdir + `fstatat` each, "
           "ns per entry); fork+exec of a static no-op program on tmpfs, and of `/bin/true` copied to tmpfs (its "
           "ld.so and libc still come from the 9p-shared root: slower, noisier); TCP connect to a loopback listener "
           "(closed with RST). Baseline is per operation, under TCG (about 50–100× slower than the host).")
