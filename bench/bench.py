@@ -411,11 +411,76 @@ def measure_rounds(workers, benches, rounds, out, where, kind="hooks", slow=None
             out[kind].append(rec)
 
 
+def bpf_prog_stats():
+    """(name, run_time_ns, run_cnt) of ebguard's programs (eg_*) by program id; the counts are
+    only kept while kernel.bpf_stats_enabled is 1."""
+    progs = json.loads(sh(["bpftool", "-j", "prog", "show"]))
+    progs = [progs] if isinstance(progs, dict) else progs
+    return {p["id"]: (p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))
+            for p in progs if p.get("name", "").startswith("eg_")}
+
+
+# Programs that run for a load's untimed setup, not for what it times: openfirst makes its files
+# with mknod and removes them outside the clock.
+UNTIMED_PROGRAMS = {"open+close, first open": {"eg_path_mknod", "eg_path_unlink", "eg_guard_unlink"}}
+
+
+def measure_hook_time(workers, benches, out, where):
+    """One more pass over the governed configurations with the kernel's BPF statistics on: the
+    time each operation spends inside ebguard's programs, by program. It says what the hooks
+    themselves cost, apart from everything else a governed process pays (its cgroup, this
+    machine's drift). Not during the timed rounds: the statistics add two clock reads to every
+    program run. The workers take turns, so the programs' counts in a step are that worker's,
+    but for what reading them costs (subtracted) and the idle rest of the machine."""
+    governed = {c["config"] for c in out["configs"] if c.get("policy") and c["status"] == "ok"}
+    sysctl = Path("/proc/sys/kernel/bpf_stats_enabled")
+    try:
+        previous = sysctl.read_text().strip()
+        sysctl.write_text("1\n")
+    except OSError as e:
+        out["hook_time_error"] = f"kernel.bpf_stats_enabled: {e}"
+        return
+    try:
+        for bench, template, n, configs in benches:
+            for config in configs:
+                if config not in governed or workers[config].dead:
+                    continue
+                # Reading the statistics runs bpftool (an exec, opens, bpf() calls: ebguard's programs
+                # run for it too). s0 -> s1 is one reading with nothing else; s1 -> s2 is one reading
+                # and the work: the difference is the work.
+                s0 = bpf_prog_stats()
+                s1 = bpf_prog_stats()
+                try:
+                    reply = workers[config].ask(template.format(n=n))
+                except Exception as e:
+                    log(f"  [{where}] hook time {bench} {config}: {e}")
+                    continue
+                s2 = bpf_prog_stats()
+                ops = reply[1] if len(reply) > 1 and reply[1] > 0 else n   # walk: ns per entry
+                programs = {}
+                for pid, (name, ns2, cnt2) in s2.items():
+                    ns0, cnt0 = s0.get(pid, (name, 0, 0))[1:]
+                    ns1, cnt1 = s1.get(pid, (name, ns0, cnt0))[1:]
+                    calls = (cnt2 - cnt1) - (cnt1 - cnt0)
+                    ns = (ns2 - ns1) - (ns1 - ns0)
+                    if calls > 0 and ns > 0 and name not in UNTIMED_PROGRAMS.get(bench, ()):
+                        prog = programs.setdefault(name, dict(ns=0, calls=0))
+                        prog["ns"] += ns
+                        prog["calls"] += calls
+                total = sum(v["ns"] for v in programs.values())
+                out["hook_time"].append(dict(where=where, bench=bench, config=config, ops=ops, ns_per_op=total / ops,
+                                             programs={k: dict(calls_per_op=v["calls"] / ops, ns_per_call=v["ns"] / v["calls"])
+                                                       for k, v in sorted(programs.items(), key=lambda kv: -kv[1]["ns"])}))
+    finally:
+        sysctl.write_text(previous + "\n")
+    log(f"  [{where}] time inside ebguard's programs measured")
+
+
 # ------------------------------------------------------------------------------ VM part
 
 def vm_part(p):
     out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
-               loadavg=os.getloadavg())
+               hook_time=[], loadavg=os.getloadavg())
     shutil.rmtree(VMDIR, ignore_errors=True)
     VMDIR.mkdir()
     for f in ("loops", "ebguard"):
@@ -472,6 +537,7 @@ def vm_part(p):
     ]
     # strace stops the tracee at every system call: under TCG that is 10-200x, so it gets fewer ops.
     measure_rounds(workers, benches, p["vm_rounds"], out, "vm", slow={"strace": 10})
+    measure_hook_time(workers, benches, out, "vm")
 
     repo, proj = VMDIR / "repo", VMDIR / "proj"
 
@@ -511,7 +577,7 @@ def run_vm(p, profile):
 
 def host_part(p):
     out = dict(where="host", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
-               loadavg=os.getloadavg())
+               hook_time=[], loadavg=os.getloadavg())
     loops, ebguard, pol = str(WORK / "loops"), str(WORK / "ebguard"), WORK / "policies"
     listener = subprocess.Popen([loops, "listen", str(PORT_TCP)], stdout=subprocess.PIPE, text=True)
     listener.stdout.readline()
@@ -546,6 +612,7 @@ def host_part(p):
         ("udp sendto", f"udp {PORT_UDP} {{n}}", q["udp"], loop_configs),
     ]
     measure_rounds(workers, benches, p["rounds"], out, "host", slow={"strace": 5})
+    measure_hook_time(workers, benches, out, "host")
     for w in workers.values():
         w.close()
     listener.kill()
@@ -721,6 +788,28 @@ def render_md(res, p):
         L.append(f"| {t['name']}{note} | {t['target']} | {t['value']} | **{t['verdict']}** |")
     L.append("")
 
+    def hook_time_table(part):
+        recs = part.get("hook_time", [])
+        if part.get("hook_time_error"):
+            L.extend([f"Time inside ebguard's programs ({part.get('where')}): not measured ({part['hook_time_error']}).", ""])
+        if not recs:
+            return
+        labels = {c["config"]: c["label"] for c in part.get("configs", [])}
+        L.extend([f"Time spent inside ebguard's BPF programs ({part.get('where')}), from the kernel's BPF statistics "
+                  "(`kernel.bpf_stats_enabled`, one more pass after the timed rounds; the statistics' own clock "
+                  "reads are included, so these are upper bounds). *Share* is that time over the ungoverned "
+                  "operation's median: what the hooks alone add, apart from the rest of the overhead above (the "
+                  "session's cgroup, the machine's drift).", "",
+                  "| load | configuration | ns per operation in ebguard's programs | share of the ungoverned operation | programs (calls per operation × ns per call) |",
+                  "| --- | --- | --- | --- | --- |"])
+        for r in recs:
+            base = find(part.get("hooks", []), bench=r["bench"], config="direct")
+            base = base.get("baseline_ns_median") if base else None
+            share = f"{100 * r['ns_per_op'] / base:.1f}%" if base else "?"
+            progs = ", ".join(f"{k} {v['calls_per_op']:.2f} × {v['ns_per_call']:,.0f}" for k, v in r["programs"].items())
+            L.append(f"| {r['bench']} | {labels.get(r['config'], r['config'])} | {r['ns_per_op']:,.0f} | {share} | {progs or 'none ran'} |")
+        L.append("")
+
     def table(part, kind, title, intro):
         recs = part.get(kind, [])
         if not recs:
@@ -739,14 +828,16 @@ def render_md(res, p):
         L.append("")
 
     table(vm, "hooks", "Hook overhead in the VM (BPF-LSM: exec, file; cgroup: connect)",
-          "open+close of a tmpfs file, again and again (after the first, the kernel's memo of allowed opens "
-          "answers: bpf/lib/open_memo.h); open+close of new tmpfs files, each once (made with mknod, untimed: "
-          "the whole matcher, every time); a walk of 500 files in 10 directories (readdir + `fstatat` each, "
+          "open+close of a tmpfs file, again and again; open+close of new tmpfs files, each once (made with "
+          "mknod, untimed: dentries and inodes the kernel has not walked yet); a walk of 500 files in 10 "
+          "directories (readdir + `fstatat` each, "
           "ns per entry); fork+exec of a static no-op program on tmpfs, and of `/bin/true` copied to tmpfs (its "
           "ld.so and libc still come from the 9p-shared root: slower, noisier); TCP connect to a loopback listener "
           "(closed with RST). Baseline is per operation, under TCG (about 50–100× slower than the host).")
+    hook_time_table(vm)
     table(host, "hooks", "Hook overhead on the host (cgroup connect4/sendmsg4; this kernel refuses BPF-LSM)",
           "TCP connect to a loopback listener (closed with RST); UDP `sendto` on an unconnected socket.")
+    hook_time_table(host)
     table(vm, "workloads", "Real workloads in the VM",
           f"`git status --porcelain` in a repository of {p['repo_files']:,} files in {p['repo_dirs']} directories, "
           f"and `make -B` of a C project of {p['proj_files']} files (gcc -O0 + link), both on tmpfs. "

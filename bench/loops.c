@@ -96,7 +96,7 @@ static int do_open(const char *path, long n)
 
 /*
  * open+close of N files made for it (mknod, untimed, so nothing opened them yet), each
- * once: the first open of a file, which no memo of an earlier open can answer.
+ * once: opens of dentries and inodes no earlier open has walked.
  */
 static int do_open_first(const char *dir, long n)
 {

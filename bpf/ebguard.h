@@ -138,52 +138,6 @@ struct eg_session {
 #define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
 #define EG_SESSION_PROCESS_EVENTS 0x2	/* report process life (process.bpf.c): the daemon's sessions */
 
-/*
- * Slots of eg_memo_epoch (an array of __u64, pinned by name): the open memo
- * (bpf/lib/open_memo.h) trusts a remembered decision only while both are what
- * they were when it was made.
- */
-enum eg_memo_epoch_slot {
-	EG_EPOCH_NAMES = 0,	/* bumped by the kernel on every rename and hard link */
-	EG_EPOCH_RULES = 1,	/* rewritten by ebguard after it removes a policy's rules */
-	EG_EPOCHS = 2,
-};
-
-/* What an allowed open was decided under (bpf/lib/open_memo.h says why each). */
-struct eg_memo_key {
-	__u64 names_epoch;
-	__u64 rules_epoch;
-	__u64 dentry;		/* struct dentry * of the opened path */
-	__u64 mnt;		/* struct vfsmount * */
-	__u64 parent;		/* dentry->d_parent */
-	__u64 root_dentry;	/* the task's fs->root */
-	__u64 root_mnt;
-	__u64 name_hash_len;	/* dentry->d_name's len << 32 | hash */
-	__u32 policy_id;
-	__u32 rename_seq;
-	__u32 mount_seq;
-	__u32 _pad;
-};
-
-/*
- * Value of eg_open_memos (inode storage; userspace looks one up by an fd of the
- * file). `allowed` says what was allowed: opens for reading and writing as
- * (1 << EG_ACCESS_READ) and (1 << EG_ACCESS_WRITE) (file domain), a program start
- * as (1 << EG_ACCESS_EXEC) and an executable mapping as EG_MEMO_MAP_EXEC (exec
- * domain; a mapping counts rules only, so it has a bit of its own).
- */
-struct eg_open_memo {
-#ifdef __bpf__
-	struct bpf_spin_lock lock;
-#else
-	__u32 lock;
-#endif
-	__u8 allowed;
-	__u8 _pad[3];
-	struct eg_memo_key key;
-};
-#define EG_MEMO_MAP_EXEC 0x80
-
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */
 	EG_PATH_SUBTREE = 2,	/* "/dir/ **": /dir and all below; "" (len 0) is the root */
@@ -428,8 +382,6 @@ struct eg_process_exit_event {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
 _Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
-_Static_assert(sizeof(struct eg_memo_key) == 80, "eg_memo_key layout");
-_Static_assert(sizeof(struct eg_open_memo) == 88, "eg_open_memo layout");
 _Static_assert(sizeof(struct eg_path_key) == 16, "eg_path_key layout");
 _Static_assert(sizeof(struct eg_path_rule) == 288, "eg_path_rule layout");
 _Static_assert(sizeof(struct eg_path_lengths) == sizeof(struct eg_path_rule), "the loaded marker's value is an eg_path_rule");

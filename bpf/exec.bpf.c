@@ -2,10 +2,9 @@
 /*
  * Exec enforcement (EG_DOMAIN_EXEC): which programs a session may run. Thin entry
  * programs; matching lives in lib/path_match.h, outcome and events in
- * lib/path_enforce.h, the memo of what was allowed in lib/open_memo.h.
+ * lib/path_enforce.h.
  */
 #include "lib/path_enforce.h"
-#include "lib/open_memo.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,29 +30,21 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("lsm/bprm_check_security")
 int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 {
-	struct eg_memo_key memo;
 	struct eg_path_verdict v;
 	struct eg_path_scratch *s;
 	struct eg_session *session;
 	__u64 session_id;
-	bool memoizable;
 
 	if (ret)
 		return ret;
 	session = eg_current_session(&session_id);
 	if (!session)
 		return 0;
-	/* A program held for its argv is never remembered: every start of it is held. */
-	memoizable = eg_memo_begin(bprm->file, session, &memo);
-	if (memoizable && eg_memo_hit(bprm->file->f_inode, &memo, EG_EXEC_MASK))
-		return 0;
 	s = eg_get_scratch();
 	if (!s)
 		return -EPERM;
 	v = eg_decide(s, 0, eg_resolve_path(s, 0, &bprm->file->f_path), bprm->file->f_inode, session, EG_DOMAIN_EXEC,
 		      EG_EXEC_MASK, true);
-	if (memoizable && eg_memo_worthy(&v.d))
-		eg_memo_store(bprm->file->f_inode, &memo, EG_EXEC_MASK);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
@@ -87,20 +78,15 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
  */
 static __always_inline int eg_exec_mapping(struct file *file, bool d_path_allowed)
 {
-	struct eg_memo_key memo;
 	struct eg_path_verdict v;
 	struct eg_path_scratch *s;
 	struct eg_session *session;
 	struct task_struct *task;
-	bool memoizable;
 	__u64 session_id;
 	int len;
 
 	session = eg_current_session(&session_id);
 	if (!session)
-		return 0;
-	memoizable = eg_memo_begin(file, session, &memo);
-	if (memoizable && eg_memo_hit(file->f_inode, &memo, EG_MEMO_MAP_EXEC))
 		return 0;
 	s = eg_get_scratch();
 	if (!s)
@@ -110,9 +96,6 @@ static __always_inline int eg_exec_mapping(struct file *file, bool d_path_allowe
 	else
 		len = eg_resolve_dentry(s, 0, file->f_path.mnt, file->f_path.dentry);
 	v = eg_decide(s, 0, len, file->f_inode, session, EG_DOMAIN_EXEC, EG_EXEC_MASK, false);
-	/* Not a mapping held for argv (allowed only while in_execve): that depends on more than the path. */
-	if (memoizable && eg_memo_worthy(&v.d))
-		eg_memo_store(file->f_inode, &memo, EG_MEMO_MAP_EXEC);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		task = bpf_get_current_task_btf();
 		if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))

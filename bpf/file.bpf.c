@@ -3,12 +3,11 @@
  * File enforcement (EG_DOMAIN_FILE): path rules for read, write, create, delete,
  * rename and chmod, for tasks inside a session. Thin entry programs; matching
  * lives in lib/path_match.h, path resolution in lib/path_resolve.h, outcome,
- * operators' answers to asks and events in lib/path_enforce.h, the memo of
- * allowed opens in lib/open_memo.h. Tasks outside every session pay one lookup.
+ * operators' answers to asks and events in lib/path_enforce.h. Tasks outside
+ * every session pay one lookup.
  */
 #include "lib/path_enforce.h"
 #include "lib/guard.h"
-#include "lib/open_memo.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -76,12 +75,10 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 SEC("lsm/file_open")
 int BPF_PROG(eg_file_open, struct file *file, int ret)
 {
-	struct eg_memo_key memo;
 	struct eg_path_verdict v;
 	struct eg_path_scratch *s;
 	struct eg_session *session;
 	__u64 session_id;
-	bool memoizable;
 	__u8 mask = 0;
 
 	if (ret)
@@ -98,37 +95,12 @@ int BPF_PROG(eg_file_open, struct file *file, int ret)
 		mask |= EG_A(WRITE);
 	if (!mask)	/* O_ACCMODE 3: ioctl-only, neither reads nor writes */
 		return 0;
-	memoizable = eg_memo_begin(file, session, &memo);
-	if (memoizable && eg_memo_hit(file->f_inode, &memo, mask))
-		return 0;
 	s = eg_get_scratch();
 	if (!s)
 		return -EACCES;
 	v = eg_decide(s, 0, eg_resolve_path(s, 0, &file->f_path), file->f_inode, session, EG_DOMAIN_FILE, mask, true);
 	eg_file_answered(session_id, &v);
-	if (memoizable && eg_memo_worthy(&v.d))
-		eg_memo_store(file->f_inode, &memo, mask);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
-}
-
-/*
- * inode_link, inode_rename: a new name for an existing inode, made by any task
- * (nfsd and overlayfs call vfs_link/vfs_rename without the path_* hooks). They
- * only count (see lib/open_memo.h) and never decide: the path_* hooks below do.
- */
-SEC("lsm/inode_link")
-int BPF_PROG(eg_memo_link, struct dentry *old_dentry, struct inode *dir, struct dentry *new_dentry, int ret)
-{
-	eg_memo_names_changed();
-	return ret;
-}
-
-SEC("lsm/inode_rename")
-int BPF_PROG(eg_memo_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
-	     struct dentry *new_dentry, int ret)
-{
-	eg_memo_names_changed();
-	return ret;
 }
 
 /* path_mknod: creating a regular file, open(O_CREAT) included (may_o_create), fifo, socket, device. */

@@ -48,6 +48,9 @@ public final class Enforcer {
         let lock = try HostLock.acquire()
         defer { withExtendedLifetime(lock) {} }
         removeIdleGenerations()
+        // libbpf finds the ids of `tp/` tracepoints (observe, process) in tracefs, which minimal
+        // systems leave unmounted.
+        try Mounts.ensureTracefs()
         let parentDirectory = try parent.open()
         coverage.network = try ensure(object: "net") { program in
             try program.attach(cgroupFD: parentDirectory.rawValue)
@@ -137,7 +140,6 @@ public final class Enforcer {
         if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
             for key in installed.paths { _ = try? paths.delete(key) }
         }
-        Self.retireOpenMemos(pinRoot: pinRoot)
         if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {
             for key in installed.ipv4 { _ = try? v4.delete(key) }
         }
@@ -150,14 +152,6 @@ public final class Enforcer {
     }
 
     public func removeRules(_ maps: PolicyMaps) { removeRules(maps.installed) }
-
-    /// Retires every memo of an allowed open (`bpf/lib/open_memo.h`) by writing a new rules
-    /// epoch. The kernel's memo names a policy by its id alone, so this runs after a policy's
-    /// rules are removed, before its id can be drawn again for other rules.
-    public static func retireOpenMemos(pinRoot: String) {
-        guard let epochs = try? BPFMap<UInt32, UInt64>(pinnedAt: pinRoot + "/eg_memo_epoch") else { return }
-        _ = try? epochs.update(UInt32(EG_EPOCH_RULES.rawValue), UInt64.random(in: 1...UInt64.max))
-    }
 
     /// The policy id the kernel applies to `sessionID` now; nil when it has no entry.
     public func installedPolicyID(sessionID: UInt64) -> UInt32? {

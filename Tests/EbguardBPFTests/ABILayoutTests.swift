@@ -79,15 +79,6 @@ import Testing
         #expect(MemoryLayout<eg_path_lengths>.size == MemoryLayout<eg_path_rule>.size)
     }
 
-    @Test func openMemoMatchesTheKernelsLayout() {
-        #expect(MemoryLayout<eg_memo_key>.size == 80)
-        #expect(MemoryLayout<eg_memo_key>.offset(of: \.policy_id) == 64)
-        #expect(MemoryLayout<eg_open_memo>.size == 88)
-        #expect(MemoryLayout<eg_open_memo>.offset(of: \.allowed) == 4)
-        #expect(MemoryLayout<eg_open_memo>.offset(of: \.key) == 8)
-        #expect(EG_EPOCHS.rawValue == 2 && EG_EPOCH_NAMES.rawValue == 0 && EG_EPOCH_RULES.rawValue == 1)
-    }
-
     @Test func pathEventCarriesTheObjectsIdentity() {
         #expect(MemoryLayout<eg_path_event>.size == 352)
         #expect(MemoryLayout<eg_path_event>.offset(of: \.session_id) == 56)

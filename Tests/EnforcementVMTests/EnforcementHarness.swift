@@ -177,17 +177,6 @@ final class Enforcement {
         }
     }
 
-    /// The kernel's memo of allowed opens of the file at `path` (`bpf/lib/open_memo.h`), looked
-    /// up by an fd of it; nil when it has none. Opened from outside every session, so the
-    /// lookup itself remembers nothing.
-    func openMemo(_ path: String) throws -> eg_open_memo? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError.current("opening \(path)") }
-        defer { close(fd) }
-        let memos: BPFMap<Int32, eg_open_memo> = try objects[1].map("eg_open_memos")
-        return try memos.lookup(fd)
-    }
-
     /// Events that arrived so far (and drains them).
     func takeEvents() throws -> [PathEvent] {
         try ring.consume()

@@ -41,6 +41,25 @@ struct RunCommandTests {
         #expect(run.stderr.contains("file[65535]"), "\(run.stderr)")
     }
 
+    /// A minimal system mounts no tracefs, where libbpf looks up the ids of `tp/` tracepoints:
+    /// `run` mounts it. (A fresh host showed it: only `doctor` used to.) In a mount namespace of
+    /// its own, with a bpffs of its own, so nothing is pinned yet and every object is loaded.
+    @Test func aSystemWithoutTracefsStillRuns() throws {
+        let file = try policy(Self.loopbackOnly)
+        defer { unlink(file) }
+        let script = """
+        set -e
+        for t in /sys/kernel/debug/tracing /sys/kernel/tracing; do
+            while mountpoint -q "$t"; do umount -l "$t"; done
+        done
+        mount -t bpf bpf /sys/fs/bpf
+        '\(binary)' run --standalone --quiet --policy '\(file)' -- /bin/true
+        mountpoint -q /sys/kernel/tracing
+        """
+        let result = try runProcess(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
     @Test func exitStatusIsTheCommands() throws {
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build bin/ebguard first (make)")
         let file = try policy(Self.loopbackOnly)
