@@ -415,7 +415,6 @@ def bpf_prog_stats():
     """(name, run_time_ns, run_cnt) of ebguard's programs (eg_*) by program id; the counts are
     only kept while kernel.bpf_stats_enabled is 1."""
     progs = json.loads(sh(["bpftool", "-j", "prog", "show"]))
-    progs = [progs] if isinstance(progs, dict) else progs
     return {p["id"]: (p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))
             for p in progs if p.get("name", "").startswith("eg_")}
 

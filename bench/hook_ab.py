@@ -12,12 +12,12 @@ bench/loops.c (build it first: `make bench-smoke` leaves it in bench/.work/loops
 ns per call of eg_file_open for each binary and load. Binaries must be outside /tmp (the guest's
 /tmp is its own).
 """
-import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import bpf_prog_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path("/tmp/hook-ab")
@@ -31,17 +31,22 @@ file:
 
 
 def file_open_stats():
-    progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show", "name", "eg_file_open"],
-                                      capture_output=True, text=True, check=True).stdout)
-    progs = [progs] if isinstance(progs, dict) else progs
-    newest = max(progs, key=lambda p: p["id"])
-    return newest["id"], newest.get("run_time_ns", 0), newest.get("run_cnt", 0)
+    """(id, run_time_ns, run_cnt) of the newest eg_file_open: the build loaded last."""
+    stats = bpf_prog_stats()
+    ids = [pid for pid, (name, _, _) in stats.items() if name == "eg_file_open"]
+    if not ids:
+        sys.exit("hook_ab: no eg_file_open is loaded (BPF-LSM refused? run it in scripts/vmtest)")
+    _, ns, count = stats[max(ids)]
+    return max(ids), ns, count
 
 
 def main():
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
+    if len(sys.argv) < 3 or not sys.argv[1].isdigit() or int(sys.argv[1]) < 1:
+        sys.exit(f"hook_ab: want ROUNDS (a positive number) and one or more ebguard binaries\n{__doc__}")
     rounds, binaries = int(sys.argv[1]), sys.argv[2:]
+    for binary in binaries:
+        if not Path(binary).is_file():
+            sys.exit(f"hook_ab: {binary}: no such file")
     (WORK / "first").mkdir(parents=True, exist_ok=True)
     (WORK / "file").write_text("x\n")
     (WORK / "policy.yaml").write_text(POLICY)

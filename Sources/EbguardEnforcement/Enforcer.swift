@@ -48,9 +48,6 @@ public final class Enforcer {
         let lock = try HostLock.acquire()
         defer { withExtendedLifetime(lock) {} }
         removeIdleGenerations()
-        // libbpf finds the ids of `tp/` tracepoints (observe, process) in tracefs, which minimal
-        // systems leave unmounted.
-        try Mounts.ensureTracefs()
         let parentDirectory = try parent.open()
         coverage.network = try ensure(object: "net") { program in
             try program.attach(cgroupFD: parentDirectory.rawValue)
@@ -74,6 +71,9 @@ public final class Enforcer {
         let object = try BPFObject(embedded: name, pinRoot: pinRoot)
         let programs = object.programs
         if programs.allSatisfy({ access(linkPath($0.name), F_OK) == 0 }) { return true }
+        // libbpf finds the ids of `tp/` tracepoints in tracefs, which minimal systems leave
+        // unmounted; only a load needs it, so a session of an already loaded build never looks.
+        try Mounts.ensureTracefs()
         try object.setConstant("eg_session_level", to: sessionLevel)
         try object.load()
         for program in programs where access(linkPath(program.name), F_OK) != 0 {
