@@ -9,6 +9,8 @@ Parts:
   vm    BPF-LSM hooks (open+close, stat walk, fork+exec, connect) and real workloads (git status,
         make), inside scripts/vmtest (this project's dev hosts refuse BPF-LSM). Runs from tmpfs
         copies; compare ratios only.
+  size  the binary's size stripped (as the Debian package ships it) and what it is made of
+        (bench/binary_size.py).
 
 Load generators are in bench/loops.c (built static here). Inputs the guest must read are written
 under bench/.work/ (gitignored): the guest's /tmp is a fresh tmpfs and the host root is read-only.
@@ -30,6 +32,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import binary_size
 import daemon_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -879,6 +882,7 @@ def render_md(res, p):
     L.append("")
 
     L += daemon_bench.render(host.get("daemon", {}), p)
+    L += binary_size.render(res.get("binary"))
     L += ["## Limits found", ""]
     for n in p["tiers"]:
         if not tier_fits(p, n, "host"):
@@ -929,10 +933,18 @@ def main():
     os.environ["EBGUARD_SOCKET"] = str(WORK / "no-daemon.sock")
     log(f"bench ({args.profile}): preparing inputs in {WORK.relative_to(ROOT)}")
     prepare_inputs(p, args.ebguard)
+    try:
+        res_binary = binary_size.measure(args.ebguard)
+    except (OSError, subprocess.CalledProcessError) as e:
+        res_binary = dict(error=str(e))
+    if "stripped" in res_binary:
+        log(f"binary: {res_binary['unstripped'] / 1e6:.1f} MB as built, {res_binary['stripped'] / 1e6:.1f} MB stripped "
+            f"(composition in the report)")
     res = dict(generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                profile=args.profile, command="make bench" if args.profile == "full" else "make bench-smoke",
                commit=args.ebguard_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                                            capture_output=True, text=True).stdout.strip())
+                                                            capture_output=True, text=True).stdout.strip(),
+               binary=res_binary)
     if args.ebguard != str(ROOT / "bin" / "ebguard"):
         res["binary_note"] = " (given with `--ebguard`: built by `make bin/ebguard` in a clean checkout of that commit)"
     if args.part in ("all", "host"):
