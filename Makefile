@@ -22,6 +22,11 @@ DEB_PACKAGES += rsyslog rsyslog-openssl openssl
 # tracer and a namespace sandbox.
 DEB_PACKAGES += tmux strace bubblewrap
 
+# The audit tests validate exported OCSF events, OTLP bodies and syslog frames with independent
+# parsers and schemas (Tests/EbguardAuditTests/Fixtures/audit_validate.py), installed for the
+# python3 the tests call (Debian 12's python3 is "externally managed": pip needs to be told).
+PIP_PACKAGES := jsonschema ocsf-json-schema==1.2.0 opentelemetry-proto syslog-rfc5424-parser
+
 .PHONY: all bpf deps test test-unit test-host test-vm demo clean
 all: bin/ebguard
 
@@ -31,6 +36,8 @@ deps:
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
+	@python3 -c 'import jsonschema, ocsf_json_schema, syslog_rfc5424_parser, google.protobuf, opentelemetry.proto' 2>/dev/null || \
+		PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)
 
 # Each program is compiled alone, then passed through the libbpf linker, which
 # keeps BTF and drops DWARF: smaller embedded objects, same CO-RE relocations.

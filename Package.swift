@@ -8,6 +8,7 @@ import PackageDescription
 //   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.
 //   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure.
 //   EbguardDoctor                         capability probes shared by `doctor` and tests.
+//   EbguardVersion                        the version string, alone (every module may read it).
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
 //   EbguardDaemon                         the daemon: sessions, event stream, control socket.
 //   ebguard                               the executable.
@@ -41,7 +42,9 @@ let package = Package(
         .target(name: "EbguardPolicy", dependencies: ["Yams"]),
         .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
         .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy"]),
+        .target(name: "EbguardVersion"),
         .target(name: "EbguardAudit", dependencies: [
+            "EbguardVersion",
             .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -53,7 +56,7 @@ let package = Package(
         ]),
         .executableTarget(name: "ebguard", dependencies: [
             "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
-            "EbguardDaemon",
+            "EbguardDaemon", "EbguardVersion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -61,7 +64,7 @@ let package = Package(
         .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
-        .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit", "EbguardTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit", "EbguardVersion", "EbguardTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EbguardDaemonTests", dependencies: ["EbguardDaemon", "EbguardAudit"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",

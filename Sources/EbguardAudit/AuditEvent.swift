@@ -85,16 +85,19 @@ public struct AuditAskAnswer: Codable, Sendable, Hashable {
     /// Who answered: a user name, `uid:1000`, or `timeout`.
     public var answeredBy: String
     public var timedOut: Bool
+    /// The process that asked, as in the decision the answer is for.
+    public var pid: Int32?
+    public var comm: String?
 
     enum CodingKeys: String, CodingKey {
-        case session, kind, object, answer, scope
+        case session, kind, object, answer, scope, pid, comm
         case askID = "ask_id", answeredBy = "answered_by", timedOut = "timed_out"
     }
 
     public init(session: String, askID: UInt64? = nil, kind: AuditObjectKind, object: String, answer: AuditVerdict,
-                scope: Scope, answeredBy: String, timedOut: Bool = false) {
+                scope: Scope, answeredBy: String, timedOut: Bool = false, pid: Int32? = nil, comm: String? = nil) {
         self.session = session; self.askID = askID; self.kind = kind; self.object = object; self.answer = answer
-        self.scope = scope; self.answeredBy = answeredBy; self.timedOut = timedOut
+        self.scope = scope; self.answeredBy = answeredBy; self.timedOut = timedOut; self.pid = pid; self.comm = comm
     }
 }
 

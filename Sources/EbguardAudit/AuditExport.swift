@@ -53,7 +53,7 @@ public enum AuditExport {
     public struct Summary: Sendable, Hashable {
         public var read = 0
         public var exported = 0
-        /// Matching records with no OCSF class (in `ocsf` format): sessions, asks, unix, tamper...
+        /// Matching records with no OCSF event (in `ocsf` format): a record type this version does not know.
         public var unmapped = 0
         /// Lines that were not records.
         public var skippedLines = 0

@@ -119,8 +119,10 @@ extension AuditAskAnswer: AuditPayload {
         ["answer": .string(answer.rawValue),
          "answered_by": .string(answeredBy),
          "ask_id": .int(askID),
+         "comm": .string(comm),
          "kind": .string(kind.rawValue),
          "object": .string(object),
+         "pid": .int(pid),
          "scope": .string(scope.rawValue),
          "session": .string(session),
          "timed_out": .bool(timedOut)]

@@ -5,11 +5,15 @@
 ///   machine_id="…" prev="…" session="s-1" kind="file" verdict="deny" …] {"data":{…},"host":{…},…}
 /// ```
 /// The structured data carries the envelope and the payload's scalar fields (for collector-side
-/// filtering); MSG is the record's exact line, so a collector holds the very bytes the chain
-/// hashes and can verify them. SD-ID `ebguard@32473` uses the enterprise number RFC 5612
+/// filtering); MSG is the UTF-8 BOM and then the record's exact line, so a collector holds the
+/// very bytes the chain hashes (after the BOM's three bytes) and can verify them. SD-ID `ebguard@32473` uses the enterprise number RFC 5612
 /// reserves for documentation: ebguard has none of its own.
 public enum SyslogFormat {
     public static let sdID = "ebguard@32473"
+    /// RFC 5424 §6.4: a MSG encoded in UTF-8 MUST start with the BOM (MSG-UTF8). A record is
+    /// always UTF-8 (JSON with raw non-ASCII), so every MSG gets it, ASCII-only ones included:
+    /// one rule, and a collector strips the same three bytes from every message.
+    public static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     /// The message without framing.
     public static func message(_ stored: AuditStoredRecord, facility: Int) -> [UInt8] {
@@ -31,7 +35,7 @@ public enum SyslogFormat {
         }
         let params = sd.map { "\(paramName($0.0))=\"\(escape($0.1))\"" }.joined(separator: " ")
         let header = "<\(pri)>1 \(r.time.rfc3339) \(headerField(r.host.name, max: 255)) ebguard - \(headerField(r.type, max: 32))"
-        return Array("\(header) [\(sdID) \(params)] ".utf8) + stored.bytes
+        return Array("\(header) [\(sdID) \(params)] ".utf8) + bom + stored.bytes
     }
 
     /// `LEN SP MSG`.

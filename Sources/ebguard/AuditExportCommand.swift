@@ -7,9 +7,10 @@ struct AuditExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Print audit records as JSON Lines or OCSF events.",
         discussion: """
-            --format ocsf maps exec decisions to Process Activity (1007), file decisions to File System \
-            Activity (1001) and network decisions to Network Activity (4001); other records have no OCSF \
-            class and are counted on stderr. See docs/audit.md.
+            --format ocsf prints every record as an OCSF 1.8.0 event: decisions and answers as Process \
+            (1007), File System (1001) or Network Activity (4001), sessions as Process Activity, policy \
+            changes as Entity Management (3004), daemon start/stop as Application Lifecycle (6002), lost \
+            events and recoveries as Application Error (6008). See docs/audit.md.
             """
     )
 
@@ -49,7 +50,7 @@ struct AuditExportCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if summary.unmapped > 0 {
-            printError("note: \(summary.unmapped) matching records have no OCSF class (sessions, asks, unix, tamper...) and were left out")
+            printError("note: \(summary.unmapped) matching records are of a type this version does not know and were left out")
         }
         if summary.skippedLines > 0 {
             printError("note: \(summary.skippedLines) lines were not records; run `ebguard audit verify`")

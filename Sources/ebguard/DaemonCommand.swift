@@ -1,6 +1,7 @@
 import ArgumentParser
 import EbguardDaemon
 import EbguardDoctor
+import EbguardVersion
 import Foundation
 import Glibc
 
@@ -66,4 +67,4 @@ struct DaemonCommand: ParsableCommand {
     }
 }
 
-let ebguardVersion = "0.2.0"
+let ebguardVersion = EbguardVersion.string

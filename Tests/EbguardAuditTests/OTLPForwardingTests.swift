@@ -1,3 +1,5 @@
+import EbguardTestSupport
+import EbguardVersion
 import Foundation
 import Testing
 @testable import EbguardAudit
@@ -46,23 +48,33 @@ struct OTLPForwardingTests {
         try await log.append(.daemonStart(AuditDaemon(version: "0.1.0", pid: 7)))
         try await writeRecords(log, 24)
         try await log.append(sampleDecision(0, kind: .exec))
+        for e in OCSFTests.everyRecord { try await log.append(e) }  // every record type, in the last batches
         try await log.flush()
+        let total = 26 + UInt64(OCSFTests.everyRecord.count)
         let f = forwarder(dir, port: receiver.port)
         try await whileRunning(f) {
-            try await expectEventually(20, "error \(f.status.lastError ?? "-")") { f.status.ackedSeq == 26 }
+            try await expectEventually(20, "error \(f.status.lastError ?? "-")") { f.status.ackedSeq == total }
         }
+        // Every body is an ExportLogsServiceRequest by OpenTelemetry's own protobuf definitions.
+        let validation = try AuditValidator.run(["otlp"], file: receiver.output)
+        #expect(validation.ok, "\(validation.output)")
+        #expect(validation.output.contains("\(total) log records"), "\(validation.output)")
+        // One version everywhere: the daemon's, OTLP's service.version, the User-Agent.
+        #expect(AuditProduct.version == EbguardVersion.string)
+        #expect(!receiver.agents.isEmpty && receiver.agents.allSatisfy { $0 == "ebguard/\(EbguardVersion.string)" }, "\(receiver.agents)")
         let requests = try receiver.requests()
-        #expect(requests.count == 3, "batches of 10")
+        #expect(requests.count == Int((total + 9) / 10), "batches of 10")
         for request in requests {
             let resource = try #require(request["resourceLogs"]?.arrayValue?.first?["resource"])
             #expect(attribute(resource, "host.name")?["stringValue"]?.stringValue == "test-host")
             #expect(attribute(resource, "host.id")?["stringValue"]?.stringValue == testHost.machineID)
             #expect(attribute(resource, "service.name")?["stringValue"]?.stringValue == "ebguard")
+            #expect(attribute(resource, "service.version")?["stringValue"]?.stringValue == EbguardVersion.string)
             let scope = try #require(request["resourceLogs"]?.arrayValue?.first?["scopeLogs"]?.arrayValue?.first?["scope"])
             #expect(scope["name"]?.stringValue == "ebguard.audit")
         }
         let items = try logRecords(requests)
-        #expect(items.count == 26)
+        #expect(items.count == Int(total))
         for item in items {
             let nanos = try #require(item["timeUnixNano"]?.stringValue)
             #expect(!nanos.isEmpty && nanos.allSatisfy(\.isNumber), "int64 as a decimal string")
@@ -78,7 +90,7 @@ struct OTLPForwardingTests {
         #expect(attribute(deny, "ebguard.verdict")?["stringValue"]?.stringValue == "deny")
         #expect(attribute(deny, "ebguard.pid")?["intValue"]?.stringValue == "1000")
         #expect(attribute(items[25], "ebguard.argv")?["arrayValue"]?["values"]?.arrayValue?.count == 3)
-        try expectCompleteInOrder(items.map { $0["body"]!["stringValue"]!.stringValue! }, last: 26, log: dir.file("audit.jsonl"))
+        try expectCompleteInOrder(items.map { $0["body"]!["stringValue"]!.stringValue! }, last: total, log: dir.file("audit.jsonl"))
     }
 
     @Test func errorsOutagesAndRestartsLoseNothing() async throws {

@@ -44,8 +44,9 @@ final class Rsyslog {
             let sd = try #require(message.range(of: "[\(SyslogFormat.sdID) "), "no ebguard SD in \(message)")
             let seqStart = try #require(message.range(of: "seq=\"", range: sd.upperBound..<message.endIndex))
             let seqEnd = try #require(message[seqStart.upperBound...].firstIndex(of: "\""))
-            let json = try #require(message.range(of: "] {\"data\""))
-            return (UInt64(message[seqStart.upperBound..<seqEnd])!, String(message[message.index(json.lowerBound, offsetBy: 2)...]))
+            // MSG is the UTF-8 BOM, then the record's line (RFC 5424 §6.4).
+            let json = try #require(message.range(of: "] \u{FEFF}{\"data\""), "no BOM before the record: \(message)")
+            return (UInt64(message[seqStart.upperBound..<seqEnd])!, String(message[message.index(json.lowerBound, offsetBy: 3)...]))
         }
     }
 
@@ -92,6 +93,8 @@ final class OTLPReceiver {
     let port = freeLoopbackPort()
     let server: TestServer
     var output: String { dir.file("requests.jsonl") }
+    /// The User-Agent of each request.
+    var agents: [String] { readLines(dir.file("requests.jsonl.agents")) }
 
     init(failFirst: Int = 0) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import EbguardTestSupport
 import Foundation
 import Testing
 @testable import EbguardAudit
@@ -45,6 +46,9 @@ struct SyslogForwardingTests {
         rsyslog.stop()
         let received = try rsyslog.received()
         try expectCompleteInOrder(received.map(\.line), sdSeqs: received.map(\.sdSeq), last: 50, log: dir.file("audit.jsonl"))
+        // What rsyslog received, checked by an independent RFC 5424 parser (BOM before MSG included).
+        let validation = try AuditValidator.run(["syslog-lines"], file: rsyslog.output)
+        #expect(validation.ok && validation.output.contains("ok: 50 syslog messages"), "\(validation.output)")
         // The RFC 5424 header and structured data of a deny decision.
         let raw = readLines(rsyslog.output)
         let second = try #require(raw.dropFirst().first)

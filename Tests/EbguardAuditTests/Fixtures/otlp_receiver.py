@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A minimal OTLP/HTTP logs receiver for the EbguardAudit tests: loopback only.
 
-POST /v1/logs: the JSON body is appended, on one line, to --out, and answered 200 `{}`.
+POST /v1/logs: the JSON body is appended as received (one line: ebguard sends no newline in it)
+to --out, its User-Agent to --out.agents, and answered 200 `{}`.
 --fail N answers the first N requests with 503 (to test retries). Nothing else is served.
 """
 import argparse
@@ -31,9 +32,11 @@ class Handler(BaseHTTPRequestHandler):
             failures_left -= 1
             self.answer(503, b'{"error":"try later"}')
             return
-        payload = json.loads(body)
-        with open(args.out, "a") as out:
-            out.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        json.loads(body)  # JSON, or the request fails loudly
+        with open(args.out, "ab") as out:
+            out.write(body + b"\n")
+        with open(args.out + ".agents", "a") as agents:
+            agents.write(self.headers.get("User-Agent", "") + "\n")
         self.answer(200, b"{}")
 
     def answer(self, status, body):
