@@ -30,6 +30,8 @@ public struct AuditVerifyReport: Sendable {
     public var notes: [String] = []
     /// The first problem, or nil if the chain is intact.
     public var problem: AuditProblem?
+    /// With a problem: the records before the one it names (all of them checked and sound).
+    public var recordsBefore = 0
 
     public var isIntact: Bool { problem == nil }
 }
@@ -81,6 +83,11 @@ public enum AuditVerifier {
         }
         var report = AuditVerifyReport(files: files)
         report.problem = check(entries, head: head, report: &report)
+        if let problem = report.problem {
+            // Counted from the record named, which may be the one before the link that broke.
+            let named = entries.firstIndex { $0.file == problem.location.file && $0.line == problem.location.line } ?? entries.count
+            report.recordsBefore = entries[..<named].filter { $0.record != nil }.count
+        }
         return report
     }
 
@@ -122,7 +129,7 @@ public enum AuditVerifier {
             }
             if let p = previous {
                 if let problem = link(entries, beforePrevious: beforePrevious, previous: p, current: i, next: next,
-                                      firstIndexOfSeq: firstIndexOfSeq, indexOfHash: indexOfHash) {
+                                      head: head, firstIndexOfSeq: firstIndexOfSeq, indexOfHash: indexOfHash) {
                     return problem
                 }
             } else {
@@ -153,7 +160,7 @@ public enum AuditVerifier {
 
     /// Checks the link from `previous` to `current`; `next` is the record after `current`.
     static func link(_ entries: [Entry], beforePrevious pp: Int?, previous p: Int, current i: Int, next: Int?,
-                     firstIndexOfSeq: [UInt64: Int], indexOfHash: [String: Int]) -> AuditProblem? {
+                     head: AuditHead?, firstIndexOfSeq: [UInt64: Int], indexOfHash: [String: Int]) -> AuditProblem? {
         let prevEntry = entries[p], e = entries[i]
         let prevRecord = prevEntry.record!, record = e.record!
         let expected = prevRecord.seq + 1
@@ -180,6 +187,11 @@ public enum AuditVerifier {
             if let n = nextEntry, n.record!.prev != e.hash, n.record!.seq == record.seq + 1 {
                 return AuditProblem(kind: .edited, location: e.location,
                                     message: "its hash matches neither link: prev is not the hash of seq \(prevRecord.seq), and seq \(record.seq + 1) does not record its hash")
+            }
+            // The last record: the head checkpoint stands in for the successor it lacks.
+            if nextEntry == nil, let head, head.seq == record.seq, head.sha256 != e.hash {
+                return AuditProblem(kind: .edited, location: e.location,
+                                    message: "its hash matches neither link: prev is not the hash of seq \(prevRecord.seq), and its hash differs from the head checkpoint")
             }
             return AuditProblem(kind: .edited, location: prevEntry.location,
                                 message: "changed after it was written: its hash is not the prev recorded by seq \(record.seq) at \(e.file):\(e.line)")
@@ -223,12 +235,14 @@ extension AuditVerifyReport {
         var lines: [String] = []
         if let problem {
             lines.append("TAMPERED: \(problem)")
-            lines.append("  \(records) records checked before it, in \(files.count) file\(files.count == 1 ? "" : "s")")
+            lines.append("  \(Self.count(recordsBefore, "record")) checked before it, in \(Self.count(files.count, "file"))")
         } else {
             let range = firstSeq.map { "seq \($0)–\(lastSeq ?? $0)" } ?? "no records"
-            lines.append("ok: \(records) records (\(range)) in \(files.count) file\(files.count == 1 ? "" : "s"), chain intact")
+            lines.append("ok: \(Self.count(records, "record")) (\(range)) in \(Self.count(files.count, "file")), chain intact")
         }
         lines += notes.map { "  note: \($0)" }
         return lines
     }
+
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

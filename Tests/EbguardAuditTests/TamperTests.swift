@@ -155,4 +155,40 @@ struct TamperTests {
     @Test func unreadableFileThrows() {
         #expect(throws: AuditIOError.self) { try AuditVerifier.verify(files: ["/nonexistent/audit.jsonl"], head: nil) }
     }
+    /// "N records checked before it" counts the records before the one named, which is the one
+    /// before the broken link when that record is the edited one; one is "1 record".
+    @Test func theCountIsOfTheRecordsBeforeTheNamedOneInTheRightNumber() async throws {
+        let (dir, lines) = try await makeLog()
+        defer { dir.remove() }
+        var edited = lines
+        edited[3] = try forge(lines[3]) { $0.data = .object($0.data.objectValue!.merging(["verdict": "allow"]) { $1 }) }
+        writeLines(dir.file("audit.jsonl"), edited)
+        let report = try verify(dir)
+        #expect(report.problem?.location.seq == 4 && report.recordsBefore == 3)
+        #expect(report.rendered.dropFirst().first == "  3 records checked before it, in 1 file", "\(report.rendered)")
+        edited = lines
+        edited[1] = try forge(lines[1]) { $0.data = .object($0.data.objectValue!.merging(["verdict": "allow"]) { $1 }) }
+        writeLines(dir.file("audit.jsonl"), edited)
+        #expect(try verify(dir).rendered.dropFirst().first == "  1 record checked before it, in 1 file")
+        writeLines(dir.file("audit.jsonl"), [lines[0]])
+        #expect(try verify(dir, head: false).rendered.first == "ok: 1 record (seq 1–1) in 1 file, chain intact")
+    }
+
+    /// The last record's own `prev` edited: the head checkpoint shows the last record changed,
+    /// so it, not the intact record before it, is named.
+    @Test func anEditedPrevOfTheLastRecordNamesTheLastRecord() async throws {
+        let (dir, lines) = try await makeLog()
+        defer { dir.remove() }
+        var edited = lines
+        edited[7] = try forge(lines[7]) { $0.prev = String(repeating: "1", count: 64) }
+        writeLines(dir.file("audit.jsonl"), edited)
+        let report = try verify(dir)
+        #expect(report.problem?.kind == .edited && report.problem?.location.seq == 8, "\(report.rendered)")
+        #expect(report.recordsBefore == 7)
+        // When seq 7 itself changed, the head vouches for seq 8: seq 7 is named.
+        edited = lines
+        edited[6] = try forge(lines[6]) { $0.data = .object($0.data.objectValue!.merging(["pid": 1]) { $1 }) }
+        writeLines(dir.file("audit.jsonl"), edited)
+        #expect(try verify(dir).problem?.location.seq == 7)
+    }
 }
