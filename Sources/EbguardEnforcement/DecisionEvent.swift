@@ -200,7 +200,54 @@ public struct DecisionEvent: Sendable, Equatable {
         return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
     }
 
-    /// `1.2.3.4:80` or `[2001:db8:0:0:0:0:0:1]:443`: every denied connect is rendered, so by
+    /// An IPv6 address in RFC 5952's canonical text: lowercase hex without leading zeros, the
+    /// longest run of two or more zero groups (the first of equal runs) as `::`, and an
+    /// IPv4-mapped address as `::ffff:1.2.3.4` (§5). One spelling per address, so that a SIEM
+    /// matching `[::1]:9` finds it.
+    static func appendIPv6(_ bytes: UnsafeRawBufferPointer, into text: inout [UInt8]) {
+        var groups = [UInt16](repeating: 0, count: 8)
+        for i in 0..<8 { groups[i] = UInt16(bytes[2 * i]) << 8 | UInt16(bytes[2 * i + 1]) }
+        func hex(_ value: UInt16) {
+            if value >= 16 { hex(value / 16) }
+            let digit = UInt8(value % 16)
+            text.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+        }
+        func decimal(_ value: UInt8) {
+            if value >= 10 { decimal(value / 10) }
+            text.append(UInt8(ascii: "0") + value % 10)
+        }
+        if groups[0..<5].allSatisfy({ $0 == 0 }), groups[5] == 0xffff {
+            text.append(contentsOf: "::ffff:".utf8)
+            for octet in 12..<16 {
+                if octet > 12 { text.append(UInt8(ascii: ".")) }
+                decimal(bytes[octet])
+            }
+            return
+        }
+        var best = (start: -1, length: 0)
+        var i = 0
+        while i < 8 {
+            guard groups[i] == 0 else { i += 1; continue }
+            var j = i
+            while j < 8, groups[j] == 0 { j += 1 }
+            if j - i > best.length { best = (i, j - i) }
+            i = j
+        }
+        if best.length < 2 { best = (-1, 0) }
+        var group = 0
+        while group < 8 {
+            if group == best.start {
+                text.append(contentsOf: "::".utf8)
+                group += best.length
+                continue
+            }
+            if group > 0, group != best.start + best.length || best.start < 0 { text.append(UInt8(ascii: ":")) }
+            hex(groups[group])
+            group += 1
+        }
+    }
+
+    /// `1.2.3.4:80` or `[2001:db8::1]:443`: every denied connect is rendered, so by
     /// hand into bytes (`String(_:radix:)` per part cost more than the rest of the decoding).
     private static func endpoint(_ event: eg_net_event) -> String {
         var text: [UInt8] = []
@@ -209,18 +256,10 @@ public struct DecisionEvent: Sendable, Equatable {
             if value >= 10 { decimal(value / 10) }
             text.append(UInt8(ascii: "0") + UInt8(value % 10))
         }
-        func hex(_ value: UInt16) {
-            if value >= 16 { hex(value / 16) }
-            let digit = UInt8(value % 16)
-            text.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
-        }
         withUnsafeBytes(of: event.addr) { bytes in
             if Int32(event.family) == AF_INET6 {
                 text.append(UInt8(ascii: "["))
-                for group in 0..<8 {
-                    if group > 0 { text.append(UInt8(ascii: ":")) }
-                    hex(UInt16(bytes[2 * group]) << 8 | UInt16(bytes[2 * group + 1]))
-                }
+                appendIPv6(bytes, into: &text)
                 text.append(UInt8(ascii: "]"))
             } else {
                 for octet in 0..<4 {
