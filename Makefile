@@ -55,7 +55,14 @@ $(EMBEDDED): $(BPF_OBJS) scripts/embed-bpf
 # The shipped binary links the Swift runtime statically, which makes its objects unfit for the
 # dynamically linked test build: it gets a build folder of its own.
 STATIC_BUILD := .build-static
-bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS)
+# `ebguard --version` names the commit: this file is checked on every make and rewritten only when
+# the commit changes (scripts/build-commit), so only then does the binary relink.
+BUILD_COMMIT := Sources/ebguard/BuildCommit.generated.swift
+$(BUILD_COMMIT): FORCE
+	@scripts/build-commit $@
+.PHONY: FORCE
+FORCE:
+bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS) $(BUILD_COMMIT)
 	$(SWIFT) build -c $(CONFIG) --static-swift-stdlib --scratch-path $(STATIC_BUILD) --product ebguard
 	@mkdir -p bin
 	cp "$$($(SWIFT) build -c $(CONFIG) --static-swift-stdlib --scratch-path $(STATIC_BUILD) --show-bin-path)/ebguard" bin/ebguard

@@ -6,6 +6,7 @@ struct Ebguard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ebguard",
         abstract: "Observe and enforce what a process tree may do, in the kernel, with eBPF.",
+        version: BuildInfo.versionText,
         subcommands: [
             DoctorCommand.self,
             PolicyCommand.self,
