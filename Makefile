@@ -21,6 +21,9 @@ DEB_PACKAGES += rsyslog rsyslog-openssl openssl
 # The interactive prompt is tested in a real terminal; the benchmarks compare with a ptrace
 # tracer and a namespace sandbox.
 DEB_PACKAGES += tmux strace bubblewrap
+# `make deb` and its test: debhelper, lintian, pandoc (ebguard-policy(5) from docs/policy.md),
+# debootstrap (the fresh Debian root the package is installed into).
+DEB_PACKAGES += debhelper lintian pandoc debootstrap
 
 # The audit tests validate exported OCSF events, OTLP bodies and syslog frames with independent
 # parsers and schemas (Tests/EbguardAuditTests/Fixtures/audit_validate.py), installed for the
@@ -117,6 +120,28 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/ebguard/policies $(DESTDIR)$(SYSCONFDIR)/ebguard/overlays 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "uninstalled; kept $(SYSCONFDIR)/ebguard/ebguard.yaml and /var/log/ebguard if present"
+
+# The Debian package (packaging/README.md): debian/ with debhelper, around the binary `make` built.
+# Never cleans or rebuilds the shared build folders (-nc; debian/rules overrides the clean and
+# build steps); the .deb, its -dbgsym and the .changes go to build/deb/. The manual pages and
+# completions are generated from bin/ebguard by packaging/gen-docs, with swift-argument-parser's
+# own generate-manual tool (built once from the checkout SwiftPM resolved).
+DEB_DIR := build/deb
+DEB_GEN := $(DEB_DIR)/gen
+MANUAL_TOOL := $(DEB_DIR)/tools/debug/generate-manual
+.PHONY: deb
+$(MANUAL_TOOL): | bin/ebguard
+	$(SWIFT) build --package-path $(STATIC_BUILD)/checkouts/swift-argument-parser \
+		--scratch-path $(DEB_DIR)/tools --product generate-manual
+$(DEB_GEN)/stamp: bin/ebguard $(MANUAL_TOOL) docs/policy.md packaging/gen-docs debian/changelog
+	packaging/gen-docs bin/ebguard $(MANUAL_TOOL) $(DEB_GEN)
+	@touch $@
+deb: $(DEB_GEN)/stamp
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	v=$$(dpkg-parsechangelog -S Version); dpkg-buildpackage -b -us -uc -nc \
+		--buildinfo-file=$(DEB_DIR)/ebguard_$${v}_amd64.buildinfo --buildinfo-option=-u$(DEB_DIR) \
+		--changes-file=$(DEB_DIR)/ebguard_$${v}_amd64.changes --changes-option=-u$(DEB_DIR)
+	@ls -l $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf build bin .build $(STATIC_BUILD) $(EMBEDDED)
