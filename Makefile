@@ -70,8 +70,9 @@ bin/ebguard: $(EMBEDDED) $(SWIFT_SRCS) $(BUILD_COMMIT)
 	@mkdir -p bin
 	cp "$$($(SWIFT) build -c $(CONFIG) --static-swift-stdlib --scratch-path $(STATIC_BUILD) --show-bin-path)/ebguard" bin/ebguard
 
-# Tests: unit tests unprivileged; privileged host tests and the BPF-LSM VM tests as root.
-test: deps bin/ebguard
+# Tests: unit tests unprivileged; privileged host tests, the BPF-LSM VM tests and the Debian
+# package's install test (scripts/test-deb, on the package `deb` builds) as root.
+test: deps bin/ebguard deb
 	scripts/run-tests
 
 # The main job, end to end. Exec/file enforcement needs BPF-LSM: where this kernel refuses
