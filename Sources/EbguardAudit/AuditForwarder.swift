@@ -17,6 +17,8 @@ public final class AuditForwarder: Sendable {
     public let files: AuditLogFiles
     private let logger: Logger
     private let shared: Mutex<ForwarderStatus>
+    /// Set by `finish(through:)`: `run()` returns once the destination acknowledged this seq.
+    private let finalSeq = Mutex<UInt64?>(nil)
 
     public init(logPath: String, configuration: ForwarderConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -31,7 +33,14 @@ public final class AuditForwarder: Sendable {
     /// Delivery state for `ebguard status`.
     public var status: ForwarderStatus { shared.withLock { $0 } }
 
-    /// Delivers until the task is cancelled. Throws only if the state file cannot be read
+    /// A clean stop: `run()` delivers everything up to `seq` (the log's last durable record)
+    /// and returns once the destination acknowledged it. Whoever stops it also bounds the wait
+    /// by cancelling: what is left is resent from the state file after the restart.
+    public func finish(through seq: UInt64) {
+        finalSeq.withLock { $0 = seq }
+    }
+
+    /// Delivers until the task is cancelled, or until `finish(through:)`'s record is acknowledged. Throws only if the state file cannot be read
     /// (a corrupt one is not silently reset: that would resend the whole log).
     public func run() async throws {
         var state = try ForwarderState.load(configuration.statePath)
@@ -56,11 +65,12 @@ public final class AuditForwarder: Sendable {
             shared.withLock { $0.ackedSeq = acked }
         }
 
-        while !Task.isCancelled {
+        delivery: while !Task.isCancelled {
             let latest = AuditHead.read(files.headPath)?.seq ?? UInt64.max
             shared.withLock { $0.latestSeq = latest == .max ? reader.lastSeq : latest }
             do {
                 if let t = transport { try acknowledge(t) }
+                if let last = finalSeq.withLock({ $0 }), state.ackedSeq >= last { break delivery }
                 let batch = try reader.next(max: configuration.batchSize, limit: latest)
                 shared.withLock { $0.skipped = reader.skipped }
                 if batch.isEmpty {
@@ -78,7 +88,7 @@ public final class AuditForwarder: Sendable {
                 backoff = configuration.initialBackoff
                 shared.withLock { $0.lastError = nil }
             } catch is CancellationError {
-                break
+                break delivery
             } catch {
                 logger.warning("delivery failed; retrying", metadata: [
                     "error": "\(error)", "acked_seq": "\(state.ackedSeq)", "retry_in": "\(backoff)",
@@ -91,7 +101,7 @@ public final class AuditForwarder: Sendable {
                 transport = nil
                 sent = []
                 reader.rewind(to: state.ackedSeq)
-                do { try await Task.sleep(for: backoff) } catch { break }
+                do { try await Task.sleep(for: backoff) } catch { break delivery }
                 backoff = min(backoff * 2, configuration.maxBackoff)
             }
         }

@@ -7,12 +7,16 @@ public struct AuditSessionFacts: Sendable, Equatable {
     public var policySHA256: String
     public var policyPath: String?
     public var user: String?
+    /// The session's command, as `ebguard run` started it.
+    public var command: [String]?
 
-    public init(policy: String, policySHA256: String, policyPath: String? = nil, user: String? = nil) {
+    public init(policy: String, policySHA256: String, policyPath: String? = nil, user: String? = nil,
+                command: [String]? = nil) {
         self.policy = policy
         self.policySHA256 = policySHA256
         self.policyPath = policyPath
         self.user = user
+        self.command = command
     }
 }
 
@@ -66,7 +70,8 @@ public enum AuditMapping {
         let facts = context?.facts ?? AuditSessionFacts(policy: event.object, policySHA256: "",
                                                         policyPath: event.detail.isEmpty ? nil : event.detail, user: event.user)
         let session = AuditSession(session: event.session, policy: facts.policy, policySHA256: facts.policySHA256,
-                                   policyPath: facts.policyPath, user: facts.user ?? event.user, exitStatus: event.exitCode)
+                                   policyPath: facts.policyPath, command: facts.command, user: facts.user ?? event.user,
+                                   exitStatus: event.action == "end" ? event.exitCode : nil)
         switch event.action {
         case "start": return .sessionStart(session)
         case "end": return .sessionStop(session)
@@ -102,18 +107,25 @@ public enum AuditMapping {
     }
 
     /// An operator's answer (or a timeout) to a pending request: who, what, for how long.
+    /// A network answer's `detail` is the transport of the decision it answers (`tcp`), and its
+    /// object gets the same `/tcp` suffix, so that the two match on `object`.
     static func answer(_ event: GovernedEvent) -> AuditAskAnswer {
         let kind: AuditObjectKind = switch event.detail {
         case "file": .file
-        case "network": .network
-        default: .exec
+        case "exec": .exec
+        default: .network  // tcp, udp, icmp (`network` from daemons before the transport was given)
         }
         let command = event.argv.map { $0.joined(separator: " ") }
-        return AuditAskAnswer(session: event.session, askID: event.askID.map(UInt64.init), kind: kind,
-                              object: kind == .exec ? command ?? event.object : event.object,
+        let object = switch kind {
+        case .exec: command ?? event.object
+        case .network where event.detail != "network": event.object + "/" + event.detail
+        default: event.object
+        }
+        return AuditAskAnswer(session: event.session, askID: event.askID.map(UInt64.init), kind: kind, object: object,
                               answer: event.verdict == "allow" ? .allow : .deny,
                               scope: AuditAskAnswer.Scope(rawValue: event.scope ?? "once") ?? .once,
-                              answeredBy: event.answeredBy ?? "unknown", timedOut: event.reason == "timeout")
+                              answeredBy: event.answeredBy ?? "unknown", timedOut: event.reason == "timeout",
+                              pid: Int32(bitPattern: event.pid), comm: event.comm)
     }
 
     /// The rule that decided, as `policy show` names it; `default` when a default did; otherwise
@@ -123,7 +135,7 @@ public enum AuditMapping {
         return ["rule", "default", "argv", "held"].contains(event.reason) ? "default" : event.reason
     }
 
-    /// `93.184.216.34:443` or `[2001:db8:0:0:0:0:0:1]:443`, split.
+    /// `93.184.216.34:443` or `[2001:db8::1]:443`, split.
     static func target(_ endpoint: String, transport: String) -> AuditNetworkTarget? {
         // By bytes: every denied connect comes through here, and Character search is slow.
         let bytes = endpoint.utf8

@@ -50,6 +50,11 @@ public final class AuditSink: Sendable {
         (doorbell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// How long a clean stop waits for the forwarders to deliver the last records (a collector
+    /// that is down must not keep the daemon from stopping: what is left stays in the log and
+    /// is sent after the restart, from each destination's state file).
+    static let deliveryTimeout = Duration.seconds(10)
+
     /// Starts the log's flush timer, the forwarders and the writer task, and records
     /// `daemon_start` first.
     public func start(pid: Int32 = getpid()) {
@@ -57,22 +62,40 @@ public final class AuditSink: Sendable {
         submit(.daemonStart(AuditDaemon(version: version, pid: pid)))
         let log = self.log, forwarders = self.forwarders, logger = self.logger
         Task.detached { [self] in
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await log.run() }
-                for forwarder in forwarders {
-                    group.addTask {
-                        do { try await forwarder.run() } catch {
-                            logger.error("audit forwarder stopped", metadata: ["destination": "\(forwarder.configuration.name)",
-                                                                               "error": "\(error)"])
+            let background = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await log.run() }
+                    group.addTask { await self.refreshStatus() }
+                }
+            }
+            let delivery = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for forwarder in forwarders {
+                        group.addTask {
+                            do { try await forwarder.run() } catch {
+                                logger.error("audit forwarder stopped", metadata: ["destination": "\(forwarder.configuration.name)",
+                                                                                   "error": "\(error)"])
+                            }
                         }
                     }
                 }
-                group.addTask { await self.refreshStatus() }
-                await self.write()
-                group.cancelAll()  // `run()` flushes once more when cancelled
             }
+            await self.write()
+            // Stopping: everything handed over is appended. Make it durable, then have the
+            // forwarders deliver through the last record before they end (`daemon_stop` included).
+            try? await log.flush()
+            background.cancel()  // `run()` flushes once more when cancelled
+            await background.value
             try? await log.close()
             await self.refreshOnce()
+            let last = await log.status().durableSeq
+            for forwarder in forwarders { forwarder.finish(through: last) }
+            let deadline = Task {
+                try? await Task.sleep(for: Self.deliveryTimeout)
+                delivery.cancel()
+            }
+            await delivery.value
+            deadline.cancel()
             self.finished.signal()
         }
     }
@@ -98,10 +121,11 @@ public final class AuditSink: Sendable {
     }
 
     /// Records `daemon_stop`, ends the hand-over, and waits up to `timeout` for everything to
-    /// be written and fsync'd. Returns false if the wait timed out (records may then be lost,
+    /// be written and fsync'd and delivered to the forwarders' destinations (at most
+    /// `deliveryTimeout` of it). Returns false if the wait timed out (records may then be lost,
     /// as after a `kill -9`).
     @discardableResult
-    public func stop(reason: String, timeout: Duration = .seconds(5)) -> Bool {
+    public func stop(reason: String, timeout: Duration = .seconds(15)) -> Bool {
         guard started.withLock({ $0 }) else { return true }
         submit(.daemonStop(AuditDaemon(version: version, pid: getpid(), reason: reason)))
         ring.finish()

@@ -36,9 +36,12 @@ public struct SessionRequest: Codable, Sendable, Equatable {
     public var user: String
     /// `ebguard run --quiet`: it shows nothing, so it is sent only its session's notes (the end).
     public var quiet: Bool?
+    /// The command the session runs (its argv), for the audit trail's `session_start`/`session_stop`.
+    public var command: [String]?
     public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String,
-                quiet: Bool? = nil) {
+                quiet: Bool? = nil, command: [String]? = nil) {
         self.quiet = quiet
+        self.command = command
         self.name = name
         self.policy = policy
         self.home = home
@@ -85,7 +88,8 @@ public enum ControlRequest: Sendable, Equatable {
     case register(SessionRequest)
     /// Re-attaches an `ebguard run` to its session after a daemon restart.
     case attach(session: String)
-    case end(session: String)
+    /// Ends a session; `ebguard run` says how its command exited (for `session_stop`).
+    case end(session: String, exitStatus: Int32? = nil)
     case apply(session: String, policy: PolicyText)
     case subscribe(EventFilter)
     /// The requests waiting for a human.
@@ -141,6 +145,11 @@ extension ControlRequest {
     }
 
     private struct SessionArgument: Decodable { var session: String }
+    private struct EndArguments: Decodable {
+        var session: String
+        var exitStatus: Int32?
+        enum CodingKeys: String, CodingKey { case session, exitStatus = "exit_status" }
+    }
     private struct ApplyArguments: Decodable {
         var session: String
         var policy: PolicyText
@@ -176,7 +185,9 @@ extension ControlRequest {
         case "sessions": return .sessions
         case "register": return .register(try arguments(RegisterArguments.self).register)
         case "attach": return .attach(session: try arguments(SessionArgument.self).session)
-        case "end": return .end(session: try arguments(SessionArgument.self).session)
+        case "end":
+            let end = try arguments(EndArguments.self)
+            return .end(session: end.session, exitStatus: end.exitStatus)
         case "apply":
             let apply = try arguments(ApplyArguments.self)
             return .apply(session: apply.session, policy: apply.policy)
@@ -198,7 +209,10 @@ extension ControlRequest {
         case .status, .sessions, .pending: break
         case .answer(let answer): object["answer"] = json(answer)
         case .register(let request): object["register"] = json(request)
-        case .attach(let session), .end(let session): object["session"] = session
+        case .attach(let session): object["session"] = session
+        case .end(let session, let exitStatus):
+            object["session"] = session
+            if let exitStatus { object["exit_status"] = Int(exitStatus) }
         case .apply(let session, let policy):
             object["session"] = session
             object["policy"] = json(policy)

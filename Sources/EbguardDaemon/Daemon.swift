@@ -277,7 +277,7 @@ public final class Daemon {
         // daemon_stop, then write and fsync everything handed over; bounded, since a dead disk
         // must not keep the daemon from exiting (what is lost then is what a kill -9 loses).
         if let audit, !audit.stop(reason: stopSignal == SIGINT ? "SIGINT" : "SIGTERM") {
-            log("audit log: not all records were written within 5 s; the last ones may be lost")
+            log("audit log: not all records were written and delivered within 15 s; the log keeps what was written")
         }
         flushClients()
         for fd in Array(clients.keys) { closeClient(fd, endingOwnedSession: false) }
@@ -288,15 +288,16 @@ public final class Daemon {
 
     // MARK: sessions
 
-    func endSession(_ id: UInt64, reason: String) {
+    func endSession(_ id: UInt64, reason: String, exitStatus: Int32? = nil) {
         guard let managed = sessions.removeValue(forKey: id) else { return }
         for ask in asks.ids(ofSession: id) { _ = asks.remove(ask) }
         asks.forget(session: id)
         managed.session.end()
         store.delete(id)
         // No longer in `sessions`: the audit record gets its facts from here.
-        publish(sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)"),
-                audit: AuditContext(facts: managed.auditFacts))
+        var end = sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)")
+        end.exitCode = exitStatus
+        publish(end, audit: AuditContext(facts: managed.auditFacts))
         log("session \(managed.record.key) ended: \(reason)")
     }
 

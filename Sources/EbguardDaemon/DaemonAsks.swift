@@ -157,7 +157,10 @@ extension Daemon {
         } else {
             message = "denied \(summary): blocked by the operator (#\(entry.request.id), scope \(scope.rawValue))"
         }
-        publishAnswerEvent(managed, pid: entry.request.pid, comm: entry.request.comm, kind: entry.request.kind,
+        // A network answer's detail is its transport (`tcp`), as the decision's is: the audit
+        // record names the same `addr:port/tcp`.
+        publishAnswerEvent(managed, pid: entry.request.pid, comm: entry.request.comm,
+                           kind: entry.request.kind == "network" ? entry.request.detail : entry.request.kind,
                            object: entry.request.object, argv: entry.request.argv, allow: allow, scope: scope.rawValue, by: who,
                            askID: entry.request.id, message: message)
     }

@@ -110,9 +110,11 @@ extension Daemon {
             let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
             if event.kind == .session, event.action == "end" { submitRepeats(session: event.session) }
             guard let record = AuditMapping.record(for: event, context: context) else { return }
-            let now = AuditTime.now()
-            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: now) { return }
-            audit.submit(record, at: now)
+            // The time the kernel decided (its stamp in the ring record), not when the loop got to
+            // it: a burst read at once would otherwise share one time. Session records: now.
+            let time = AuditTime(nanoseconds: clock.realNanoseconds(bootNanoseconds: bootNanoseconds))
+            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: time) { return }
+            audit.submit(record, at: time)
         }
     }
 

@@ -107,9 +107,9 @@ extension Daemon {
                 client.ownedSession = managed.record.id
                 client.send(ControlResponse.success(managed.info(clock: clock)))
                 client.filter = Self.ownerFilter(managed)
-            case .end(let selector):
+            case .end(let selector, let exitStatus):
                 let managed = try find(selector)
-                endSession(managed.record.id, reason: "ended by request of pid \(client.peer.pid)")
+                endSession(managed.record.id, reason: "ended by request of pid \(client.peer.pid)", exitStatus: exitStatus)
                 client.send(ControlResponse.success(managed.info(clock: clock)))
             case .apply(let selector, let text):
                 let managed = try find(selector)
@@ -190,7 +190,7 @@ extension Daemon {
         let record = SessionRecord(id: session.id, name: name, key: (session.cgroup.path as NSString).lastPathComponent,
                                    cgroup: session.cgroup.path, policy: request.policy, policyID: session.installed.policyID,
                                    home: request.home, workspace: request.workspace, uid: request.uid, user: request.user,
-                                   started: EventClock.bootNanoseconds())
+                                   started: EventClock.bootNanoseconds(), command: request.command)
         do { try store.save(record) } catch {
             session.end()
             throw error

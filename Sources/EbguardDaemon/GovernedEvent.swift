@@ -138,6 +138,9 @@ public struct EventClock: Sendable {
         offset = (Int64(real.tv_sec) - Int64(boot.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(boot.tv_nsec)
     }
 
+    /// Wall-clock nanoseconds since the epoch of a boot-time stamp: the audit trail's record time.
+    public func realNanoseconds(bootNanoseconds: UInt64) -> Int64 { Int64(bootNanoseconds) + offset }
+
     /// The kernel's event clock (`bpf_ktime_get_boot_ns`), the one answers expire on too.
     public static func bootNanoseconds() -> UInt64 { Answers.bootTime() }
 

@@ -51,7 +51,7 @@ final class ManagedSession {
     /// The session's policy as audit records name it.
     var auditFacts: AuditSessionFacts {
         AuditSessionFacts(policy: policy.name, policySHA256: policySHA256, policyPath: record.policy.source,
-                          user: record.user)
+                          user: record.user, command: record.command)
     }
 
     /// Whether `selector` (name, key, or numeric id) names this session.

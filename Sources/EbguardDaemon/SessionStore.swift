@@ -22,9 +22,11 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     public var user: String
     /// Boot-time nanoseconds.
     public var started: UInt64
+    /// The command `ebguard run` started (nil from clients that did not say).
+    public var command: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, key, cgroup, policy, home, workspace, uid, user, started
+        case id, name, key, cgroup, policy, home, workspace, uid, user, started, command
         case policyID = "policy_id"
         case previousPolicy = "previous_policy"
         case previousPolicyID = "previous_policy_id"

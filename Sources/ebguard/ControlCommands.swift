@@ -120,7 +120,7 @@ struct PolicyApplyCommand: ParsableCommand {
         let yaml: String
         do { yaml = try String(contentsOfFile: file, encoding: .utf8) } catch { fail("cannot read \(file): \(error.localizedDescription)") }
         do {
-            let info = try connection.connect().send(.apply(session: session, policy: PolicyText(source: file, yaml: yaml)),
+            let info = try connection.connect().send(.apply(session: session, policy: PolicyText(source: resolvedPolicyPath(file), yaml: yaml)),
                                                      expecting: SessionInfo.self)
             print("session \(info.key) now runs under policy \(info.policy) (\(file))")
         } catch {

@@ -92,9 +92,11 @@ final class DaemonSessionClient: @unchecked Sendable {
         }
     }
 
-    /// The command has exited: end the session through the daemon, or alone without one.
-    func finish() {
-        if let client = lock.withLock({ currentConnection }), (try? ControlClient().send(.end(session: info.key), expecting: SessionInfo.self)) != nil {
+    /// The command has exited (with `exitStatus`, for the audit trail's `session_stop`): end the
+    /// session through the daemon, or alone without one.
+    func finish(exitStatus: Int32) {
+        if let client = lock.withLock({ currentConnection }),
+           (try? ControlClient().send(.end(session: info.key, exitStatus: exitStatus), expecting: SessionInfo.self)) != nil {
             // Print the session's last denials before leaving: they precede its end event.
             let deadline = ContinuousClock.now + .seconds(2)
             while !sawEnd.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(10_000) }

@@ -35,6 +35,16 @@ struct PolicyContextOptions: ParsableArguments {
     }
 }
 
+/// A policy file's path as the daemon records it (the audit trail's `policy_path`): absolute and
+/// with symlinks resolved, so that it names the file whatever directory `ebguard` ran in.
+func resolvedPolicyPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else {
+        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
 /// Who started the session, as opposed to who the process runs as: `sudo ebguard run` runs as
 /// root, but `~` in the policy means the invoking user's home.
 enum SessionUser {

@@ -82,9 +82,10 @@ struct RunCommand: ParsableCommand {
         if !standalone && ControlClient.daemonIsListening() {
             let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
             daemonSession = DaemonSessionClient.register(
-                SessionRequest(name: name ?? Self.sessionName(command[0]), policy: PolicyText(source: policyPath, yaml: yaml),
+                SessionRequest(name: name ?? Self.sessionName(command[0]),
+                               policy: PolicyText(source: resolvedPolicyPath(policyPath), yaml: yaml),
                                home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
-                               quiet: quiet),
+                               quiet: quiet, command: command),
                 requireFull: requireFull, quiet: quiet)
         } else {
             daemonSession = nil
@@ -123,7 +124,7 @@ struct RunCommand: ParsableCommand {
                               workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
                               noNewPrivileges: noNewPrivileges))
         standaloneSession?.session.end()
-        daemonSession?.finish()
+        daemonSession?.finish(exitStatus: status)
         throw ExitCode(status)
     }
 

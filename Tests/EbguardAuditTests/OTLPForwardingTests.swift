@@ -141,6 +141,24 @@ struct OTLPForwardingTests {
         }
     }
 
+    /// The daemon's clean stop: after `finish(through:)`, `run()` delivers through that record
+    /// and returns by itself, nothing left behind.
+    @Test func finishDeliversThroughTheLastRecordAndReturns() async throws {
+        let receiver = try OTLPReceiver()
+        try await receiver.start()
+        let dir = TempDir("otlp-fwd")
+        defer { dir.remove() }
+        let log = try openLog(dir)
+        try await writeRecords(log, 35)
+        let f = forwarder(dir, port: receiver.port)
+        f.finish(through: 35)
+        try await f.run()
+        #expect(f.status.ackedSeq == 35)
+        #expect(try ForwarderState.load(dir.file("state/otlp.state")).ackedSeq == 35)
+        let bodies = try logRecords(try receiver.requests()).map { $0["body"]!["stringValue"]!.stringValue! }
+        try expectCompleteInOrder(bodies, last: 35, log: dir.file("audit.jsonl"))
+    }
+
     @Test func urlParsing() {
         let d = OTLPDestination(url: "https://otel.example.com:4318/v1/logs")!
         #expect(d.host == "otel.example.com" && d.port == 4318 && d.path == "/v1/logs" && d.tls != nil)

@@ -87,6 +87,24 @@ struct SyslogForwardingTests {
         #expect(f.status.lastError?.lowercased().contains("certificate") == true, "\(f.status.lastError ?? "")")
     }
 
+    /// The daemon's clean stop: after `finish(through:)`, `run()` returns once the last record
+    /// settled, so a SIGTERM loses nothing at the collector.
+    @Test func finishDeliversThroughTheLastRecordAndReturns() async throws {
+        let rsyslog = try Rsyslog(tls: nil)
+        try await rsyslog.start()
+        let dir = TempDir("fwd")
+        defer { dir.remove() }
+        let log = try openLog(dir)
+        try await writeRecords(log, 45)
+        let f = forwarder(dir, port: rsyslog.port)
+        f.finish(through: 45)
+        try await f.run()
+        #expect(f.status.ackedSeq == 45)
+        rsyslog.stop()
+        let received = try rsyslog.received()
+        try expectCompleteInOrder(received.map(\.line), sdSeqs: received.map(\.sdSeq), last: 45, log: dir.file("audit.jsonl"))
+    }
+
     @Test func collectorOutageLosesNothingAndKeepsOrder() async throws {
         let rsyslog = try Rsyslog(tls: nil)
         try await rsyslog.start()

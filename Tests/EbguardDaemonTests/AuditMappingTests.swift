@@ -56,9 +56,9 @@ struct AuditMappingTests {
         guard case .decision(let d) = AuditMapping.record(for: event, context: nil) else { Issue.record("no decision"); return }
         #expect(d.kind == .network && d.object == "127.0.0.3:80/tcp" && d.access == "connect" && d.rule == "default")
         #expect(d.network == AuditNetworkTarget(address: "127.0.0.3", port: 80, transport: "tcp"))
-        let v6 = Self.event(.network, action: "connect", object: "[2001:db8:0:0:0:0:0:1]:443", detail: "udp")
+        let v6 = Self.event(.network, action: "connect", object: "[2001:db8::1]:443", detail: "udp")
         guard case .decision(let d6) = AuditMapping.record(for: v6, context: nil) else { Issue.record("no decision"); return }
-        #expect(d6.network == AuditNetworkTarget(address: "2001:db8:0:0:0:0:0:1", port: 443, transport: "udp"))
+        #expect(d6.network == AuditNetworkTarget(address: "2001:db8::1", port: 443, transport: "udp"))
         let unix = Self.event(.network, action: "connect", object: "/run/docker.sock", detail: "unix")
         guard case .decision(let du) = AuditMapping.record(for: unix, context: nil) else { Issue.record("no decision"); return }
         #expect(du.kind == .unix && du.object == "/run/docker.sock" && du.network == nil)
@@ -111,5 +111,44 @@ struct AuditMappingTests {
         var note = start
         note.action = "daemon"
         #expect(AuditMapping.record(for: note, context: nil) == nil)
+    }
+
+    /// An answer to a network ask names the same `addr:port/tcp` as the decision it answers.
+    @Test func aNetworkAnswersObjectMatchesItsDecisionsObject() throws {
+        var asked = Self.event(.network, action: "connect", verdict: "ask", object: "[2001:db8::1]:443", detail: "tcp",
+                               rule: "network[2]")
+        asked.askID = 9
+        guard case .decision(let decision)? = AuditMapping.record(for: asked, context: nil) else {
+            Issue.record("ask not recorded"); return
+        }
+        var answer = Self.event(.decision, action: "answer", verdict: "allow", blocked: false, object: "[2001:db8::1]:443",
+                                detail: "tcp", reason: "answered")
+        answer.askID = 9
+        answer.answeredBy = "alice"
+        guard case .askAnswer(let a)? = AuditMapping.record(for: answer, context: nil) else {
+            Issue.record("answer not recorded"); return
+        }
+        #expect(a.kind == .network && a.object == decision.object && a.object == "[2001:db8::1]:443/tcp", "\(a.object)")
+        #expect(a.pid == 4242 && a.comm == "cat" && a.askID == decision.askID)
+    }
+
+    /// `session_start` and `session_stop` say what ran; `session_stop` how it exited.
+    @Test func sessionsCarryTheirCommandAndTheStopItsExitStatus() {
+        var facts = Self.facts
+        facts.command = ["/usr/bin/make", "-j4", "test"]
+        var start = Self.event(.session, action: "start", verdict: "allow", blocked: false, object: "agent",
+                               detail: "/etc/ebguard/policies/agent.yaml", rule: nil, reason: "start")
+        start.exitCode = 3  // not an exit: a start never carries one
+        guard case .sessionStart(let s)? = AuditMapping.record(for: start, context: AuditContext(facts: facts)) else {
+            Issue.record("no session_start"); return
+        }
+        #expect(s.command == ["/usr/bin/make", "-j4", "test"] && s.exitStatus == nil)
+        var end = start
+        end.action = "end"
+        end.exitCode = 2
+        guard case .sessionStop(let stop)? = AuditMapping.record(for: end, context: AuditContext(facts: facts)) else {
+            Issue.record("no session_stop"); return
+        }
+        #expect(stop.command == facts.command && stop.exitStatus == 2)
     }
 }

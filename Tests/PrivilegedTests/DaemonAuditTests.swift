@@ -64,6 +64,9 @@ extension DaemonHostSuites {
             #expect(start["policy_path"] as? String == file)
             #expect((start["policy_sha256"] as? String)?.count == 64)
             #expect(start["user"] as? String == "root")
+            #expect(start["command"] as? [String] == ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.3/80"], "\(start)")
+            let sessionStop = try #require(mine.last?["data"] as? [String: Any])
+            #expect(sessionStop["exit_status"] as? Int == Int(result.status), "\(sessionStop)")
             let decision = try #require(mine.dropFirst().first?["data"] as? [String: Any])
             #expect(decision["verdict"] as? String == "deny")
             #expect(decision["kind"] as? String == "network")
@@ -228,11 +231,11 @@ extension DaemonHostSuites {
                                               "/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.3/80"])
             #expect(result.status != 0)
 
-            // MSG is the record's exact line: pick it out of each syslog message.
+            // MSG is the UTF-8 BOM and the record's exact line: pick it out of each syslog message.
             func forwarded() -> [[String: Any]] {
                 let text = (try? String(contentsOfFile: received, encoding: .utf8)) ?? ""
                 return jsonLines(text.split(separator: "\n").compactMap { line in
-                    line.range(of: "] {\"data\"").map { String(line[line.index($0.lowerBound, offsetBy: 2)...]) }
+                    line.range(of: "] \u{FEFF}{\"data\"").map { String(line[line.index($0.lowerBound, offsetBy: 3)...]) }
                 }.joined(separator: "\n"))
             }
             #expect(Self.waitUntil { Self.types(forwarded(), session: "forwarded").last == "session_stop" },
