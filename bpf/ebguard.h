@@ -323,7 +323,19 @@ enum eg_tamper {
 	EG_TAMPER_BPFFS = 5,	/* removing or renaming pins in bpffs */
 	EG_TAMPER_MOUNT = 6,	/* mount, umount, move_mount */
 	EG_TAMPER_USERNS = 7,	/* creating a user namespace */
+	EG_TAMPER_SIGIO = 8,	/* a file's owner signal (F_SETOWN, SIOCSPGRP, FIOASYNC) to a task outside */
+	EG_TAMPER_RESUMED = 9,	/* a held exec resumed without ebguard's answer: killed */
+	EG_TAMPER_TTY = 10,	/* TIOCSTI/TIOCLINUX: typing into a terminal */
+	EG_TAMPER_CHROOT = 11,	/* chroot, pivot_root */
+	EG_TAMPER_KERNEL = 12,	/* module/kexec loading, raw I/O and other lockdown-guarded acts, keys */
+	EG_TAMPER_CLONE = 13,	/* clone into another cgroup or into new namespaces */
 };
+
+/*
+ * eg_held values are the session id; ebguard sets this bit once it has answered
+ * "allow", just before SIGCONT. A held task found running without it is killed.
+ */
+#define EG_HELD_ANSWERED (1ULL << 63)
 
 /* EG_EVENT_TAMPER: always denied. */
 struct eg_tamper_event {

@@ -118,6 +118,12 @@ public struct DecisionEvent: Sendable, Equatable {
         case EG_TAMPER_BPFFS.rawValue: "removing ebguard's pins in bpffs"
         case EG_TAMPER_MOUNT.rawValue: "mount/umount"
         case EG_TAMPER_USERNS.rawValue: "creating a user namespace"
+        case EG_TAMPER_SIGIO.rawValue: "owner signal (F_SETOWN/SIOCSPGRP) to"
+        case EG_TAMPER_RESUMED.rawValue: "resuming a held exec without ebguard's answer (killed):"
+        case EG_TAMPER_TTY.rawValue: "typing into a terminal (TIOCSTI/TIOCLINUX)"
+        case EG_TAMPER_CHROOT.rawValue: "chroot/pivot_root"
+        case EG_TAMPER_KERNEL.rawValue: "loading kernel code or raw kernel access (modules, kexec, lockdown, keys)"
+        case EG_TAMPER_CLONE.rawValue: "clone into another cgroup or new namespaces"
         default: "tampering (\(what))"
         }
     }

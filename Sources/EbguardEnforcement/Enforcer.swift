@@ -57,7 +57,8 @@ public final class Enforcer {
             coverage.execAndFile = try ensure(object: "exec") { try $0.attach() } && ensure(object: "file") { try $0.attach() }
             coverage.unixSockets = try ensure(object: "unix") { try $0.attach() }
             // The file object's open hook carries the cgroup and bpffs write guard (bpf/lib/guard.h).
-            coverage.selfProtection = try ensure(object: "tamper") { try $0.attach() } && coverage.execAndFile
+            coverage.selfProtection = try ensure(object: "tamper") { try $0.attach() }
+                && ensure(object: "contain") { try $0.attach() } && coverage.execAndFile
         } else {
             coverage.observedExec = try ensure(object: "observe") { try $0.attach() }
         }
