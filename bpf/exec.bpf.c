@@ -47,9 +47,14 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 		      EG_EXEC_MASK, true);
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct task_struct *task = bpf_get_current_task_btf();
 
-		/* Marked held first: from here only ebguard, outside the session, may SIGCONT it. */
-		if (bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0 &&
+		/*
+		 * Marked held first: from here only ebguard's answer lets it run (tamper.bpf.c).
+		 * A traced task is not held: its tracer sees the SIGSTOP first and may drop it.
+		 */
+		if (!BPF_CORE_READ(task, ptrace) &&
+		    bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0 &&
 		    bpf_send_signal(EG_SIGSTOP) == 0) {
 			v.d.reason = EG_REASON_HELD;
 			eg_emit_to(s, EG_EVENT_EXEC, session_id, session, &v, 0, true);

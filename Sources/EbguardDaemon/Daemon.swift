@@ -308,8 +308,9 @@ public final class Daemon {
         guard let managed = sessions[sessionID] else { return }
         let policy = managed.policy
         let mailbox = self.mailbox
+        let answers = enforcer.holdAnswers
         DispatchQueue.global().async {
-            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, holdAsks: true)
+            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, answers: answers, holdAsks: true)
             mailbox.post(.holdResolved(sessionID: sessionID, pid: pid, path: path, outcome: outcome, afterRestart: afterRestart))
         }
     }

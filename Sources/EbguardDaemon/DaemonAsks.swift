@@ -166,10 +166,7 @@ extension Daemon {
     }
 
     func finishHeld(_ pids: [pid_t], allow: Bool) {
-        for pid in pids {
-            kill(pid, allow ? SIGCONT : SIGKILL)
-            enforcer.releaseHold(pid: pid)
-        }
+        for pid in pids { enforcer.holdAnswers.answer(pid: pid, allow: allow) }
     }
 
     private func publishAnswerEvent(_ managed: ManagedSession, pid: UInt32, comm: String, kind: String, object: String,

@@ -165,6 +165,9 @@ public final class Enforcer {
         return held.map { (pid_t($0.key), $0.value) }
     }
 
+    /// How to resume or kill a held exec (through a pidfd, marking the answer for the kernel).
+    public var holdAnswers: HeldExec.HoldAnswers { HeldExec.HoldAnswers(heldMap: mapPath("eg_held")) }
+
     /// Forgets that `pid` is held for a decision (once ebguard has resumed or killed it).
     public func releaseHold(pid: pid_t) {
         _ = try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_held")).delete(UInt32(pid))

@@ -1,4 +1,6 @@
+import EbguardBPF
 import EbguardPolicy
+import EbguardSystem
 import Foundation
 import Glibc
 
@@ -35,7 +37,7 @@ public enum HeldExec {
 
     /// Resolves the hold of `pid`, which was exec'ing `path`. Fails closed: a process that
     /// can't be read, or that is found running (someone resumed it early), is killed.
-    public static func resolve(pid: pid_t, path: String, policy: CompiledPolicy,
+    public static func resolve(pid: pid_t, path: String, policy: CompiledPolicy, answers: HoldAnswers,
                                timeout: Duration = .seconds(2), holdAsks: Bool = false) -> Outcome? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
@@ -43,13 +45,13 @@ public enum HeldExec {
         while state(of: pid) != "T" {
             guard state(of: pid) != nil else { return nil }  // gone already
             guard clock.now < deadline else {
-                kill(pid, SIGKILL)
+                answers.answer(pid: pid, allow: false)
                 return Outcome(pid: pid, argv: [], decision: Decision(.deny, nil), resumed: false)
             }
             usleep(1_000)
         }
         guard let argv = commandLine(of: pid) else {
-            kill(pid, SIGKILL)
+            answers.answer(pid: pid, allow: false)
             return Outcome(pid: pid, argv: [], decision: Decision(.deny, nil), resumed: false)
         }
         let decision = policy.decideExec(path: path, argv: argv)
@@ -58,9 +60,37 @@ public enum HeldExec {
                            executable: FileIdentity.of(path: "/proc/\(pid)/exe"))
         }
         let allowed = decision.verdict == .allow || decision.verdict == .audit
-        kill(pid, allowed ? SIGCONT : SIGKILL)
-        return Outcome(pid: pid, argv: argv, decision: decision, resumed: allowed)
+        let resumed = answers.answer(pid: pid, allow: allowed)
+        return Outcome(pid: pid, argv: argv, decision: decision, resumed: resumed)
     }
+
+    /// ebguard's answers to held execs, in the kernel's terms (eg_held, tamper.bpf.c).
+    public struct HoldAnswers: Sendable {
+        let heldMap: String
+
+        /// `heldMap`: the pinned eg_held map.
+        public init(heldMap: String) { self.heldMap = heldMap }
+
+        /// Resumes (allow) or kills the exec held in `pid`; true when it was resumed. Goes through a
+        /// pidfd, and only while eg_held still names `pid`: the kernel drops an entry when its
+        /// process dies, before the pid can be reused, so an entry found after pidfd_open proves the
+        /// pidfd is the held process. An allow is marked in the entry before SIGCONT: the kernel
+        /// kills a held task that runs without that mark.
+        @discardableResult
+        public func answer(pid: pid_t, allow: Bool) -> Bool {
+            guard let map = try? BPFMap<UInt32, UInt64>(pinnedAt: heldMap),
+                  let process = try? ProcessHandle(pid: pid) else { return false }
+            guard let held = try? map.lookup(UInt32(pid)) else { return false }
+            var resume = allow
+            if resume && (try? map.update(UInt32(pid), held | HeldExec.answered)) == nil { resume = false }
+            let sent = (try? process.signal(resume ? SIGCONT : SIGKILL)) != nil
+            _ = try? map.delete(UInt32(pid))
+            return resume && sent
+        }
+    }
+
+    /// EG_HELD_ANSWERED (bpf/ebguard.h): the bit an allow sets in a held exec's eg_held value.
+    static let answered = UInt64(EG_HELD_ANSWERED)
 
     /// The state letter of /proc/PID/stat ("R", "S", "T"...), nil when the process is gone.
     static func state(of pid: pid_t) -> String? {

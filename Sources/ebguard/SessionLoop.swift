@@ -14,8 +14,8 @@ struct StandaloneEvents {
 
     /// Decides an exec held for its argv rules, and says so when it is refused.
     private func resolveHold(_ event: DecisionEvent) {
-        let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy)
-        enforcer.releaseHold(pid: pid_t(event.pid))
+        let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy,
+                                       answers: enforcer.holdAnswers)
         guard let outcome, !outcome.resumed, !quiet else { return }
         let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
         let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"

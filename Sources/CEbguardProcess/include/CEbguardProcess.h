@@ -47,4 +47,9 @@ int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
  * module has no malloc.h). */
 void eg_release_free_memory(void);
 
+/* pidfd_open(2) and pidfd_send_signal(2) (glibc 2.36 has wrappers, Swift's Glibc module does
+ * not import <sys/pidfd.h>). Return a descriptor / 0, or -errno. */
+int eg_pidfd_open(pid_t pid);
+int eg_pidfd_send_signal(int pidfd, int sig);
+
 #endif
