@@ -89,8 +89,15 @@ public final class Enforcer {
             .filter { $0 != EmbeddedObjects.generation }
         for other in others {
             let directory = pinBase + "/" + other
-            if let sessions = try? BPFMap<UInt64, eg_session>(pinnedAt: directory + "/eg_sessions"),
-               let live = try? sessions.keys(), !live.isEmpty { continue }
+            // Only a sessions map read empty (or never pinned) proves a build idle. One that
+            // cannot be opened or read (another ABI, a descriptor limit) may have live sessions,
+            // whose enforcement the unpin would detach: it is in use.
+            let sessions = directory + "/eg_sessions"
+            if access(sessions, F_OK) == 0 {
+                guard (try? PinnedMapContents.isEmpty(at: sessions)) == true else { continue }
+            } else if errno != ENOENT {
+                continue
+            }
             for pin in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
                 unlink(directory + "/" + pin)
             }
