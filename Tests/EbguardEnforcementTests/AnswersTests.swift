@@ -86,8 +86,10 @@ import Testing
             (AF_INET, [127, 0, 0, 3], 80, "127.0.0.3:80"),
             (AF_INET, [255, 255, 255, 255], 65535, "255.255.255.255:65535"),
             (AF_INET, [0, 0, 0, 0], 0, "0.0.0.0:0"),
-            (AF_INET6, [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1], 443, "[2001:db8:0:0:0:0:0:1]:443"),
-            (AF_INET6, [0xfe, 0x80] + Array(repeating: 0, count: 12) + [0xab, 0xcd], 53, "[fe80:0:0:0:0:0:0:abcd]:53"),
+            // RFC 5952: the canonical, shortest text (IPv6TextTests has the rules).
+            (AF_INET6, [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [1], 443, "[2001:db8::1]:443"),
+            (AF_INET6, [0xfe, 0x80] + Array(repeating: 0, count: 12) + [0xab, 0xcd], 53, "[fe80::abcd]:53"),
+            (AF_INET6, Array(repeating: 0, count: 15) + [1], 9, "[::1]:9"),
         ]
         for (family, address, port, text) in cases {
             let decision = try #require(withUnsafeBytes(of: networkEvent(family: family, address: address, port: port)) {
