@@ -52,7 +52,15 @@ final class AuditTailReader {
 
     private func readCurrent(into out: inout [AuditStoredRecord], max: Int, limit: UInt64) throws(AuditIOError) {
         guard let fd = current else { return }
-        let bytes = try fd.read(from: offset, max: 4 << 20)
+        // About what a batch needs (records are ~0.5 KiB), more only for a line longer than that:
+        // reading 4 MiB per batch of 100 made a backlog drain at a few thousand records a second,
+        // too slow for a stop that must deliver everything.
+        var size = Swift.max(64 << 10, max * 2048)
+        var bytes = try fd.read(from: offset, max: size)
+        while AuditLines(bytes).lines.isEmpty, bytes.count == size, size < 64 << 20 {
+            size *= 4
+            bytes = try fd.read(from: offset, max: size)
+        }
         let split = AuditLines(bytes)
         for range in split.lines {
             guard out.count < max else { return }

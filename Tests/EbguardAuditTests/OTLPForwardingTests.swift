@@ -105,7 +105,8 @@ struct OTLPForwardingTests {
             try await expectEventually(20, "error \(first.status.lastError ?? "-")") { first.status.ackedSeq == 30 }
             receiver.stop()  // outage: records keep coming, nothing is acknowledged
             try await writeRecords(log, 20, from: 30)
-            try await expectEventually(5) { first.status.lastError != nil }
+            // The default window: on a 2-CPU host busy with other suites, 5 s was once too short.
+            try await expectEventually { first.status.lastError != nil }
             #expect(first.status.ackedSeq == 30 && first.status.lag == 20)
         }
         // The daemon restarts during the outage; the collector comes back; a new forwarder
