@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <grp.h>
 #include <malloc.h>
@@ -22,6 +23,34 @@
 #define SYS_close_range 436
 #endif
 
+/*
+ * Leaves the capabilities not in `keep` out of every set a later exec draws from:
+ * the bounding set (what a root exec gets), the inheritable and the ambient sets.
+ * Runs before the ids change, while the child still holds CAP_SETPCAP.
+ */
+static int eg_limit_capabilities(unsigned long long keep)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+			if (errno == EINVAL)
+				break;	/* past the kernel's last capability */
+			return -1;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return -1;
+	if (syscall(SYS_capget, &header, data) != 0)
+		return -1;
+	data[0].inheritable &= (unsigned int)keep;
+	data[1].inheritable &= (unsigned int)(keep >> 32);
+	return syscall(SYS_capset, &header, data) == 0 ? 0 : -1;
+}
+
 /* Runs in the child: only async-signal-safe calls from here to exec. */
 static void eg_child(const struct eg_spawn_request *request, int report_fd)
 {
@@ -34,6 +63,8 @@ static void eg_child(const struct eg_spawn_request *request, int report_fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	if (request->cwd && chdir(request->cwd) != 0)
+		goto fail;
+	if (request->limit_caps && eg_limit_capabilities(request->keep_caps) != 0)
 		goto fail;
 	if (request->set_ids) {
 		if (setgroups(request->group_count, request->groups) != 0)

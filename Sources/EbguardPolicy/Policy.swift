@@ -11,6 +11,9 @@ public struct Policy: Sendable, Hashable {
     public var defaults: PolicyDefaults
     /// Whether the session runs with `PR_SET_NO_NEW_PRIVS` (no setuid gains). Default true.
     public var noNewPrivs: Bool
+    /// Capabilities the session keeps (`Capability.names`); every other one is dropped from its
+    /// bounding set before the command starts. Default none.
+    public var capabilities: [String] = []
     /// Seconds an `ask` waits for a human. Default 120.
     public var askTimeout: Int
     /// What an unanswered `ask` becomes. Default deny.

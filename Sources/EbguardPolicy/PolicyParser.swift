@@ -4,7 +4,7 @@ import Yams
 extension Policy {
     /// The top-level keys of a version 1 policy.
     static let topLevelKeys = [
-        "version", "name", "description", "defaults", "no_new_privs", "ask_timeout", "on_timeout",
+        "version", "name", "description", "defaults", "no_new_privs", "capabilities", "ask_timeout", "on_timeout",
         "exec", "file", "network",
     ]
 
@@ -111,6 +111,9 @@ struct PolicyParser {
         }
         if let node = f["no_new_privs"] {
             policy.noNewPrivs = reader.boolean(node, "no_new_privs") ?? true
+        }
+        if let node = f["capabilities"], let kept = capabilities(node) {
+            policy.capabilities = kept
         }
         if let node = f["ask_timeout"], let seconds = reader.integer(node, "ask_timeout") {
             if (1...Policy.maxAskTimeout).contains(seconds) {

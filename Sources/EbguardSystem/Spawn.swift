@@ -31,6 +31,10 @@ public struct SpawnRequest {
     public var workingDirectory: String?
     public var user: UserIdentity?
     public var noNewPrivileges: Bool
+    /// Capabilities (bit N: capability N) left in the bounding, inheritable and ambient sets;
+    /// every other one is dropped before exec, so not even a root program gets it back. nil:
+    /// the sets are left as they are.
+    public var keptCapabilities: UInt64? = nil
 
     public init(executable: String, arguments: [String], environment: [String: String],
                 workingDirectory: String? = nil, user: UserIdentity? = nil, noNewPrivileges: Bool = true) {
@@ -83,6 +87,8 @@ extension Cgroup {
                                 spawn.group_count = groupPointer.count
                             }
                             spawn.no_new_privs = request.noNewPrivileges ? 1 : 0
+                            spawn.limit_caps = request.keptCapabilities == nil ? 0 : 1
+                            spawn.keep_caps = request.keptCapabilities ?? 0
                             return eg_spawn(&spawn)
                         }
                     }

@@ -93,6 +93,7 @@ struct RunCommand: ParsableCommand {
         // The daemon compiles what it installs; only a session of our own needs the compiled form.
         var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
         let noNewPrivileges = parsed!.noNewPrivs
+        let keptCapabilities = Capability.mask(parsed!.capabilities)
         // Neither form is kept longer than needed: with a large policy they are most of our memory.
         parsed = nil
         let standaloneSession = compiled.map(startStandalone)
@@ -119,10 +120,12 @@ struct RunCommand: ParsableCommand {
         // Parsing and compiling a large policy leaves most of its memory free but held by malloc;
         // the session may run for hours, so hand it back before it starts.
         ProcessMemory.releaseFree()
-        let status = SessionLoop(cgroup: cgroup, ring: ring)
-            .run(SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
-                              workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
-                              noNewPrivileges: noNewPrivileges))
+        var spawn = SpawnRequest(executable: command[0], arguments: command, environment: childEnvironment,
+                                 workingDirectory: workspace, user: identity.uid == 0 && user == nil ? nil : identity,
+                                 noNewPrivileges: noNewPrivileges)
+        // Root in a session keeps only the capabilities the policy names (`capabilities:`).
+        spawn.keptCapabilities = keptCapabilities
+        let status = SessionLoop(cgroup: cgroup, ring: ring).run(spawn)
         standaloneSession?.session.end()
         daemonSession?.finish(exitStatus: status)
         throw ExitCode(status)

@@ -1,4 +1,5 @@
 import EbguardBPF
+import EbguardPolicy
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
@@ -62,7 +63,9 @@ struct RootContainmentTests {
     @Test(arguments: [nil, "nobody"])
     func rootAndTerminalEscapesAreRefused(user: String?) throws {
         let session = ContainedSession(user: user)
-        let result = try session.run(Self.script, [try Cgroup.mountPoint()])
+        // Every capability kept: the kernel hooks refuse these whatever root still holds.
+        let all = "capabilities: [\(Capability.names.joined(separator: ", "))]\n"
+        let result = try session.run(Self.script, [try Cgroup.mountPoint()], rules: all)
         let lines = Dictionary(result.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
             let parts = line.split(separator: "=", maxSplits: 1)
             return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
@@ -80,5 +83,34 @@ struct RootContainmentTests {
             #expect(result.stderr.contains("loading kernel code"), "\(result.stderr)")
         }
         #expect(result.stderr.contains("typing into a terminal (TIOCSTI/TIOCLINUX)"), "\(result.stderr)")
+    }
+    /// Class 7's first line: a session keeps only the capabilities its policy names, in every
+    /// set an exec draws from, so a root session is root without root's powers.
+    @Test(arguments: [nil, "nobody"], ["", "capabilities: [net_bind_service]\n"])
+    func aSessionKeepsOnlyTheCapabilitiesItsPolicyNames(user: String?, rules: String) throws {
+        let script = #"""
+        import ctypes, os, socket
+        libc = ctypes.CDLL(None, use_errno=True)
+        for line in open('/proc/self/status'):
+            if line.startswith(('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')):
+                print(line.replace(':\t', '=').strip(), flush=True)
+        handle = ctypes.create_string_buffer(136)
+        ctypes.c_uint.from_buffer(handle).value = 128
+        mount_id = ctypes.c_int()
+        target = '/tmp/eg-handle-%d' % os.getpid()  # tmpfs has file handles; 9p (the shared root) has none
+        open(target, 'w').close()
+        named = libc.name_to_handle_at(-100, target.encode(), handle, ctypes.byref(mount_id), 0)
+        fd = libc.open_by_handle_at(-100, handle, 0) if named == 0 else -1
+        print('open_by_handle=%d' % (0 if fd >= 0 else ctypes.get_errno()), flush=True)
+        print('unshare_ns=%d' % (0 if libc.unshare(0x04000000) == 0 else ctypes.get_errno()), flush=True)
+        """#
+        let result = try ContainedSession(user: user).run(script, rules: rules)
+        let keep = rules.isEmpty ? "0000000000000000" : "0000000000000400"
+        #expect(result.stdout.contains("CapBnd=\(keep)"), "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("CapInh=0000000000000000"), "\(result.stdout)")
+        #expect(result.stdout.contains("CapAmb=0000000000000000"), "\(result.stdout)")
+        #expect(result.stdout.contains("CapEff=\(user == nil ? keep : "0000000000000000")"), "\(result.stdout)")
+        #expect(result.stdout.contains("open_by_handle=\(EPERM)"), "\(result.stdout)")
+        #expect(result.stdout.contains("unshare_ns=\(EPERM)"), "\(result.stdout)")
     }
 }

@@ -19,6 +19,8 @@ struct eg_spawn_request {
 	const gid_t *groups;
 	size_t group_count;
 	int no_new_privs;		/* PR_SET_NO_NEW_PRIVS before exec */
+	int limit_caps;			/* keep only keep_caps in the bounding, inheritable and ambient sets */
+	unsigned long long keep_caps;	/* bit N: capability N (CAP_CHOWN is 0) */
 };
 
 /*
