@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
                                                             "EbguardDaemon", "EbguardEnforcement", "EbguardPolicy", "EbguardAudit"]),
         .testTarget(name: "NetworkTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardTestSupport"]),
-        .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardTestSupport"]),
+        .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardPolicy",
+                                                               "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
                                                     "EbguardDaemon"]),
     ]

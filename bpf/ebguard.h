@@ -127,6 +127,7 @@ enum eg_reason {
 	EG_REASON_HELD = 6,		/* exec allowed but stopped (SIGSTOP): userspace checks argv */
 	EG_REASON_OBSERVED = 7,		/* seen by a tracepoint on a degraded kernel: not decided */
 	EG_REASON_ANSWERED = 8,		/* an operator's answer to an ask rule decided (eg_*_answers) */
+	EG_REASON_SOCKET = 9,		/* a socket no address rule can judge (raw, packet, SCTP, ...): EG_UNIX_LEN_SOCKETS */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -137,12 +138,14 @@ struct eg_session {
 };
 #define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
 #define EG_SESSION_PROCESS_EVENTS 0x2	/* report process life (process.bpf.c): the daemon's sessions */
+#define EG_SESSION_FILE_EXEC 0x4	/* file `exec` kind can refuse: judge executable mappings (file.bpf.c) */
 
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */
 	EG_PATH_SUBTREE = 2,	/* "/dir/ **": /dir and all below; "" (len 0) is the root */
 	EG_PATH_NAME = 3,	/* a final component: .env */
 	EG_PATH_LOADED = 4,	/* marker, path "" (len 0): every rule of this (policy, domain) is in */
+	EG_PATH_ANCESTOR = 5,	/* a directory with exact/subtree file rules below it: their verdicts, for renames */
 };
 
 /*
@@ -241,6 +244,11 @@ struct eg_net_rules {
 };
 
 #define EG_UNIX_PATH_MAX 108
+/* eg_unix_key.len flags. SUBTREE: path is a directory, the key matches every socket
+ * below it ("" is the root). SOCKETS: the one key per policy (path empty) whose value
+ * decides sockets no address rule can judge (lib/sock_match.h). */
+#define EG_UNIX_LEN_SUBTREE 0x80000000u
+#define EG_UNIX_LEN_SOCKETS 0x40000000u
 struct eg_unix_key {
 	__u32 policy_id;
 	__u32 len;

@@ -141,9 +141,11 @@ extension Daemon {
                 let host = entry.request.object.split(separator: ":").dropLast().joined(separator: ":")
                     .trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
                 let prefix = destination.family == UInt8(AF_INET6) ? 128 : 32
-                let proto = destination.protocolNumber == 17 ? "udp" : "tcp"
+                let proto = destination.protocolNumber == 17 ? "udp" : [1, 58].contains(destination.protocolNumber) ? "icmp" : "tcp"
+                // ICMP has no ports (the parser refuses them on an icmp rule).
+                let ports = proto == "icmp" ? "" : ", ports: [\(destination.port)]"
                 try overlays.append(policy: managed.policy.name, domain: "network",
-                                    rule: "{ action: \(allow ? "allow" : "deny"), cidr: \(OverlayStore.scalar("\(host)/\(prefix)")), ports: [\(destination.port)], protocol: \(proto) }",
+                                    rule: "{ action: \(allow ? "allow" : "deny"), cidr: \(OverlayStore.scalar("\(host)/\(prefix)"))\(ports), protocol: \(proto) }",
                                     comment: "#\(entry.request.id) answered by \(who)")
             }
         }
@@ -220,7 +222,7 @@ extension Daemon {
         if bytes.count == 16 {
             if bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] { bytes = Array(bytes.suffix(4)) } else { family = UInt8(AF_INET6) }
         }
-        return DecisionEvent.Destination(family: family, protocolNumber: proto == .udp ? 17 : 6, port: port,
+        return DecisionEvent.Destination(family: family, protocolNumber: proto.ipProtocol(ipv4: family == UInt8(AF_INET)), port: port,
                                          address: bytes + Array(repeating: 0, count: 16 - bytes.count))
     }
 

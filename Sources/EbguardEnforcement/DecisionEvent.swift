@@ -79,8 +79,11 @@ public struct DecisionEvent: Sendable, Equatable {
             verdict = Self.verdict(event.verdict)
             blocked = event.ret != 0
             rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : "network[\(event.rule)]"
-            object = isUnix ? string(fromCArray: event.unix_path) : Self.endpoint(event)
-            detail = isUnix ? "unix" : (event.protocol == 17 ? "udp" : "tcp")
+            let isSocket = event.reason == UInt8(EG_REASON_SOCKET.rawValue)
+            // A socket() refused for want of a destination: the family and type (in port) say what.
+            object = isUnix ? string(fromCArray: event.unix_path)
+                : isSocket ? "socket(family \(event.family), type \(event.port), protocol \(event.protocol))" : Self.endpoint(event)
+            detail = isUnix ? "unix" : isSocket ? "socket" : Self.protocolName(event.protocol)
             reason = event.reason
             accessMask = 0
             inode = 0
@@ -133,7 +136,7 @@ public struct DecisionEvent: Sendable, Equatable {
         switch kind {
         case .exec: "exec"
         case .file: detail.split(separator: ",").allSatisfy { $0 == "read" || $0 == "write" } ? "open" : String(detail.split(separator: ",").first ?? "open")
-        case .network, .unix: "connect"
+        case .network, .unix: detail == "socket" ? "create" : "connect"
         case .tamper: "tamper"
         }
     }
@@ -153,6 +156,7 @@ public struct DecisionEvent: Sendable, Equatable {
         case EG_REASON_HELD.rawValue: "held"
         case EG_REASON_OBSERVED.rawValue: "observed"
         case EG_REASON_ANSWERED.rawValue: "answered"
+        case EG_REASON_SOCKET.rawValue: "socket"
         default: "reason-\(reason)"
         }
     }
@@ -255,6 +259,15 @@ public struct DecisionEvent: Sendable, Equatable {
 
     /// `1.2.3.4:80` or `[2001:db8::1]:443`: every denied connect is rendered, so by
     /// hand into bytes (`String(_:radix:)` per part cost more than the rest of the decoding).
+    private static func protocolName(_ number: UInt8) -> String {
+        switch number {
+        case 17: "udp"
+        case 1, 58: "icmp"
+        case 6: "tcp"
+        default: "protocol \(number)"
+        }
+    }
+
     private static func endpoint(_ event: eg_net_event) -> String {
         var text: [UInt8] = []
         text.reserveCapacity(48)

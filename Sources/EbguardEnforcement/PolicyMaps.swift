@@ -18,8 +18,9 @@ public struct PolicyMaps {
     public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
     public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
     public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
-    /// Unix socket subtree rules, which the kernel-side encoding cannot express yet: named
-    /// (`network[10] (agent.yaml:194:5)`) so they are said out loud, never silently dropped.
+    /// Rules the kernel-side encoding cannot express, named (`network[10] (agent.yaml:194:5)`)
+    /// so they are said out loud, never silently dropped. Empty since Unix subtree rules are
+    /// enforced; kept so a future gap has a place to be reported.
     public let unenforced: [String]
 
     public struct CompileError: Error, CustomStringConvertible, Equatable {
@@ -37,15 +38,26 @@ public struct PolicyMaps {
         session.default_verdict = (policy.defaults.exec.kernelValue, policy.defaults.file.kernelValue,
                                    policy.defaults.network.kernelValue)
         session.flags = (auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0) | (processEvents ? UInt8(EG_SESSION_PROCESS_EVENTS) : 0)
+            | (Self.fileExecCanRefuse(policy) || auditAllows ? UInt8(EG_SESSION_FILE_EXEC) : 0)
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
         loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { [paths] domain in
             let key = Self.key(policyID: policyID, domain: UInt8(domain.rawValue), kind: UInt8(EG_PATH_LOADED.rawValue), path: "")
-            return (key, Self.lengths(of: paths.map(\.key).filter { $0.domain == key.domain }))
+            // Ancestor keys are looked up by renames alone, never by the matcher: leaving their
+            // lengths out keeps opens and execs from probing for them.
+            return (key, Self.lengths(of: paths.map(\.key).filter {
+                $0.domain == key.domain && $0.kind != UInt8(EG_PATH_ANCESTOR.rawValue)
+            }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
         (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
+    }
+
+    /// Whether the file domain's `exec` kind can say anything but allow: only then does the
+    /// kernel judge executable mappings (every exec maps several libraries).
+    static func fileExecCanRefuse(_ policy: CompiledPolicy) -> Bool {
+        policy.defaults.file != .allow || policy.file.contains { $0.access.contains(.exec) && $0.verdict != .allow }
     }
 
     // MARK: paths
@@ -93,6 +105,20 @@ public struct PolicyMaps {
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             merge(slot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
         }
+        // Every directory above an exact or subtree file rule answers, when it is renamed,
+        // for the rules below it (bpf/lib/path_ancestor.h): per kind, the strongest of them.
+        for rule in policy.file {
+            let path: String
+            switch rule.matcher {
+            case .exact(let p), .subtree(let p): path = p
+            case .basename: continue  // a name moves with its file: the rule still applies
+            }
+            let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
+            for ancestor in Self.ancestors(of: path) {
+                merge(PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_ANCESTOR.rawValue), path: ancestor),
+                      access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+            }
+        }
         // The two loaded markers share the map with the rules.
         try checkCapacity(creators, reserved: 2, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
                           what: "path entries (exec and file rules merged per path, and 2 markers)")
@@ -112,6 +138,18 @@ public struct PolicyMaps {
             entries.append((key, rule))
         }
         return entries
+    }
+
+    /// The directories strictly above `path` ("/a/b/c": "/a/b", "/a"), without the root, which
+    /// cannot be renamed.
+    static func ancestors(of path: String) -> [String] {
+        var result: [String] = []
+        var bytes = Array(path.utf8)
+        while let slash = bytes.lastIndex(of: UInt8(ascii: "/")), slash > 0 {
+            bytes = Array(bytes[..<slash])
+            result.append(String(decoding: bytes, as: UTF8.self))
+        }
+        return result
     }
 
     /// The key of one path string: its length and `eg_path_hash` (the C definition in ebguard.h,
@@ -188,7 +226,7 @@ public struct PolicyMaps {
             let match = rule.address!
             let ranges = match.ports.isAny ? [(UInt16(0), UInt16.max)] : match.ports.ranges.map { ($0.low, $0.high) }
             return ranges.map { low, high in
-                eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol,
+                eg_net_rule(port_lo: low, port_hi: high, protocol: match.protocol.ipProtocol(ipv4: match.network.address.isIPv4),
                             verdict: rule.verdict.kernelValue, rule: UInt16(rule.id.index))  // checkRuleIndices
             }
         }
@@ -229,27 +267,53 @@ public struct PolicyMaps {
         -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
         var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
         var creators: [RuleID] = []  // the rule that made each entry
-        var unenforced: [String] = []
         for rule in policy.unixRules {
-            guard case .exact(let path)? = rule.unix else {
-                unenforced.append("\(rule.id) (\(rule.location))")
-                continue
+            // Exact names as bound; a subtree is its directory with EG_UNIX_LEN_SUBTREE ("" for
+            // `/**`), which the kernel looks up for each '/' of the name, deepest first.
+            var (path, flag): (String, UInt32)
+            switch rule.unix {
+            case .exact(let p)?: (path, flag) = (p, 0)
+            case .subtree(let p)?: (path, flag) = (p == "/" ? "" : p, EG_UNIX_LEN_SUBTREE)
+            default: continue  // `name:` is not in the unix grammar
             }
             guard path.utf8.count < Int(EG_UNIX_PATH_MAX) else {
                 throw CompileError(rule: "\(rule.id)", message: "socket path longer than \(EG_UNIX_PATH_MAX - 1) bytes")
             }
             var key = eg_unix_key()
             key.policy_id = policyID
-            key.len = UInt32(path.utf8.count)
+            key.len = UInt32(path.utf8.count) | flag
             withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
             let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue,
                                     rule: UInt16(rule.id.index))  // checkRuleIndices
-            if entries[path] == nil { creators.append(rule.id) }
-            if let existing = entries[path], existing.rule.verdict >= value.verdict { continue }
-            entries[path] = (key, value)
+            let slot = (flag == 0 ? "=" : "/") + path
+            if entries[slot] == nil { creators.append(rule.id) }
+            if let existing = entries[slot], existing.rule.verdict >= value.verdict { continue }
+            entries[slot] = (key, value)
         }
-        try checkCapacity(creators, limit: Int(EG_UNIX_RULES_MAX), map: "eg_unix_rules", what: "unix socket paths")
-        return (entries.keys.sorted().map { entries[$0]! }, unenforced)
+        try checkCapacity(creators, reserved: 1, limit: Int(EG_UNIX_RULES_MAX), map: "eg_unix_rules",
+                          what: "unix socket paths (and 1 entry for sockets no rule can judge)")
+        return (entries.keys.sorted().map { entries[$0]! } + [socketsEntry(policy, policyID: policyID)], [])
+    }
+
+    /// The verdict on sockets no address rule can judge (raw, packet, SCTP, DCCP, other
+    /// families; lib/sock_match.h): the network default when it refuses; else deny when any
+    /// address rule denies or asks, which such a socket could walk around (named as the
+    /// deciding rule); else the default (allow or audit). An ask cannot be answered for a
+    /// socket without a destination: it is a deny.
+    static func socketsEntry(_ policy: CompiledPolicy, policyID: UInt32) -> (key: eg_unix_key, rule: eg_net_rule) {
+        var key = eg_unix_key()
+        key.policy_id = policyID
+        key.len = EG_UNIX_LEN_SOCKETS
+        let deny = Verdict.deny.kernelValue
+        var value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: policy.defaults.network.kernelValue,
+                                rule: UInt16(EG_RULE_DEFAULT))
+        if policy.defaults.network == .deny || policy.defaults.network == .ask {
+            value.verdict = deny
+        } else if let fenced = policy.addressRules.first(where: { $0.verdict == .deny || $0.verdict == .ask }) {
+            value.verdict = deny
+            value.rule = UInt16(fenced.id.index)
+        }
+        return (key, value)
     }
 }
 
@@ -305,11 +369,13 @@ extension Verdict {
 }
 
 extension NetworkProtocol {
-    /// IPPROTO_TCP, IPPROTO_UDP, or 0 for any.
-    var ipProtocol: UInt8 {
+    /// IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (IPPROTO_ICMPV6 for IPv6), or 0 for any: the
+    /// socket's protocol as the kernel reports it.
+    public func ipProtocol(ipv4: Bool) -> UInt8 {
         switch self {
         case .tcp: 6
         case .udp: 17
+        case .icmp: ipv4 ? 1 : 58
         case .any: 0
         }
     }

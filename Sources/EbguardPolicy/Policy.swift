@@ -117,10 +117,12 @@ public struct FileRule: Sendable, Hashable {
     }
 }
 
-/// `tcp`, `udp` or `any` in a network rule.
+/// `tcp`, `udp`, `icmp` or `any` in a network rule.
 public enum NetworkProtocol: String, Sendable, Hashable, CaseIterable, Codable {
     case tcp
     case udp
+    /// ICMP "ping" sockets (ICMPv6 for IPv6 rules); raw sockets are never judged by address.
+    case icmp
     case any
 
     /// Whether a rule with this protocol applies to a connection using `transport`.
@@ -133,6 +135,7 @@ public enum NetworkProtocol: String, Sendable, Hashable, CaseIterable, Codable {
 public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable {
     case tcp
     case udp
+    case icmp
 }
 
 /// What a network rule matches: an address prefix with ports and protocol, or a Unix socket path.

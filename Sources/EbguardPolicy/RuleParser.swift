@@ -67,8 +67,12 @@ struct RuleParser {
             var ports = PortSet.any
             if let portsNode = f["ports"] { ports = self.ports(portsNode) ?? .any }
             var proto = NetworkProtocol.any
-            if let protoNode = f["protocol"], let text = reader.choice(protoNode, "protocol", ["tcp", "udp", "any"]) {
+            if let protoNode = f["protocol"], let text = reader.choice(protoNode, "protocol", ["tcp", "udp", "icmp", "any"]) {
                 proto = NetworkProtocol(rawValue: text)!
+                // Ping sockets have an echo id, not a port: a port list could never match.
+                if proto == .icmp, let portsNode = f.keyNode("ports") {
+                    reader.error(portsNode, "'ports' does not apply to 'protocol: icmp' (ICMP has no ports)")
+                }
             }
             if let network { target = .cidr(network, ports: ports, protocol: proto) }
         case (nil, let unixNode?):

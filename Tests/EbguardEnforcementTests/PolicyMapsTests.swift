@@ -59,6 +59,40 @@ import Testing
         #expect(lengths(file) == [11, 0, 4, 255])
     }
 
+    /// Renaming a directory answers for the rules below it (bpf/lib/path_ancestor.h).
+    @Test func directoriesAboveFileRulesCarryTheStrongestVerdictBelowThem() throws {
+        let maps = try compile("""
+        version: 1
+        name: t
+        file:
+          - { action: deny,  path: "~/.local/share/keyrings/**", access: [read] }
+          - { action: audit, path: "~/.local/share/x", access: [write] }
+          - { action: allow, path: "~/.local/**", access: [read, write] }
+          - { action: deny,  name: .env }
+        exec:
+          - { action: deny, path: /opt/tools/nc }
+        """)
+        let ancestors = maps.paths.filter { $0.key.kind == UInt8(EG_PATH_ANCESTOR.rawValue) }
+        #expect(Set(ancestors.map(pathString)) == ["/home/u/.local/share", "/home/u/.local", "/home/u", "/home"])
+        #expect(ancestors.allSatisfy { $0.key.domain == UInt8(EG_DOMAIN_FILE.rawValue) })
+        let share = try #require(ancestors.first { pathString($0) == "/home/u/.local/share" })
+        #expect(share.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(share.rule.rules[Int(EG_ACCESS_READ.rawValue)] == 0)
+        #expect(share.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_AUDIT.rawValue))
+        #expect(share.rule.verdicts[Int(EG_ACCESS_RENAME.rawValue)] == UInt8(EG_VERDICT_NONE))
+        let home = try #require(ancestors.first { pathString($0) == "/home/u" })
+        #expect(home.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(home.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_AUDIT.rawValue))
+        // The matcher never probes for them: the loaded marker leaves their lengths out.
+        var marker = maps.loadedMarkers[1].lengths
+        let bits = withUnsafeBytes(of: &marker) { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            return Set((0..<Int(EG_PATH_MAX)).filter { words[$0 / 64] & (UInt64(1) << UInt64($0 % 64)) != 0 })
+        }
+        #expect(bits == ["/home/u/.local/share/keyrings".utf8.count, "/home/u/.local/share/x".utf8.count,
+                         "/home/u/.local".utf8.count, 4])
+    }
+
     @Test func rulesOnOneKeyMergePerAccessStrongestWins() throws {
         let maps = try compile("""
         version: 1
@@ -71,7 +105,7 @@ import Testing
           - { action: deny,  name: .env, access: [read] }
           - { action: allow, path: /** , access: [write] }
         """)
-        #expect(maps.paths.count == 4)
+        #expect(maps.paths.filter { $0.key.kind != UInt8(EG_PATH_ANCESTOR.rawValue) }.count == 4)
         let ssh = try #require(maps.paths.first { pathString($0) == "/home/u/.ssh" })
         #expect(ssh.key.kind == UInt8(EG_PATH_SUBTREE.rawValue))
         #expect(ssh.key.domain == UInt8(EG_DOMAIN_FILE.rawValue))
@@ -189,18 +223,53 @@ import Testing
         #expect(error?.description.contains("at most 16") == true)
     }
 
-    @Test func unixSubtreesAreReportedNotSilentlyDropped() throws {
+    @Test func unixSubtreesAreKeyedByTheirDirectory() throws {
         let maps = try compile("""
         version: 1
         name: t
         network:
           - { action: deny, unix: /run/docker.sock }
           - { action: allow, unix: /run/** }
+          - { action: audit, unix: /** }
         """)
-        #expect(maps.unix.count == 1)
-        #expect(maps.unix[0].rule.verdict == UInt8(EG_VERDICT_DENY.rawValue))
-        #expect(maps.unenforced.count == 1)
-        #expect(maps.unenforced[0].hasPrefix("network[1]"))
+        func key(_ entry: (key: eg_unix_key, rule: eg_net_rule)) -> (UInt32, String) {
+            (entry.key.len, String(decoding: withUnsafeBytes(of: entry.key.path) { Array($0.prefix(Int(entry.key.len & 0xffff))) }, as: UTF8.self))
+        }
+        let named = maps.unix.filter { $0.key.len & EG_UNIX_LEN_SOCKETS == 0 }
+        #expect(named.map { key($0).0 } == [EG_UNIX_LEN_SUBTREE, 4 | EG_UNIX_LEN_SUBTREE, 16])
+        #expect(named.map { key($0).1 } == ["", "/run", "/run/docker.sock"])
+        #expect(named.map(\.rule.verdict) == [EG_VERDICT_AUDIT, EG_VERDICT_ALLOW, EG_VERDICT_DENY].map { UInt8($0.rawValue) })
+        #expect(maps.unenforced.isEmpty)
+    }
+
+    /// Sockets no address rule can judge (raw, packet, SCTP...) get one entry per policy.
+    @Test func unjudgedSocketsFollowTheDefaultUnlessARuleFencesAddresses() throws {
+        func sockets(_ yaml: String) throws -> eg_net_rule {
+            let maps = try compile("version: 1\nname: t\n" + yaml)
+            let entries = maps.unix.filter { $0.key.len == EG_UNIX_LEN_SOCKETS }
+            try #require(entries.count == 1)
+            return entries[0].rule
+        }
+        let deny = UInt8(EG_VERDICT_DENY.rawValue), allow = UInt8(EG_VERDICT_ALLOW.rawValue)
+        #expect(try sockets("defaults: { network: deny }\n").verdict == deny)
+        #expect(try sockets("defaults: { network: ask }\n").verdict == deny)
+        #expect(try sockets("defaults: { network: allow }\n").verdict == allow)
+        #expect(try sockets("defaults: { network: audit }\n").verdict == UInt8(EG_VERDICT_AUDIT.rawValue))
+        let fenced = try sockets("network:\n  - { action: allow, cidr: 10.0.0.0/8 }\n  - { action: deny, cidr: 169.254.169.254 }\n")
+        #expect((fenced.verdict, fenced.rule) == (deny, 1))
+        #expect(try sockets("network:\n  - { action: deny, unix: /run/x.sock }\n").verdict == allow)
+    }
+
+    @Test func icmpRulesCarryTheFamilysProtocolNumber() throws {
+        let maps = try compile("""
+        version: 1
+        name: t
+        network:
+          - { action: allow, cidr: 127.0.0.0/8, protocol: icmp }
+          - { action: allow, cidr: "::1", protocol: icmp }
+        """)
+        #expect(maps.ipv4.first?.rules.rules.0.protocol == 1)
+        #expect(maps.ipv6.first?.rules.rules.0.protocol == 58)
     }
 
     @Test func overlongPathsAreRefused() throws {
@@ -235,7 +304,7 @@ import Testing
         // 1,000 paths, so the path map is not what limits; the last rule is the only deny.
         let policy = try fileRules(65_535, path: { "/f/\($0 % 1_000)" }, verdict: { $0 == 65_534 ? .deny : .allow })
         let maps = try PolicyMaps(policy, policyID: 7)
-        #expect(maps.paths.count == 1_000)
+        #expect(maps.paths.filter { $0.key.kind != UInt8(EG_PATH_ANCESTOR.rawValue) }.count == 1_000)
         let last = try #require(maps.paths.first { pathString($0) == "/f/534" })
         #expect(last.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
         #expect(last.rule.rules[Int(EG_ACCESS_READ.rawValue)] == 65_534)
@@ -264,9 +333,10 @@ import Testing
 
     @Test func morePathEntriesThanThePathMapHoldsIsACompileError() throws {
         // 65,536 keys: 65,534 paths and the two loaded markers fit; one path more does not.
-        #expect(try PolicyMaps(try fileRules(65_534, path: { "/f/\($0)" }), policyID: 7).paths.count == 65_534)
+        // Top-level paths, so no directory above them needs an ancestor key of its own.
+        #expect(try PolicyMaps(try fileRules(65_534, path: { "/f\($0)" }), policyID: 7).paths.count == 65_534)
         let error = #expect(throws: PolicyMaps.CompileError.self) {
-            _ = try PolicyMaps(try fileRules(65_535, path: { "/f/\($0)" }), policyID: 7)
+            _ = try PolicyMaps(try fileRules(65_535, path: { "/f\($0)" }), policyID: 7)
         }
         #expect(error?.rule == "file[65534]")
         #expect(error?.description.contains("65,537 path entries") == true)
@@ -285,9 +355,10 @@ import Testing
             }
             return policy
         }
-        #expect(try PolicyMaps(try policy(16_384), policyID: 7).unix.count == 16_384)
-        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_385), policyID: 7) }
-        #expect(error?.rule == "network[16384]")
+        // One key of the map is the policy's entry for sockets no rule can judge.
+        #expect(try PolicyMaps(try policy(16_383), policyID: 7).unix.count == 16_384)
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_384), policyID: 7) }
+        #expect(error?.rule == "network[16383]")
         #expect(error?.description.contains("eg_unix_rules map holds at most 16,384") == true)
     }
 
@@ -322,7 +393,7 @@ import Testing
                 }
             }
         }
-        #expect(checked == 68 * 3 * 2)  // the reference evaluator is linear in rules: sample
+        #expect(checked == 68 * 3 * TransportProtocol.allCases.count)  // the reference evaluator is linear in rules: sample
     }
 
     /// `count` distinct `cidr` rules (default deny): 80% IPv4 in 10.0.0.0/7, 20% IPv6 in
@@ -392,7 +463,7 @@ struct LPMTable {
         }.first
         guard let best else { return (UInt8(EG_VERDICT_DENY.rawValue), nil) }
         let rules = withUnsafeBytes(of: best.rules) { Array($0.bindMemory(to: eg_net_rule.self).prefix(Int(best.count))) }
-        let proto: UInt8 = transport == .tcp ? 6 : 17
+        let proto = NetworkProtocol(rawValue: transport.rawValue)!.ipProtocol(ipv4: address.isIPv4)
         guard let hit = rules.first(where: { $0.port_lo <= port && port <= $0.port_hi && ($0.protocol == 0 || $0.protocol == proto) })
         else { return (UInt8(EG_VERDICT_DENY.rawValue), nil) }
         return (hit.verdict, hit.rule)

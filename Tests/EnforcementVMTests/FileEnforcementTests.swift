@@ -247,7 +247,8 @@ struct FileEnforcementTests {
 
     @Test func fileDefaultDenyWithAllowedSubtrees() throws {
         let f = try Fixture("file-default", file: EG_VERDICT_DENY) { dir in
-            [.file(EG_PATH_SUBTREE, "/usr", [EG_ACCESS_READ: EG_VERDICT_ALLOW], rule: 0),
+            // The file default covers `exec` too: running cat and touch needs it on /usr.
+            [.file(EG_PATH_SUBTREE, "/usr", [EG_ACCESS_READ: EG_VERDICT_ALLOW, EG_ACCESS_EXEC: EG_VERDICT_ALLOW], rule: 0),
              .file(EG_PATH_SUBTREE, "/etc", [EG_ACCESS_READ: EG_VERDICT_ALLOW], rule: 1),
              .file(EG_PATH_SUBTREE, "/proc", [EG_ACCESS_READ: EG_VERDICT_ALLOW], rule: 2),
              .file(EG_PATH_SUBTREE, dir.path + "/work", [EG_ACCESS_READ: EG_VERDICT_ALLOW, EG_ACCESS_WRITE: EG_VERDICT_ALLOW,

@@ -418,6 +418,36 @@ static __always_inline int eg_unix_peer_name(struct sock *peer, struct eg_unix_k
 }
 
 /*
+ * The deepest subtree rule holding a path name (exact rules come first, in the
+ * caller): keys with EG_UNIX_LEN_SUBTREE and the directory as path, "" for
+ * the root subtree. A directory matches itself too, as in path rules. Walks the name from
+ * its end, zeroing as it goes, so each candidate key is the prefix followed by
+ * zeros, as userspace writes it. Relative names (bound relative) meet no subtree.
+ */
+static __always_inline struct eg_net_rule *eg_unix_subtree(const struct eg_unix_key *name)
+{
+	struct eg_unix_key key = *name;	/* the caller's stays whole for the event */
+	struct eg_net_rule *rule;
+	__u32 len = name->len;
+	int i;
+	char c;
+
+	if (key.path[0] != '/')
+		return NULL;
+	for (i = EG_UNIX_PATH_MAX - 1; i >= 0; i--) {
+		c = key.path[i];
+		key.path[i] = 0;
+		if ((__u32)i > len || ((__u32)i != len && c != '/'))
+			continue;
+		key.len = i | EG_UNIX_LEN_SUBTREE;
+		rule = bpf_map_lookup_elem(&eg_unix_rules, &key);
+		if (rule)
+			return rule;
+	}
+	return NULL;
+}
+
+/*
  * The whole decision for a Unix connect or datagram send to `peer`: 0 to allow,
  * -EPERM to refuse (what LSM hooks return). An ask denies: Unix sockets have no
  * answer map (eg_net_answers is keyed by IP destinations), so nothing answers it.
@@ -446,6 +476,8 @@ static __always_inline int eg_unix_check(struct sock *peer)
 	} else if (named == EG_UNIX_NAMED) {
 		key.policy_id = session->policy_id;
 		rule = bpf_map_lookup_elem(&eg_unix_rules, &key);
+		if (!rule && key.path[0])
+			rule = eg_unix_subtree(&key);
 		if (rule && rule->verdict <= EG_VERDICT_DENY)
 			d = (struct eg_net_decision){ rule->rule, rule->verdict, EG_REASON_RULE };
 		else if (rule)

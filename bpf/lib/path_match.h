@@ -49,9 +49,9 @@
  *
  * What the kernel cannot see, so userspace must compile in:
  *   - A rule on a path deeper than a directory does not stop that directory from
- *     being renamed (the path under it changes). Renames and hard links of the
- *     governed file itself are checked (file.bpf.c); to pin a deeper rule, give
- *     its ancestors rename/delete verdicts.
+ *     being renamed by itself: userspace writes EG_PATH_ANCESTOR keys for the
+ *     directories above rules, which renames look up (lib/path_ancestor.h). The
+ *     matcher never probes them (the loaded marker leaves out their lengths).
  *   - Paths are those the task sees (bpf_d_path and the dentry walk stop at the
  *     task's root): a chroot changes them. Defeating chroot/unshare is tamper
  *     protection's job.
