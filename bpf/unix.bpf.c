@@ -40,19 +40,13 @@ int BPF_PROG(eg_sock_create, int family, int type, int protocol, int kern, int r
 }
 
 /*
- * Ping sockets' destinations. connect() also runs cgroup/connect4 for IPv4 ping
- * sockets (ping_pre_connect), which judges the same rules the same way; sendmsg
- * runs no cgroup program for them at all. Both bail out after two loads for
- * every socket that is not a ping socket, before looking for a session.
+ * Ping sockets' destinations at sendmsg, which runs no cgroup program for them.
+ * connect() needs nothing here: ping_pre_connect and ping_v6_pre_connect run
+ * cgroup/connect4|6 (net.bpf.c), which judge the same rules with the socket's
+ * protocol (1 or 58), and connect stays free of LSM programs. This program runs
+ * for every sendmsg on the host: it returns after two loads for any socket that
+ * is not a ping socket, before looking for a session.
  */
-SEC("lsm/socket_connect")
-int BPF_PROG(eg_sock_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
-{
-	if (ret)
-		return ret;
-	return eg_sock_ping(sock, address, addrlen);
-}
-
 SEC("lsm/socket_sendmsg")
 int BPF_PROG(eg_sock_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
 {

@@ -9,9 +9,10 @@
  *    and glibc needs NETLINK_ROUTE for getaddrinfo(AI_ADDRCONFIG), `ip` and
  *    friends; what root could change through it is the capabilities' business.
  *  - ICMP "ping" sockets (SOCK_DGRAM + IPPROTO_ICMP/ICMPV6) are allowed at
- *    creation and judged by destination at connect and at each sendmsg with an
- *    address, as protocol 1 (v4) or 58 (v6): the kernel runs no cgroup sendmsg
- *    program for them. Rules with `protocol: icmp` (or `any`) match them.
+ *    creation and judged by destination at each sendmsg with an address, as
+ *    protocol 1 (v4) or 58 (v6): the kernel runs no cgroup sendmsg program for
+ *    them (their connect runs cgroup/connect4|6, net.bpf.c). Rules with
+ *    `protocol: icmp` (or `any`) match them.
  *  - Everything else (SOCK_RAW of any family, AF_PACKET, SCTP, DCCP, AF_VSOCK,
  *    AF_BLUETOOTH, AF_XDP, AF_TIPC, AF_ALG, ...) has no destination a rule can
  *    judge, or one the kernel never shows a cgroup program: socket() itself is
@@ -104,7 +105,7 @@ static __always_inline bool eg_sock_is_ping(struct socket *sock, __u8 *protocol)
 
 /*
  * A ping socket's destination, from a kernel copy of the caller's sockaddr
- * (connect's address, sendmsg's msg_name), judged like an IP connect. 0 to
+ * (sendmsg's msg_name), judged like an IP connect. 0 to
  * allow, -EPERM to refuse. An address that cannot be read is refused.
  */
 static __always_inline int eg_sock_ping(struct socket *sock, const void *addr, int addrlen)
