@@ -341,6 +341,9 @@ static __always_inline int eg_file_mapping(struct file *file, bool d_path_allowe
 	else
 		len = eg_resolve_dentry(s, 0, file->f_path.mnt, file->f_path.dentry);
 	v = eg_decide(s, 0, len, file->f_inode, session, EG_DOMAIN_FILE, EG_A(EXEC), true);
+	/* A library the default allows is not a decision: even observe mode skips it. */
+	if (v.d.reason == EG_REASON_DEFAULT && v.d.verdict == EG_VERDICT_ALLOW)
+		return 0;
 	eg_file_answered(session_id, &v);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
 }

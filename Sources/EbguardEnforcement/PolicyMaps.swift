@@ -38,7 +38,7 @@ public struct PolicyMaps {
         session.default_verdict = (policy.defaults.exec.kernelValue, policy.defaults.file.kernelValue,
                                    policy.defaults.network.kernelValue)
         session.flags = (auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0) | (processEvents ? UInt8(EG_SESSION_PROCESS_EVENTS) : 0)
-            | (Self.fileExecCanRefuse(policy) || auditAllows ? UInt8(EG_SESSION_FILE_EXEC) : 0)
+            | (Self.fileExecCanRefuse(policy) ? UInt8(EG_SESSION_FILE_EXEC) : 0)
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
