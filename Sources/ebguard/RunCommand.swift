@@ -125,7 +125,15 @@ struct RunCommand: ParsableCommand {
                                  noNewPrivileges: noNewPrivileges)
         // Root in a session keeps only the capabilities the policy names (`capabilities:`).
         spawn.keptCapabilities = keptCapabilities
+        let lostBefore = standaloneSession.flatMap { try? $0.enforcer.lostEvents().reduce(0, +) }
         let status = SessionLoop(cgroup: cgroup, ring: ring).run(spawn)
+        // The kernel counts what no ring had room for, for every session together (eg_lost):
+        // the summary says how many went unreported while this one ran.
+        if let lostBefore, let lostAfter = try? standaloneSession!.enforcer.lostEvents().reduce(0, +),
+           lostAfter > lostBefore {
+            warn("\(lostAfter - lostBefore) events were lost while this session ran (ring buffers full): "
+                 + "enforced, but not reported above")
+        }
         standaloneSession?.session.end()
         daemonSession?.finish(exitStatus: status)
         throw ExitCode(status)

@@ -2,6 +2,7 @@ import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
+import Dispatch
 import Glibc
 
 /// Reads a standalone session's own ring buffer: prints its denials, decides its held execs.
@@ -12,14 +13,20 @@ struct StandaloneEvents {
     let quiet: Bool
     let home: String
 
-    /// Decides an exec held for its argv rules, and says so when it is refused.
+    /// Where held execs are decided: never on the ring's reader, which a decision (up to 2 s
+    /// waiting for the task to stop) would block while a flood of denials fills the ring.
+    private static let holds = DispatchQueue(label: "ebguard.holds", attributes: .concurrent)
+
+    /// Decides an exec held for its argv rules, off the reader's thread, and says so when it is refused.
     private func resolveHold(_ event: DecisionEvent) {
-        let outcome = HeldExec.resolve(pid: pid_t(event.pid), path: event.object, policy: policy,
-                                       answers: enforcer.holdAnswers)
-        guard let outcome, !outcome.resumed, !quiet else { return }
-        let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
-        let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"
-        warn("\(verdict) exec \(outcome.argv.joined(separator: " ")) \(rule)")
+        let (pid, path, policy, answers, quiet) = (pid_t(event.pid), event.object, policy, enforcer.holdAnswers, quiet)
+        Self.holds.async {
+            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, answers: answers)
+            guard let outcome, !outcome.resumed, !quiet else { return }
+            let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
+            let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"
+            warn("\(verdict) exec \(outcome.argv.joined(separator: " ")) \(rule)")
+        }
     }
 
     func reader() -> RingBuffer? {
