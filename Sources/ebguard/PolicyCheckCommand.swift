@@ -27,6 +27,7 @@ struct PolicyCheckCommand: ParsableCommand {
         print("ok: \(policy.name) (\(policy.exec.count) exec, \(policy.file.count) file, \(policy.network.count) network rules)")
         print("  defaults: exec \(d.exec.rawValue), file \(d.file.rawValue), network \(d.network.rawValue)")
         print("  no_new_privs: \(policy.noNewPrivs); an unanswered ask becomes \(policy.onTimeout.rawValue) after \(policy.askTimeout)s")
+        print("  capabilities kept: \(policy.capabilities.isEmpty ? "none (every other one is dropped, root's too)" : policy.capabilities.joined(separator: ", "))")
         print("  paths compiled for home \(compiled.context.home), workspace \(compiled.context.workspace)")
         let warnings = compiled.warnings()
         if !warnings.isEmpty {
