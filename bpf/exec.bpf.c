@@ -131,7 +131,7 @@ int BPF_PROG(eg_exec_mmap, struct file *file, unsigned long reqprot, unsigned lo
  * set), so the path comes from the dentry walk.
  */
 SEC("lsm/file_mprotect")
-int BPF_PROG(eg_exec_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
+int BPF_PROG(eg_exec_mprot, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
 {
 	struct file *file;
 

@@ -235,7 +235,7 @@ int BPF_PROG(eg_path_chmod, const struct path *path, umode_t mode, int ret)
 
 /* truncate(2), ftruncate(2) and open(O_TRUNC) all come here in 6.1. */
 SEC("lsm/path_truncate")
-int BPF_PROG(eg_path_truncate, const struct path *path, int ret)
+int BPF_PROG(eg_path_trunc, const struct path *path, int ret)
 {
 	if (ret)
 		return ret;
@@ -361,7 +361,7 @@ int BPF_PROG(eg_file_mmap, struct file *file, unsigned long reqprot, unsigned lo
 
 /* bpf_d_path() is refused in file_mprotect: the dentry walk names the file. */
 SEC("lsm/file_mprotect")
-int BPF_PROG(eg_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
+int BPF_PROG(eg_file_mprot, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot, int ret)
 {
 	struct file *file;
 

@@ -251,7 +251,7 @@ int BPF_PROG(eg_guard_umount, struct vfsmount *mnt, int flags, int ret)
 }
 
 SEC("lsm/move_mount")
-int BPF_PROG(eg_guard_mvmount, const struct path *from_path, const struct path *to_path, int ret)
+int BPF_PROG(eg_guard_mvmnt, const struct path *from_path, const struct path *to_path, int ret)
 {
 	__u64 session_id = 0;
 

@@ -28,6 +28,18 @@ import Testing
         #expect(bytes.map { Array($0.prefix(4)) } == [0x7f, 0x45, 0x4c, 0x46])  // ELF magic
     }
 
+    /// The kernel keeps 15 characters of a program's or map's name: a longer one shows truncated
+    /// in bpftool and /proc, and two names that differ only past it would look the same.
+    @Test func everyKernelVisibleNameFitsFifteenCharacters() throws {
+        for objectName in EmbeddedObjects.names {
+            let object = try BPFObject(embedded: objectName)
+            for program in object.programs {
+                #expect(program.name.utf8.count <= 15, "\(objectName): program \(program.name) is longer than 15 characters")
+                #expect(program.name.hasPrefix("eg_"), "\(objectName): program \(program.name) lacks the eg_ prefix")
+            }
+        }
+    }
+
     @Test func missingProgramNameIsAnError() throws {
         let object = try BPFObject(embedded: "doctor")
         #expect(object.programs.map(\.name).sorted() == ["eg_probe_conn4", "eg_probe_lsm", "eg_probe_tp"])
