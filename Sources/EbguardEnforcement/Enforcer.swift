@@ -141,6 +141,12 @@ public final class Enforcer {
         _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
         removeRules(installed)
         Answers(pinRoot: pinRoot).removeAnswers(sessionID: sessionID)
+        // Files whose owner the session set (tamper.bpf.c): its tasks are gone, and so must be
+        // their entries, or the kernel's record of them would only ever fill up.
+        if let owners = try? BPFMap<UInt64, UInt64>(pinnedAt: mapPath("eg_fowners")),
+           let entries = try? owners.entries() {
+            for entry in entries where entry.value == sessionID { _ = try? owners.delete(entry.key) }
+        }
     }
 
     /// Removes one policy's rules (no session may point at its policy id any more).

@@ -1,3 +1,4 @@
+import EbguardBPF
 import EbguardTestSupport
 import Foundation
 import Glibc
@@ -61,5 +62,10 @@ struct SignalContainmentTests {
         #expect(result.stdout.contains("pidfd=1"), "\(result.stdout)")
         #expect(result.stdout.contains("inside_got=1"), "\(result.stdout)")
         #expect(result.stderr.contains("owner signal (F_SETOWN/SIOCSPGRP) to pid \(victim.processIdentifier)"), "\(result.stderr)")
+        // The session is over: the kernel's record of files whose owner it set is gone with it.
+        let generations = try FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf/ebguard")
+        let owners = generations.compactMap { try? BPFMap<UInt64, UInt64>(pinnedAt: "/sys/fs/bpf/ebguard/\($0)/eg_fowners") }
+        #expect(!owners.isEmpty)
+        for map in owners { #expect(try map.entries().isEmpty) }
     }
 }
