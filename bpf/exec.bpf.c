@@ -52,13 +52,18 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 		/*
 		 * Marked held first: from here only ebguard's answer lets it run (tamper.bpf.c).
 		 * A traced task is not held: its tracer sees the SIGSTOP first and may drop it.
+		 * Reported before it stops: a hold whose event found no room (a session's ring
+		 * full of a flood's denials) would wait for an answer nobody can give.
 		 */
 		if (!BPF_CORE_READ(task, ptrace) &&
-		    bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0 &&
-		    bpf_send_signal(EG_SIGSTOP) == 0) {
-			v.d.reason = EG_REASON_HELD;
-			eg_emit_to(s, EG_EVENT_EXEC, session_id, session, &v, 0, true);
-			return 0;
+		    bpf_map_update_elem(&eg_held, &tgid, &session_id, BPF_ANY) == 0) {
+			struct eg_path_verdict held = v;
+
+			held.d.reason = EG_REASON_HELD;
+			if (eg_emit_to(s, EG_EVENT_EXEC, session_id, session, &held, 0, true) &&
+			    bpf_send_signal(EG_SIGSTOP) == 0)
+				return 0;
+			bpf_map_delete_elem(&eg_held, &tgid);
 		}
 		v.d.verdict = EG_VERDICT_DENY;	/* cannot hold it: fail closed */
 	}

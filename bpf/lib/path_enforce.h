@@ -178,8 +178,11 @@ static __always_inline struct eg_path_verdict eg_stronger(struct eg_path_verdict
 	return b.d.verdict > a.d.verdict ? b : a;
 }
 
-/* Reports a decision on the session's channel; `urgent` for a task stopped until it is read. */
-static __always_inline void eg_emit_to(struct eg_path_scratch *s, __u16 type, __u64 session_id,
+/*
+ * Reports a decision on the session's channel; `urgent` for a task stopped until it is read.
+ * False when no ring had room (counted in eg_lost): a hold must then not happen at all.
+ */
+static __always_inline bool eg_emit_to(struct eg_path_scratch *s, __u16 type, __u64 session_id,
 				       const struct eg_session *session, const struct eg_path_verdict *v, int ret,
 				       bool urgent)
 {
@@ -189,7 +192,7 @@ static __always_inline void eg_emit_to(struct eg_path_scratch *s, __u16 type, __
 
 	ev = urgent ? eg_event_reserve_urgent(session_id, sizeof(*ev)) : eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
-		return;
+		return false;
 	eg_fill_header(&ev->hdr, type, sizeof(*ev));
 	eg_fill_task(&ev->task);
 	ev->session_id = session_id;
@@ -214,6 +217,7 @@ static __always_inline void eg_emit_to(struct eg_path_scratch *s, __u16 type, __
 		ev->path[EG_PATH_MAX - 1] = 0;
 	}
 	bpf_ringbuf_submit(ev, 0);
+	return true;
 }
 
 static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64 session_id,
