@@ -130,10 +130,7 @@ public struct BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable> {
 enum PinnedMap {
     static func open<Key, Value>(_ path: String, key: Key.Type, value: Value.Type, perCPU: Bool) throws -> OwnedFileDescriptor {
         let descriptor = try OwnedFileDescriptor.pinnedBPFObject(at: path)
-        var info = bpf_map_info()
-        var length = UInt32(MemoryLayout<bpf_map_info>.size)
-        let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-        guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
+        let info = try descriptor.bpfObjectInfo(bpf_map_info(), of: "map \(path)")
         guard BPFMapKind.isPerCPU(info.type) == perCPU else {
             throw BPFError("typing map \(path)", reason: perCPU ? "it is not a per-CPU map; read it with BPFMap"
                                                               : "it is a per-CPU map; read it with BPFPerCPUMap")

@@ -10,10 +10,7 @@ public enum PinnedMapContents {
     /// must then take it as in use.
     public static func isEmpty(at path: String) throws -> Bool {
         let descriptor = try OwnedFileDescriptor.pinnedBPFObject(at: path)
-        var info = bpf_map_info()
-        var length = UInt32(MemoryLayout<bpf_map_info>.size)
-        let result = bpf_obj_get_info_by_fd(descriptor.rawValue, &info, &length)
-        guard result == 0 else { throw BPFError.libbpf("reading info of map \(path)", code: result) }
+        let info = try descriptor.bpfObjectInfo(bpf_map_info(), of: "map \(path)")
         var key = [UInt8](repeating: 0, count: max(Int(info.key_size), 1))
         let next = bpf_map_get_next_key(descriptor.rawValue, nil, &key)
         if next == 0 { return false }

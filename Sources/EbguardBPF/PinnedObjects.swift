@@ -8,6 +8,17 @@ extension OwnedFileDescriptor {
         guard fd >= 0 else { throw BPFError.libbpf("opening pinned BPF object \(path)", code: fd) }
         return OwnedFileDescriptor(adopting: fd)
     }
+
+    /// The kernel's description of the BPF map, program or link behind this descriptor
+    /// (`bpf_obj_get_info_by_fd`, as `bpf_map_info`, `bpf_prog_info` or `bpf_link_info`);
+    /// `what` names the object in the error.
+    func bpfObjectInfo<Info>(_ empty: Info, of what: String) throws -> Info {
+        var info = empty
+        var length = UInt32(MemoryLayout<Info>.size)
+        let result = bpf_obj_get_info_by_fd(rawValue, &info, &length)
+        guard result == 0 else { throw BPFError.libbpf("reading info of \(what)", code: result) }
+        return info
+    }
 }
 
 /// What the kernel knows about one attached program: its name and, while run-time
@@ -26,17 +37,11 @@ public struct BPFProgramStatistics: Sendable, Equatable {
     /// Statistics of the program behind the link pinned at `path`.
     public static func ofLink(pinnedAt path: String) throws -> BPFProgramStatistics {
         let link = try OwnedFileDescriptor.pinnedBPFObject(at: path)
-        var linkInfo = bpf_link_info()
-        var length = UInt32(MemoryLayout<bpf_link_info>.size)
-        let linkResult = bpf_obj_get_info_by_fd(link.rawValue, &linkInfo, &length)
-        guard linkResult == 0 else { throw BPFError.libbpf("reading link info of \(path)", code: linkResult) }
+        let linkInfo = try link.bpfObjectInfo(bpf_link_info(), of: "link \(path)")
         let programFD = bpf_prog_get_fd_by_id(linkInfo.prog_id)
         guard programFD >= 0 else { throw BPFError.libbpf("opening program \(linkInfo.prog_id)", code: programFD) }
         let program = OwnedFileDescriptor(adopting: programFD)
-        var info = bpf_prog_info()
-        length = UInt32(MemoryLayout<bpf_prog_info>.size)
-        let result = bpf_obj_get_info_by_fd(program.rawValue, &info, &length)
-        guard result == 0 else { throw BPFError.libbpf("reading program info of \(path)", code: result) }
+        let info = try program.bpfObjectInfo(bpf_prog_info(), of: "the program of \(path)")
         return BPFProgramStatistics(programID: info.id, name: string(fromCArray: info.name), runCount: info.run_cnt,
                                     runTimeNanoseconds: info.run_time_ns)
     }
