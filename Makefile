@@ -24,6 +24,9 @@ DEB_PACKAGES += tmux strace bubblewrap
 # `make deb` and its test: debhelper, lintian, pandoc (ebguard-policy(5) from docs/policy.md),
 # debootstrap (the fresh Debian root the package is installed into).
 DEB_PACKAGES += debhelper lintian pandoc debootstrap
+# The resolver for host-name rules is tested against a real upstream DNS server (dnsmasq, started
+# by the tests on a loopback address) and queried with dig.
+DEB_PACKAGES += dnsmasq-base bind9-dnsutils
 
 # The audit tests validate exported OCSF events, OTLP bodies and syslog frames with independent
 # parsers and schemas (Tests/EbguardAuditTests/Fixtures/audit_validate.py), installed for the

@@ -11,6 +11,7 @@ import PackageDescription
 //   EbguardVersion                        the version string, alone (every module may read it).
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
 //   EbguardDaemon                         the daemon: sessions, event stream, control socket.
+//   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
 //   ebguard                               the executable.
 let package = Package(
     name: "ebguard",
@@ -43,6 +44,7 @@ let package = Package(
         .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
         .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy"]),
         .target(name: "EbguardVersion"),
+        .target(name: "EbguardDNS", dependencies: ["EbguardSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardAudit", dependencies: [
             "EbguardVersion",
             .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "EbguardBPFTests", dependencies: ["EbguardBPF"]),
         .testTarget(name: "EbguardSystemTests", dependencies: ["EbguardSystem"]),
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
+        .testTarget(name: "EbguardDNSTests", dependencies: ["EbguardDNS", "EbguardTestSupport"]),
         .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit", "EbguardVersion", "EbguardTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EbguardDaemonTests", dependencies: ["EbguardDaemon", "EbguardAudit"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
