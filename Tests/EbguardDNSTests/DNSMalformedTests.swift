@@ -48,7 +48,7 @@ import Testing
         var previous = 12
         for _ in 0..<20 {
             let here = bytes.count
-            bytes += [0xC0 | UInt8(previous >> 8), UInt8(previous & 0xFF)] + Self.typeAClassIN + [0, 0, 0, 1, 0, 0]
+            bytes += [0xC0 | UInt8(previous >> 8), UInt8(previous & 0xFF), 0, 16, 0, 1] + [0, 0, 0, 1, 0, 0]   // TXT, empty
             previous = here
         }
         let chained = DNSWire.maxPointers + 1

@@ -34,7 +34,12 @@ public final class DnsmasqServer {
     public let port: UInt16
     /// dnsmasq's own log (`--log-facility`): one `query[TYPE] name from ADDR` line per query.
     public let logFile: String
-    private let process: Process
+    /// Spawned and reaped here, not through Foundation's Process: with dnsmasq as a running
+    /// Process, a test's `runProcess(dig ...)` was seen never to return (dig stayed a zombie,
+    /// Foundation's waiter blocked in wait4 on dnsmasq) until dnsmasq exited.
+    private let pid: pid_t
+    private let stopped = NSLock()
+    private var reaped = false
 
     /// Starts dnsmasq and waits until it answers a query (up to 10 s). `extraArguments` are passed
     /// on (e.g. `--local=/test/` to answer NXDOMAIN below test. rather than REFUSED).
@@ -53,22 +58,15 @@ public final class DnsmasqServer {
             // As root dnsmasq would switch to its own user, who cannot write the log file.
             if geteuid() == 0 { arguments.append("--user=root") }
             arguments += records.map(\.argument) + extraArguments
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.standardInput = FileHandle.nullDevice
             let output = directory.appendingPathComponent("output.log").path
-            _ = FileManager.default.createFile(atPath: output, contents: nil)
-            process.standardOutput = FileHandle(forWritingAtPath: output)
-            process.standardError = FileHandle(forWritingAtPath: output)
-            try process.run()
-            if Self.waitUntilAnswering(address: address, port: port, process: process) {
+            let pid = try Self.spawn(executable, arguments, output: output)
+            if Self.waitUntilAnswering(address: address, port: port, pid: pid) {
                 self.address = address
                 self.port = port
-                self.process = process
+                self.pid = pid
                 return
             }
-            Self.terminate(process)
+            Self.terminate(pid)
             lastError = (try? String(contentsOfFile: output, encoding: .utf8)) ?? "no output"
         }
         throw HarnessError("dnsmasq did not start: \(lastError)")
@@ -87,16 +85,48 @@ public final class DnsmasqServer {
     /// `@address -p port` for dig.
     public var digArguments: [String] { ["@\(address)", "-p", "\(port)"] }
 
-    public func stop() { Self.terminate(process) }
+    public func stop() {
+        stopped.lock()
+        defer { stopped.unlock() }
+        guard !reaped else { return }
+        Self.terminate(pid)
+        reaped = true
+    }
 
     deinit { stop() }
 
-    private static func terminate(_ process: Process) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<100 where process.isRunning { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+    /// SIGTERM, up to 2 s, then SIGKILL; reaps the child either way.
+    private static func terminate(_ pid: pid_t) {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == 0 else { return }   // already exited and reaped
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            if waitpid(pid, &status, WNOHANG) != 0 { return }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+    }
+
+    private static func isRunning(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// posix_spawn with stdin from /dev/null and stdout/stderr appended to `output`.
+    private static func spawn(_ executable: String, _ arguments: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard rc == 0 else { throw HarnessError("spawning \(executable): \(String(cString: strerror(rc)))") }
+        return pid
     }
 
     private static func freeUDPPort(on address: String) -> UInt16 {
@@ -112,7 +142,7 @@ public final class DnsmasqServer {
     }
 
     /// Sends a hand-made query (A for ebguard-ready-probe.) until any answer comes back.
-    private static func waitUntilAnswering(address: String, port: UInt16, process: Process) -> Bool {
+    private static func waitUntilAnswering(address: String, port: UInt16, pid: pid_t) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
         var sin = sockaddr_in()
@@ -124,7 +154,7 @@ public final class DnsmasqServer {
         let label = Array("ebguard-ready-probe".utf8)
         let query: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, UInt8(label.count)] + label + [0, 0, 1, 0, 1]
         var reply = [UInt8](repeating: 0, count: 512)
-        for _ in 0..<100 where process.isRunning {
+        for _ in 0..<100 where isRunning(pid) {
             _ = withUnsafePointer(to: &sin) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(fd, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
