@@ -19,6 +19,11 @@ import Testing
         }
     }
 
+    /// EBGUARD_FUZZ_SEED replays a run; otherwise a fresh seed, printed with any failure.
+    static func seed() -> UInt64 {
+        ProcessInfo.processInfo.environment["EBGUARD_FUZZ_SEED"].flatMap { UInt64($0) } ?? .random(in: 0...UInt64.max)
+    }
+
     static func seeds() throws -> [[UInt8]] {
         let query = DNSMessage.query(id: 1, name: try DNSName("a.test"), type: .a)
         let denied = DNSMessage.query(id: 2, name: try DNSName("secret-data.denied.test"), type: .txt)
@@ -52,7 +57,7 @@ import Testing
     }
 
     @Test func parserSurvivesAndRoundTrips() throws {
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = Self.seed()
         var parsed = 0
         for bytes in try Self.corpus(count: 20_000, seed: seed) {
             guard let message = try? DNSMessage(parsing: bytes) else { continue }
@@ -71,7 +76,7 @@ import Testing
         limits.tcpIdleTimeout = .seconds(2)
         // Only a.test may go upstream; everything else, whatever the flips made of it, is denied.
         let fixture = try ResolverFixture(allowed: ["a.test"], limits: limits)
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = Self.seed()
         let corpus = try Self.corpus(count: 4_000, seed: seed)
         let udp = try DNSSocket.udp(AF_INET)
         try udp.connect(to: fixture.client.server, timeoutMs: 1_000)
@@ -86,7 +91,21 @@ import Testing
             let sent = index % 2 == 0 ? connection.send(bytes) : connection.sendRaw(bytes.isEmpty ? [0] : bytes)
             if !sent || index % 200 == 199 { connection = try fixture.client.tcpConnection() }
         }
-        let reply = try fixture.client.ask("a.test")
+        // Queries the fuzz made (forwarded, some over TCP) may still be finishing on a loaded
+        // machine: allow the server a generous while to answer again, then say what it was doing.
+        var reply: DNSMessage?
+        let deadline = monotonicMilliseconds() + 60_000
+        while reply == nil && monotonicMilliseconds() < deadline { reply = try? fixture.client.ask("a.test", timeoutMs: 2_000, attempts: 5) }
+        guard let reply else {
+            let denied = try? fixture.client.ask("denied.test")
+            let direct = try? DNSTestClient(port: fixture.dnsmasq.port, address: DNSIPAddress(fixture.dnsmasq.address)!).ask("a.test")
+            Issue.record("""
+                seed \(seed): no answer after the fuzz; denied.test: \(String(describing: denied?.header.responseCode)), \
+                dnsmasq directly: \(String(describing: direct?.header.responseCode)), in flight \(fixture.server.queriesInFlight), \
+                TCP connections \(fixture.server.tcpConnections), last drops \(fixture.drops.all.suffix(5).map(\.reason)); \(threadStates())
+                """)
+            return
+        }
         #expect(reply.header.responseCode == .noError, "seed \(seed)")
         let tcp = try fixture.client.tcpConnection()
         tcp.send(try DNSMessage.query(id: 4242, name: try DNSName("a.test"), type: .a).encoded())

@@ -10,22 +10,29 @@ struct DNSTestClient {
         server = DNSEndpoint(address: address, port: port)
     }
 
-    /// Sends `bytes` and returns the first reply (nil after `timeoutMs`).
-    func exchange(_ bytes: [UInt8], timeoutMs: Int = 10_000) throws -> [UInt8]? {
+    /// Sends `bytes` and returns the first reply (nil after `timeoutMs`). With `attempts` > 1 it
+    /// sends again after each timeout, as stub resolvers do: UDP may lose a datagram under a flood.
+    func exchange(_ bytes: [UInt8], timeoutMs: Int = 10_000, attempts: Int = 1) throws -> [UInt8]? {
         let socket = try DNSSocket.udp(server.address.family)
         try socket.connect(to: server, timeoutMs: timeoutMs)
-        socket.send(bytes, to: server)
-        guard socket.wait(for: Int16(POLLIN), deadline: monotonicMilliseconds() + UInt64(timeoutMs)) == .ready else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
-        return n >= 0 ? Array(buffer[0..<n]) : nil
+        for _ in 0..<attempts {
+            socket.send(bytes, to: server)
+            guard socket.wait(for: Int16(POLLIN), deadline: monotonicMilliseconds() + UInt64(timeoutMs)) == .ready else { continue }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
+            return n >= 0 ? Array(buffer[0..<n]) : nil
+        }
+        return nil
     }
 
     /// A query for `name`/`type` over UDP, parsed; fails the caller when there is no answer.
-    func ask(_ name: String, _ type: DNSType = .a, id: UInt16 = .random(in: 0...UInt16.max), edns: Bool = false) throws -> DNSMessage {
+    func ask(_ name: String, _ type: DNSType = .a, id: UInt16 = .random(in: 0...UInt16.max), edns: Bool = false,
+             timeoutMs: Int = 10_000, attempts: Int = 1) throws -> DNSMessage {
         var query = DNSMessage.query(id: id, name: try DNSName(name), type: type)
         if edns { query.additionals = [DNSRecord(name: .root, type: .opt, recordClass: DNSClass(rawValue: 1232), ttl: 0, data: .opaque([]))] }
-        guard let reply = try exchange(try query.encoded()) else { throw TestFailure("no UDP answer for \(name) from \(server)") }
+        guard let reply = try exchange(try query.encoded(), timeoutMs: timeoutMs, attempts: attempts) else {
+            throw TestFailure("no UDP answer for \(name) from \(server)")
+        }
         return try DNSMessage(parsing: reply)
     }
 
