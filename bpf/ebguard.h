@@ -150,6 +150,8 @@ enum eg_path_kind {
 
 /*
  * Key of eg_path_rules: one path string of one kind, for one policy and domain,
+	EG_PATH_GLOB_DIR = 6,	/* a pattern's literal directory ("" the root); value struct eg_path_glob */
+	EG_PATH_GLOB_NAME = 7,	/* a literal component after a pattern's `**`; value struct eg_path_glob */
  * named by its length and hash; the string itself is in the value. The map hashes
  * the whole key on every lookup and a matcher looks up several per decision, so the
  * key stays 16 bytes rather than carrying the path (264 bytes cost ~5x the hook).
@@ -186,8 +188,45 @@ struct eg_path_rule {
  * and its name are looked up at up to a dozen, most of which then cost nothing.
  */
 struct eg_path_lengths {
-	__u64 bits[EG_PATH_MAX / 64];
-	char path[EG_PATH_MAX];	/* "", as the marker's key says; never compared */
+	__u64 bits[EG_PATH_MAX / 64];		/* EXACT, SUBTREE and NAME keys */
+	__u64 glob_dir_bits[EG_PATH_MAX / 64];	/* EG_PATH_GLOB_DIR keys */
+	__u64 glob_name_bits[EG_PATH_MAX / 64];	/* EG_PATH_GLOB_NAME keys */
+	char _unused[EG_PATH_MAX - 64];		/* never read */
+};
+
+/*
+ * Patterns (`*` within a component, `**` as a whole component): lib/path_match.h.
+ * A pattern is its literal head (the components before the first one with a
+ * wildcard, text[0, head)), then at most EG_GLOB_TOKENS component tests. Several
+ * patterns on one anchor key take the key's hash + 0, + 1, ... (EG_GLOB_CHAIN).
+ */
+#define EG_GLOB_TOKENS 16
+#define EG_GLOB_TEXT 188
+#define EG_GLOB_CHAIN 8
+#define EG_RANK_EXACT 511	/* above any count of literal bytes (paths are < EG_PATH_MAX) */
+enum eg_glob_kind {
+	EG_GLOB_LIT = 1,	/* the component is text[off, off + pre) */
+	EG_GLOB_STAR = 2,	/* >= pre + suf bytes: text[off, off + pre) then anything then text[off + pre, off + pre + suf) */
+	EG_GLOB_ANY = 3,	/* `**`: zero or more components; pre: 1 when the segment after it is the last, suf: its tokens */
+};
+struct eg_glob_tok {
+	__u8 kind;		/* enum eg_glob_kind */
+	__u8 off;
+	__u8 pre;
+	__u8 suf;
+};
+/* Value of GLOB_* keys; shares eg_path_rules, so the first 28 bytes are an eg_path_rule's. */
+struct eg_path_glob {
+	__u8 verdict[8];
+	__u16 rule[8];
+	__u32 flags;		/* EG_PATH_RULE_* */
+	__u16 rank;		/* precedence: bytes before the first '*' (0 for `name:`) */
+	__u8 head;		/* bytes of the literal head at text[0] ("" or "/a/b") */
+	__u8 ntok;		/* tokens after the head */
+	struct eg_glob_tok tok[EG_GLOB_TOKENS];
+	__u8 hdepth;		/* components in the head */
+	__u8 _pad[3];
+	char text[EG_GLOB_TEXT];
 };
 
 /*
@@ -428,3 +467,5 @@ _Static_assert(sizeof(struct eg_inode_key) == 16, "eg_inode_key layout");
 #endif
 
 #endif /* EBGUARD_ABI_H */
+_Static_assert(sizeof(struct eg_path_glob) == sizeof(struct eg_path_rule), "a pattern's value is an eg_path_rule's size");
+_Static_assert(__builtin_offsetof(struct eg_path_glob, flags) == __builtin_offsetof(struct eg_path_rule, flags), "pattern values begin as rules do");

@@ -108,13 +108,13 @@ public struct PolicyMaps {
         // Every directory above an exact or subtree file rule answers, when it is renamed,
         // for the rules below it (bpf/lib/path_ancestor.h): per kind, the strongest of them.
         for rule in policy.file {
-            let path: String
+            var dirs: [String]
             switch rule.matcher {
-            case .exact(let p), .subtree(let p): path = p
+            case .exact(let p), .subtree(let p): dirs = Self.ancestors(of: p)
             case .basename: continue  // a name moves with its file: the rule still applies
             }
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
-            for ancestor in Self.ancestors(of: path) {
+            for ancestor in dirs {
                 merge(PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_ANCESTOR.rawValue), path: ancestor),
                       access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
             }
@@ -132,6 +132,11 @@ public struct PolicyMaps {
                 throw CompileError(rule: "\(creator)",
                                    message: "path \"\(slot.path)\" has the same kernel key hash as \"\(order[other].path)\"; rename one of them")
             }
+            case .glob(let glob):
+                // A pattern's matches lie below its head: the head moves them too.
+                let head = Self.headPath(of: glob)
+                guard !head.isEmpty else { continue }
+                dirs = [head] + Self.ancestors(of: head)
             seen[PathKey(key)] = entries.count
             var rule = merged[slot]!
             withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: slot.path.utf8) }
@@ -144,7 +149,25 @@ public struct PolicyMaps {
     /// cannot be renamed.
     static func ancestors(of path: String) -> [String] {
         var result: [String] = []
+        var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
         var bytes = Array(path.utf8)
+            if let glob = slot.glob {
+                let named = Self.named(creator, in: policy)
+                let anchor = Self.anchor(of: glob)
+                let chain = PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: anchor.key)
+                let index = chains[chain, default: 0]
+                guard index < Int(EG_GLOB_CHAIN) else {
+                    throw CompileError(rule: named, message: "more than \(EG_GLOB_CHAIN) patterns are looked up under \"\(anchor.key)\" (pattern \(glob)); the kernel checks at most \(EG_GLOB_CHAIN) there: give some a longer literal part")
+                }
+                chains[chain] = index + 1
+                let key = Self.globKey(policyID: policyID, domain: slot.domain, anchor: anchor, index: index)
+                if seen[PathKey(key)] != nil {
+                    throw CompileError(rule: named, message: "pattern \(glob) has the same kernel key hash as another key; rename one of them")
+                }
+                seen[PathKey(key)] = entries.count
+                entries.append((key, try Self.globValue(glob, merged: merged[slot]!, rule: named)))
+                continue
+            }
         while let slash = bytes.lastIndex(of: UInt8(ascii: "/")), slash > 0 {
             bytes = Array(bytes[..<slash])
             result.append(String(decoding: bytes, as: UTF8.self))
@@ -176,11 +199,14 @@ public struct PolicyMaps {
     /// a length without a bit, so a length missing here would hide that key's rules.
     public static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
         var lengths = eg_path_lengths()
-        withUnsafeMutableBytes(of: &lengths.bits) { raw in
-            let words = raw.bindMemory(to: UInt64.self)
-            for key in keys {
-                let length = Int(key.len)
-                words[length / 64] |= UInt64(1) << UInt64(length % 64)
+        func set(_ bits: inout (UInt64, UInt64, UInt64, UInt64), _ length: Int) {
+            withUnsafeMutableBytes(of: &bits) { $0.bindMemory(to: UInt64.self)[length / 64] |= UInt64(1) << UInt64(length % 64) }
+        }
+        for key in keys {
+            switch key.kind {
+            case UInt8(EG_PATH_GLOB_DIR.rawValue): set(&lengths.glob_dir_bits, Int(key.len))
+            case UInt8(EG_PATH_GLOB_NAME.rawValue): set(&lengths.glob_name_bits, Int(key.len))
+            default: set(&lengths.bits, Int(key.len))
             }
         }
         return unsafeBitCast(lengths, to: eg_path_rule.self)
@@ -347,6 +373,11 @@ extension eg_path_rule {
     var verdicts: [UInt8] {
         get { withUnsafeBytes(of: verdict) { Array($0) } }
         set { withUnsafeMutableBytes(of: &verdict) { $0.copyBytes(from: newValue) } }
+        case .glob(let glob):
+            // One slot per pattern (its anchor key is chosen when the entries are laid out).
+            self.init(domain: domain, kind: UInt8(EG_PATH_GLOB_DIR.rawValue), path: (glob.isName ? "name " : "") + glob.description,
+                      glob: glob)
+            return
     }
 
     /// Rule index per access kind.

@@ -6,6 +6,8 @@ public enum PathMatcher: Sendable, Hashable, CustomStringConvertible {
     case subtree(String)
     /// Any path whose last component is this name.
     case basename(String)
+    /// A pattern: `*` within a component, `**` for whole components (or a `name:` with `*`).
+    case glob(PathGlob)
 
     /// Whether `path` (absolute, as the kernel resolved it) is matched.
     public func matches(_ path: String) -> Bool {
@@ -20,24 +22,33 @@ public enum PathMatcher: Sendable, Hashable, CustomStringConvertible {
             return next == nil || next == UInt8(ascii: "/")
         case .basename(let name):
             return LexicalPath.split(path).last.map { LexicalPath.same($0, name) } ?? false
+        case .glob(let glob):
+            return glob.matches(path)
         }
     }
 
-    /// How specific a match is: exact > longer subtree > shorter subtree > basename.
+    /// How specific a match is: the count of literal bytes before the first wildcard (the
+    /// kernel's rank, bpf/lib/path_match.h): an exact path 511, above any; `/dir/**` the
+    /// bytes of `/dir/` (`/**`: 1); a pattern the bytes before its first `*`; a name 0.
     public var specificity: PathSpecificity {
         switch self {
-        case .exact: PathSpecificity(tier: 3, depth: 0)
-        case .subtree(let dir): PathSpecificity(tier: 2, depth: LexicalPath.components(dir).count)
-        case .basename: PathSpecificity(tier: 1, depth: 0)
+        case .exact: PathSpecificity(rank: Self.exactRank)
+        case .subtree(let dir): PathSpecificity(rank: dir == "/" ? 1 : dir.utf8.count + 1)
+        case .basename: PathSpecificity(rank: 0)
+        case .glob(let glob): PathSpecificity(rank: glob.rank)
         }
     }
 
-    /// `exact`, `subtree` or `name`, as `policy show` prints it.
+    /// EG_RANK_EXACT.
+    public static let exactRank = 511
+
+    /// `exact`, `subtree`, `name`, `pattern` or `name pattern`, as `policy show` prints it.
     public var kind: String {
         switch self {
         case .exact: "exact"
         case .subtree: "subtree"
         case .basename: "name"
+        case .glob(let glob): glob.isName ? "name pattern" : "pattern"
         }
     }
 
@@ -45,29 +56,28 @@ public enum PathMatcher: Sendable, Hashable, CustomStringConvertible {
     public var value: String {
         switch self {
         case .exact(let p), .subtree(let p), .basename(let p): p
+        case .glob(let glob): glob.isName ? glob.tokens.last!.description : glob.description
         }
     }
 
-    /// `/etc/shadow`, `/home/u/.ssh/**`, `name .env`.
+    /// `/etc/shadow`, `/home/u/.ssh/**`, `name .env`, `/home/u/**/*.pem`, `name id_*`.
     public var description: String {
         switch self {
         case .exact(let p): p
         case .subtree(let dir): dir == "/" ? "/**" : dir + "/**"
         case .basename(let name): "name " + name
+        case .glob(let glob): glob.description
         }
     }
 }
 
-/// The precedence key of a path match; greater is more specific.
-///
-/// Two subtrees that both contain a path are nested, so comparing depths compares lengths.
+/// The precedence key of a path match; greater is more specific: literal bytes before the
+/// first wildcard (see `PathMatcher.specificity`). For a path two subtrees both contain, the
+/// longer one has more.
 public struct PathSpecificity: Sendable, Hashable, Comparable {
-    /// 3 exact, 2 subtree, 1 basename.
-    public var tier: Int
-    /// Number of components of a subtree's directory; 0 otherwise.
-    public var depth: Int
+    public var rank: Int
 
-    public static func < (lhs: PathSpecificity, rhs: PathSpecificity) -> Bool {
-        (lhs.tier, lhs.depth) < (rhs.tier, rhs.depth)
-    }
+    public init(rank: Int) { self.rank = rank }
+
+    public static func < (lhs: PathSpecificity, rhs: PathSpecificity) -> Bool { lhs.rank < rhs.rank }
 }

@@ -9,13 +9,22 @@ public enum PathAnchor: String, Sendable, Hashable, Codable {
 }
 
 /// A validated, still unexpanded `path:` value: an anchor, normalized components, and whether it
-/// names a whole subtree (a trailing `/**`).
+/// names a whole subtree (a trailing `/**`). Components may be patterns: one `*` within a
+/// component, or `**` as a whole component (`isGlob`).
 public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
     public var anchor: PathAnchor
-    /// Components below the anchor; never empty strings, `.` or `..`.
+    /// Components below the anchor; never empty strings, `.` or `..`; `**` or with one `*` when
+    /// `isGlob`.
     public var components: [String]
     /// `true` for `dir/**`: the directory itself and everything under it.
     public var isSubtree: Bool
+
+    /// The most component tests after a pattern's first wildcard the kernel checks
+    /// (EG_GLOB_TOKENS in bpf/ebguard.h).
+    public static let maxPatternTokens = 16
+
+    /// Whether a component has a `*` (a trailing `/**` alone is a subtree, not a pattern).
+    public var isGlob: Bool { components.contains { $0.utf8.contains(UInt8(ascii: "*")) } }
 
     public init(anchor: PathAnchor, components: [String], isSubtree: Bool) {
         self.anchor = anchor
@@ -62,23 +71,43 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
             throw PolicyValueError("'\(raw)': a variable may only start a path")
         }
         var parts = LexicalPath.split(String(rest))
+        // `a/**/**` is `a/**`: adjacent `**` match what one does.
+        while parts.count >= 2, parts.last == "**", parts[parts.count - 2] == "**" { parts.removeLast() }
         isSubtree = parts.last == "**"
         if isSubtree { parts.removeLast() }
         components = []
+        var tokens: [GlobToken] = []
         for part in parts {
             if part == "." { continue }
             if part == ".." {
                 throw PolicyValueError("'..' is not allowed in paths (rules must be unambiguous): '\(raw)'")
             }
-            if part.contains(where: Self.globCharacters.contains) {
-                throw PolicyValueError("unsupported glob in '\(raw)': only a trailing '/**' is supported in version 1")
-            }
+            let token = try GlobToken.parse(part, in: raw)
+            if token == .any, components.last == "**" { continue }
+            tokens.append(token)
             components.append(part)
+        }
+        // What the kernel checks after the literal head (bpf/lib/path_match.h): bounded.
+        if let first = tokens.firstIndex(where: \.isWildcard) {
+            let checked = tokens.count - first + (isSubtree ? 1 : 0)
+            if checked > Self.maxPatternTokens {
+                throw PolicyValueError("'\(raw)' has \(checked) components from its first wildcard on; the kernel checks at most \(Self.maxPatternTokens)")
+            }
         }
     }
 
-    /// Characters that would make a path a glob; `{` because `{a,b}` reads like brace expansion.
-    static let globCharacters: Set<Character> = ["*", "?", "[", "{"]
+    /// A `unix:` socket path: exact or `dir/**`. The socket matcher (bpf/lib/sock_match.h) has
+    /// no patterns yet, so `*` and a mid-path `**` are refused rather than matched loosely.
+    public init(parsingUnix raw: String) throws(PolicyValueError) {
+        try self.init(parsing: raw)
+        if isGlob {
+            throw PolicyValueError("'\(raw)': 'unix' rules take an exact socket path or 'dir/**'; '*' and a mid-path '**' are not supported there yet")
+        }
+    }
+
+    /// Characters that would make a path a glob the matcher does not have; `{` because `{a,b}`
+    /// reads like brace expansion.
+    static let unsupportedGlobCharacters: Set<Character> = ["?", "[", "{"]
 
     /// The canonical spelling: `/etc/shadow`, `~/.ssh/**`, `${workspace}/**`, `/**`.
     public var description: String {
@@ -106,6 +135,19 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// The compiled matcher for this pattern in `context`.
     public func matcher(in context: PolicyContext) -> PathMatcher {
+        if isGlob {
+            let base: String
+            switch anchor {
+            case .root: base = "/"
+            case .home: base = context.home
+            case .workspace: base = context.workspace
+            }
+            // Each component of a pattern was checked when it was parsed.
+            let tokens = LexicalPath.components(base).map(GlobToken.literal)
+                + components.map { (try? GlobToken.parse($0, in: "")) ?? .literal($0) }
+                + (isSubtree ? [.any] : [])
+            return .glob(PathGlob(tokens: tokens))
+        }
         let path = expandedPath(in: context)
         return isSubtree ? .subtree(path) : .exact(path)
     }
@@ -113,7 +155,8 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
 
 /// A `name:` value: one path component matched against the last component of a path.
 public enum BasenamePattern {
-    /// Validates a basename: non-empty, no `/`, not `.` or `..`, no glob characters.
+    /// Validates a basename: non-empty, no `/`, not `.` or `..`, at most one `*` and no other
+    /// glob characters.
     public static func validate(_ name: String) throws(PolicyValueError) -> String {
         if name.isEmpty { throw PolicyValueError("empty name") }
         if name.contains("/") {
@@ -121,10 +164,15 @@ public enum BasenamePattern {
         }
         if name == "." || name == ".." { throw PolicyValueError("'\(name)' is not a file name") }
         if name.contains("\0") { throw PolicyValueError("name contains a NUL byte") }
-        if name.contains(where: PathPattern.globCharacters.contains) {
-            throw PolicyValueError("unsupported glob in name '\(name)': names match exactly in version 1")
-        }
+        if name == "**" { throw PolicyValueError("'name: **' would match every path: use 'path: /**'") }
+        _ = try GlobToken.parse(name, in: "name: " + name)
         return name
+    }
+
+    /// `.basename` for a plain name, a name pattern (`/**/NAME`, ranked as a name) for one with `*`.
+    public static func matcher(_ name: String) -> PathMatcher {
+        guard let token = try? GlobToken.parse(name, in: name), token.isWildcard else { return .basename(name) }
+        return .glob(PathGlob(tokens: [.any, token], isName: true))
     }
 }
 

@@ -69,7 +69,7 @@ public enum PathTarget: Sendable, Hashable, CustomStringConvertible {
     public func matcher(in context: PolicyContext) -> PathMatcher {
         switch self {
         case .path(let pattern): pattern.matcher(in: context)
-        case .name(let name): .basename(name)
+        case .name(let name): BasenamePattern.matcher(name)
         }
     }
 

@@ -16,10 +16,11 @@ public struct Decision: Sendable, Hashable, CustomStringConvertible {
 /// The reference evaluator. The kernel side must reach the same decisions; tests of the BPF
 /// programs replay the same cases.
 ///
-/// Precedence: among the rules that match, the most specific wins (exact path > longer subtree >
-/// shorter subtree > basename; for addresses, the longer prefix). Among equally specific rules
-/// the stronger verdict wins (deny > ask > audit > allow), then the earlier rule (only to name
-/// one). No matching rule: the domain's default.
+/// Precedence: among the rules that match, the most specific wins: for paths the one with more
+/// literal bytes before its first wildcard (exact path > `/a/b/**` and `/a/b/*.x` > `/a/**` >
+/// `/**/x` > `name:`; `PathMatcher.specificity`), for addresses the longer prefix. Among equally
+/// specific rules the stronger verdict wins (deny > ask > audit > allow), then the earlier rule
+/// (only to name one). No matching rule: the domain's default.
 extension CompiledPolicy {
     /// Decides an exec of the binary at `path` (absolute, as the kernel resolved it).
     ///
@@ -70,7 +71,7 @@ extension CompiledPolicy {
         let candidates = network.compactMap { rule -> (RuleID, Verdict, PathSpecificity)? in
             guard let match = rule.address, match.matches(address, port: port, transport: transport) else { return nil }
             // Prefix length plays the role of subtree depth: longer is more specific.
-            return (rule.id, rule.verdict, PathSpecificity(tier: 2, depth: match.network.prefixLength))
+            return (rule.id, rule.verdict, PathSpecificity(rank: match.network.prefixLength))
         }
         return Self.pick(candidates, default: defaults.network)
     }

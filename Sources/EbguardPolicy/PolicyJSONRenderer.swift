@@ -124,3 +124,4 @@ private struct JSONRule: Encodable {
         }
     }
 }
+        case .glob(let g): if g.isName { name = m.value } else { path = g.description }

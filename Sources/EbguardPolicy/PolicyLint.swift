@@ -77,6 +77,10 @@ extension CompiledPolicy {
                 break
             }
             let scope = overlap == kinds ? "" : " for " + overlap.names.joined(separator: ", ")
+            case .glob(let glob):
+                // A pattern outranks the name only where its last component can be that name.
+                guard glob.rank > 0, let last = glob.tokens.last,
+                      last == .any || last.accepts(ArraySlice(name.utf8)) else { continue }
             let message = "\(id) (\(verdict.rawValue) name \(name)) does not apply under \(otherMatcher)\(scope): "
                 + "\(otherID) is more specific and says \(otherVerdict.rawValue)"
             out.append(PolicyWarning(location: location, rule: id, message: message))

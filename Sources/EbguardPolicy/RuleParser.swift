@@ -21,8 +21,10 @@ struct RuleParser {
             } else {
                 argv = ArgvPattern(tokens.map(\.0))
             }
-            if case .path(let pattern)? = target, pattern.isSubtree {
-                reader.error(argvNode, "'argv' needs one program: use an exact 'path' or a 'name', not a subtree")
+            if case .path(let pattern)? = target, pattern.isSubtree || pattern.isGlob {
+                reader.error(argvNode, "'argv' needs one program: use an exact 'path' or a 'name', not a subtree or pattern")
+            } else if case .name(let name)? = target, name.contains("*") {
+                reader.error(argvNode, "'argv' needs one program: use an exact 'path' or a 'name', not a pattern")
             }
         }
         guard let verdict, let target, reader.diagnostics.count == before else { return nil }
@@ -80,7 +82,7 @@ struct RuleParser {
                 reader.error(f.keyNode(key)!, "'\(key)' does not apply to a 'unix' rule")
             }
             if let text = reader.string(unixNode, "unix") {
-                do { target = .unix(try PathPattern(parsing: text)) } catch { reader.error(unixNode, error.message) }
+                do { target = .unix(try PathPattern(parsingUnix: text)) } catch { reader.error(unixNode, error.message) }
             }
         }
         guard let verdict, let target, reader.diagnostics.count == before else { return nil }

@@ -17,9 +17,24 @@ struct PolicyShowCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
+    @Option(name: .customLong("explain"), help: ArgumentHelp("Print the rule that decides PATH for exec and each file access kind, and why.",
+                                                              valueName: "PATH"))
+    var explainPath: String?
+
+    func validate() throws {
+        if let explainPath, !explainPath.hasPrefix("/") {
+            throw ValidationError("--explain takes an absolute path, as the kernel resolves it: '\(explainPath)'")
+        }
+        if explainPath != nil && json { throw ValidationError("--explain prints text; leave out --json") }
+    }
+
     func run() throws {
         let policy = try PolicyLoading.load(file)
         let compiled = policy.compile(in: try context.resolve())
+        if let explainPath {
+            print(compiled.explain(path: explainPath).joined(separator: "\n"))
+            return
+        }
         print(json ? compiled.renderJSON() : compiled.renderText(), terminator: "")
     }
 }

@@ -85,6 +85,59 @@ struct ShippedPolicyTests {
         #expect(v("/home/u/proj/.git/index", .write) == .allow)
     }
 
+    /// Issue 17: every spot where a write makes code run later, outside the session, is denied
+    /// or asked, in nested repositories too; the installs and builds' own writes stay allowed;
+    /// secrets copied anywhere stay unreadable.
+    @Test(arguments: ["/home/u/proj", "/home/u"])
+    func agentPersistenceSpotsAreClosed(workspace: String) throws {
+        let c = try Shipped.load("agent.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: workspace))
+        func v(_ path: String, _ access: FileAccess) -> Verdict { c.decideFile(path: path, access: access).verdict }
+        let ws = workspace
+        let refused = [
+            "/home/u/.local/lib/python3.11/site-packages/evil.pth", "/home/u/.local/lib/python3.12/site-packages/sitecustomize.py",
+            "/home/u/.local/lib/python3.11/site-packages/usercustomize.py", "/home/u/.cargo/config.toml", "/home/u/.cargo/config",
+            "/home/u/.gradle/init.d/evil.gradle", "/home/u/.gradle/init.gradle", "/home/u/.gradle/gradle.properties",
+            "/home/u/.npmrc", "/home/u/.yarnrc.yml", "/home/u/.config/pip/pip.conf", "/home/u/.pip/pip.conf",
+            "/home/u/.m2/settings.xml", "/home/u/.bash_aliases", "/home/u/.profile", "/home/u/.xsessionrc",
+            "/home/u/.config/autostart/x.desktop", "/home/u/.config/systemd/user/x.service",
+            "/home/u/.local/share/systemd/user/x.service", "/home/u/.local/share/dbus-1/services/org.x.service",
+            "/home/u/.local/share/applications/x.desktop", "/home/u/.vim/plugin/x.vim", "/home/u/.config/nvim/init.lua",
+            "/home/u/.local/share/nvim/lazy/x/plugin/x.lua", "/home/u/.vscode/extensions/x/ext.js",
+            "/home/u/.cursor/extensions/x/ext.js", "/home/u/.local/bin/git", "/home/u/.cargo/bin/ls",
+            "/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/bin/rustc",
+            "\(ws)/.git/hooks/pre-commit", "\(ws)/vendor/lib/.git/hooks/pre-commit", "\(ws)/a/b/c/.git/hooks/post-checkout",
+            "\(ws)/.git/modules/sub/hooks/pre-commit", "\(ws)/sub/.npmrc", "\(ws)/.vscode/tasks.json",
+            "\(ws)/x/.claude/settings.local.json", "\(ws)/.mcp.json", "/home/u/.claude/settings.json",
+            "/home/u/.codex/config.toml", "/home/u/.gemini/settings.json", "/home/u/.cursor/mcp.json",
+        ]
+        for spot in refused {
+            for kind in [FileAccess.write, .create, .rename] {
+                #expect([.deny, .ask].contains(v(spot, kind)), "\(spot) \(kind): \(c.decideFile(path: spot, access: kind))")
+            }
+        }
+        // core.hooksPath in any repository's config: recorded (git rewrites it on every clone).
+        #expect(v("\(ws)/deep/repo/.git/config", .rename) == .audit)
+        // What installs, builds and git write stays allowed.
+        for allowed in ["/home/u/.local/lib/python3.11/site-packages/pkg/__init__.py",
+                        "/home/u/.local/lib/python3.11/site-packages/pkg-1.0.dist-info/RECORD",
+                        "/home/u/.cache/pip/wheels/x.whl", "/home/u/.npm/_cacache/index-v5/x", "/home/u/.cargo/registry/cache/x.crate",
+                        "/home/u/.gradle/caches/x.jar", "\(ws)/node_modules/x/index.js", "\(ws)/target/debug/app",
+                        "\(ws)/sub/.git/objects/ab/cdef", "\(ws)/sub/.git/index", "\(ws)/.claude/notes.md"] {
+            #expect(v(allowed, .create) == .allow, "\(allowed): \(c.decideFile(path: allowed, access: .create))")
+        }
+        // Secrets, wherever they were copied.
+        for secret in ["\(ws)/certs/server.pem", "/home/u/old/server.pem", "/home/u/backup/id_rsa", "\(ws)/x/id_ed25519", "/srv/x/tls.key",
+                       "/srv/x/client.p12", "\(ws)/.env.production", "/srv/app/.env.test", "\(ws)/sub/.netrc",
+                       "/home/u/.cargo/credentials.toml", "/home/u/.config/containers/auth.json",
+                       "/run/user/1000/containers/auth.json", "/home/u/.vault-token", "/srv/k8s/kubeconfig"] {
+            #expect(v(secret, .read) == .deny, "\(secret): \(c.decideFile(path: secret, access: .read))")
+        }
+        // CA bundles of installed packages stay readable (pip's certifi).
+        #expect(v("/home/u/.local/lib/python3.11/site-packages/certifi/cacert.pem", .read) == .allow)
+        #expect(v("/etc/ssl/certs/ca-certificates.crt", .read) == .allow)
+        #expect(v("\(ws)/.envrc", .read) == .allow)
+    }
+
     @Test func agentPersistenceHoldsWhenTheWorkspaceIsHome() throws {
         let c = try Shipped.load("agent.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/home/u"))
         #expect(c.decideFile(path: "/home/u/notes.txt", access: .write).verdict == .allow)

@@ -5,7 +5,7 @@ import Glibc
 /// A real DNS server for tests: Debian's dnsmasq in the foreground on a loopback address and port
 /// of its own, answering only the records given (no /etc/resolv.conf, no /etc/hosts, no
 /// forwarding), and logging every query it receives so a test can prove which names reached it.
-/// Stopped on `deinit`.
+/// Stopped, and its files removed, on `deinit`.
 public final class DnsmasqServer {
     /// One record dnsmasq serves (its `--host-record`, `--cname`, `--txt-record` options).
     public enum Record: Sendable {
@@ -93,7 +93,11 @@ public final class DnsmasqServer {
         reaped = true
     }
 
-    deinit { stop() }
+    /// Stops dnsmasq and removes its directory (log included).
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: logFile).deletingLastPathComponent().path)
+    }
 
     /// SIGTERM, up to 2 s, then SIGKILL; reaps the child either way.
     private static func terminate(_ pid: pid_t) {
@@ -121,10 +125,22 @@ public final class DnsmasqServer {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The spawning thread may block signals (the test runner's threads do): without a clean
+        // mask and default handlers, dnsmasq would ignore SIGTERM and every stop would wait for SIGKILL.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw HarnessError("spawning \(executable): \(String(cString: strerror(rc)))") }
         return pid
     }

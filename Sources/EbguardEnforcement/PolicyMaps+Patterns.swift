@@ -1,0 +1,86 @@
+import EbguardBPF
+import EbguardPolicy
+
+/// Path patterns as the kernel reads them (bpf/lib/path_match.h, struct eg_path_glob): each
+/// pattern is one entry under an anchor key, checked against the whole path on a hit.
+extension PolicyMaps {
+    /// Where a pattern is looked up: a literal component that follows a `**` (looked up for
+    /// every component of a path: the longest, which few other patterns share), else the
+    /// pattern's literal head directory (looked up with the subtrees, at every directory of a
+    /// path; "" for the root).
+    static func anchor(of glob: PathGlob) -> (kind: eg_path_kind, key: String) {
+        if let firstAny = glob.tokens.firstIndex(of: .any) {
+            let literals = glob.tokens[firstAny...].compactMap { token -> String? in
+                if case .literal(let text) = token { return text }
+                return nil
+            }
+            if let longest = literals.max(by: { $0.utf8.count < $1.utf8.count }) {
+                return (EG_PATH_GLOB_NAME, longest)
+            }
+        }
+        return (EG_PATH_GLOB_DIR, headPath(of: glob))
+    }
+
+    /// `file[3] (agent.yaml:40:5)`: how a compile error names a path rule.
+    static func named(_ id: RuleID, in policy: CompiledPolicy) -> String {
+        let location = policy.exec.first { $0.id == id }?.location ?? policy.file.first { $0.id == id }?.location
+        return location.map { "\(id) (\($0))" } ?? "\(id)"
+    }
+
+    /// `/a/b` for a pattern whose head is [a, b]; "" for none (the root).
+    static func headPath(of glob: PathGlob) -> String {
+        glob.head.isEmpty ? "" : "/" + glob.head.joined(separator: "/")
+    }
+
+    /// The kernel's value for `glob`, carrying `merged`'s verdicts, rule indices and flags.
+    static func globValue(_ glob: PathGlob, merged: eg_path_rule, rule: String) throws(CompileError) -> eg_path_rule {
+        var value = eg_path_glob()
+        value.verdict = merged.verdict
+        value.rule = merged.rule
+        value.flags = merged.flags
+        value.rank = UInt16(min(glob.rank, PathMatcher.exactRank - 1))
+        let head = Array(headPath(of: glob).utf8)
+        var text = head
+        var tokens: [eg_glob_tok] = []
+        let tail = Array(glob.tail)
+        guard tail.count <= Int(EG_GLOB_TOKENS) else {
+            throw CompileError(rule: rule, message: "pattern \(glob) has \(tail.count) components from its first wildcard on; the kernel checks at most \(EG_GLOB_TOKENS)")
+        }
+        for (i, token) in tail.enumerated() {
+            let off = UInt8(truncatingIfNeeded: text.count)
+            switch token {
+            case .literal(let literal):
+                tokens.append(eg_glob_tok(kind: UInt8(EG_GLOB_LIT.rawValue), off: off, pre: UInt8(literal.utf8.count), suf: 0))
+                text += Array(literal.utf8)
+            case .star(let prefix, let suffix):
+                tokens.append(eg_glob_tok(kind: UInt8(EG_GLOB_STAR.rawValue), off: off, pre: UInt8(prefix.utf8.count),
+                                          suf: UInt8(suffix.utf8.count)))
+                text += Array(prefix.utf8) + Array(suffix.utf8)
+            case .any:
+                // The segment after this `**`: its tokens, and whether it is the last (then it
+                // is placed at the path's end, else at its leftmost fit).
+                let rest = tail[(i + 1)...]
+                let segment = rest.prefix { $0 != .any }
+                let last = segment.count == rest.count
+                tokens.append(eg_glob_tok(kind: UInt8(EG_GLOB_ANY.rawValue), off: 0, pre: last ? 1 : 0,
+                                          suf: UInt8(segment.count)))
+            }
+        }
+        guard head.count < 256, text.count <= Int(EG_GLOB_TEXT) else {
+            throw CompileError(rule: rule, message: "pattern \(glob) has \(text.count) literal bytes; the kernel holds at most \(EG_GLOB_TEXT)")
+        }
+        value.head = UInt8(head.count)
+        value.hdepth = UInt8(glob.head.count)
+        value.ntok = UInt8(tokens.count)
+        withUnsafeMutableBytes(of: &value.tok) { raw in tokens.withUnsafeBytes { raw.copyMemory(from: $0) } }
+        withUnsafeMutableBytes(of: &value.text) { $0.copyBytes(from: text) }
+        return unsafeBitCast(value, to: eg_path_rule.self)
+    }
+
+    /// The key of the `index`-th pattern on one anchor: the anchor's key, its hash + index.
+    static func globKey(policyID: UInt32, domain: UInt8, anchor: (kind: eg_path_kind, key: String), index: Int) -> eg_path_key {
+        var key = Self.key(policyID: policyID, domain: domain, kind: UInt8(anchor.kind.rawValue), path: anchor.key)
+        key.hash &+= UInt64(index)
+        return key
+    }
+}

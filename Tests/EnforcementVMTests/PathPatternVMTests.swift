@@ -1,0 +1,202 @@
+import EbguardBPF
+import EbguardEnforcement
+import EbguardPolicy
+import EbguardSystem
+import EbguardTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Path patterns decided by the kernel (bpf/lib/path_match.h): every form, matched and not,
+/// deep, long, unicode and odd names, and a generated table of paths x rules whose kernel
+/// verdicts and rules must equal the userspace reference's (`CompiledPolicy.decideFile`).
+@Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, Comment(rawValue: TestEnvironment.vmReason)), .serialized)
+struct PathPatternVMTests {
+    /// A session whose policy is `yaml` compiled by the product's own compiler and written as
+    /// `ebguard run` writes it (PolicyMaps); every decision is reported (audit allows).
+    struct PatternSession {
+        let session: ScratchCgroup
+        let enforcement: Enforcement
+        let compiled: CompiledPolicy
+
+        init(_ label: String, workspace: String, yaml: String) throws {
+            session = try ScratchCgroup(label)
+            enforcement = try Enforcement(level: try session.cgroup.level())
+            let policy = try Policy.parse(yaml: yaml, file: "\(label).yaml")
+            compiled = policy.compile(in: try PolicyContext(home: "/root", workspace: workspace))
+            let maps = try PolicyMaps(compiled, policyID: 7)
+            for (key, rule) in maps.paths { try enforcement.rules.update(key, rule) }
+            for (key, lengths) in maps.loadedMarkers { try enforcement.rules.update(key, lengths) }
+            try enforcement.addSession(session.cgroup, policy: 7, exec: EG_VERDICT_ALLOW, file: EG_VERDICT_ALLOW,
+                                       flags: UInt8(EG_SESSION_AUDIT_ALLOWS))
+        }
+
+        /// Opens each path for reading inside the session (a shell loop reading a list, so names
+        /// need no quoting); returns each path's first file event.
+        func readAll(_ paths: [String], list: String) throws -> [String: PathEvent] {
+            var seen: [String: PathEvent] = [:]
+            for chunk in stride(from: 0, to: paths.count, by: 150).map({ Array(paths[$0..<min($0 + 150, paths.count)]) }) {
+                try (chunk.joined(separator: "\n") + "\n").write(toFile: list, atomically: false, encoding: .utf8)
+                // `read`, not `:`: a failed redirection ends the shell on a special builtin.
+                _ = try runProcess(["/bin/sh", "-c", "while IFS= read -r f; do { read -r x < \"$f\"; } 2>/dev/null; done < '\(list)'"],
+                                   in: session.cgroup)
+                for event in try enforcement.takeEvents() where event.type == UInt16(EG_EVENT_FILE.rawValue) {
+                    if seen[event.path] == nil { seen[event.path] = event }
+                }
+            }
+            return seen
+        }
+    }
+
+    static func kernelVerdict(_ v: Verdict) -> UInt8 {
+        switch v {
+        case .allow: UInt8(EG_VERDICT_ALLOW.rawValue)
+        case .audit: UInt8(EG_VERDICT_AUDIT.rawValue)
+        case .ask: UInt8(EG_VERDICT_ASK.rawValue)
+        case .deny: UInt8(EG_VERDICT_DENY.rawValue)
+        }
+    }
+
+    static func rules(_ d: String) -> String {
+        """
+        version: 1
+        name: patterns
+        file:
+          - { action: deny, path: "\(d)/**/*.pem", access: [read] }
+          - { action: allow, path: "\(d)/keys/*.pem", access: [read] }
+          - { action: ask, path: "\(d)/**/.git/hooks/**", access: [read] }
+          - { action: audit, path: "\(d)/*/deep/**", access: [read] }
+          - { action: deny, path: "\(d)/home/*/.ssh/**", access: [read] }
+          - { action: allow, path: "\(d)/home/bob/.ssh/*.pub", access: [read] }
+          - { action: deny, name: "id_*", access: [read] }
+          - { action: allow, path: "\(d)/plain/**", access: [read] }
+          - { action: deny, path: "\(d)/lib/python3*/site-packages/*.pth", access: [read] }
+          - { action: audit, path: "\(d)/ü*/*ñ", access: [read] }
+          - { action: deny, path: "\(d)/a/**/b/**/c", access: [read] }
+          - { action: allow, path: "\(d)/keys/exact.pem", access: [read] }
+          - { action: deny, path: "\(d)/odd/* b", access: [read] }
+          - { action: deny, path: "/**/*.secret", access: [read] }
+          - { action: audit, path: "\(d)/**/deepest/**/*.x", access: [read] }
+        """
+    }
+
+    /// Every directory x every leaf name: the table the kernel and the reference must agree on.
+    static func table(_ d: String) -> [String] {
+        let dirs = ["keys", "home/bob/.ssh", "home/bob/x/.ssh", "home/.ssh", "lib/python3.11/site-packages",
+                    "lib/python2.7/site-packages", "lib/python3.11/site-packages/sub", "repo/.git/hooks",
+                    "repo/sub/mod/.git/hooks", "repo/.git/hooksx", "a/b", "a/x/b/y/b", "a/x", "ü1", "üx/y", "u1",
+                    "x/deep/y", "x/y/deep", "odd", "plain", "sp ace/ta\tb", "ü1/sub", "a/q/b"]
+        let leaves = ["k.pem", ".pem", "k.pemx", "id_rsa", "id_rsa.pub", "evil.pth", "c", "pre-commit", "ñ", "xñ",
+                      "a b", "ab", "t.secret", "exact.pem", "ñ.pem"]
+        return dirs.flatMap { dir in leaves.map { "\(d)/\(dir)/\($0)" } }
+    }
+
+    @Test func kernelAgreesWithTheReferenceOnAGeneratedTable() throws {
+        let dir = try ScratchDirectory("pat")
+        let s = try PatternSession("pat", workspace: dir.path, yaml: Self.rules(dir.path))
+        var paths = Self.table(dir.path)
+        // The deepest paths that fit: one-byte components up to the 255-byte limit.
+        var deep = dir.path + "/deepest"
+        while deep.utf8.count + 2 + 4 <= 255 { deep += "/d" }
+        paths.append(deep + "/y.x")
+        #expect((deep + "/y.x").utf8.count >= 253, "the deepest path is at the limit")
+        paths.append(String(deep.dropLast(2)) + "/k.pem")
+        // At the limit: a name that makes the path exactly 255 bytes.
+        let base = dir.path + "/keys/"
+        paths.append(base + String(repeating: "z", count: 255 - base.utf8.count - 4) + ".pem")
+        paths = paths.filter { $0.utf8.count <= 255 }
+        for path in paths {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)), "\(path)")
+        }
+        let events = try s.readAll(paths, list: dir.path + "/list")
+        var compared = 0
+        var matched = Set<Int>()
+        for path in paths {
+            let reference = s.compiled.decideFile(path: path, access: .read)
+            guard let event = events[path] else {
+                Issue.record("no kernel event for \(path)")
+                continue
+            }
+            #expect(event.verdict == Self.kernelVerdict(reference.verdict), "\(path): kernel \(event), reference \(reference)")
+            #expect(event.rule == UInt16(reference.rule?.index ?? Int(EG_RULE_DEFAULT)), "\(path): kernel \(event), reference \(reference)")
+            if let rule = reference.rule { matched.insert(rule.index) }
+            compared += 1
+        }
+        #expect(compared == paths.count && compared > 340)
+        // The table makes every rule decide some path.
+        #expect(matched.count == 15, "rules that decided some path: \(matched.sorted())")
+        print("pattern table: \(compared) paths x 15 rules, kernel == reference; rules deciding: \(matched.sorted())")
+    }
+
+    /// Each way a pattern is anchored and placed: on a component after `**` at the end, on one
+    /// between two `**`, on the head directory with a segment at the end or between.
+    @Test func everyAnchorAndPlacement() throws {
+        let dir = try ScratchDirectory("patanchor")
+        let d = dir.path
+        let s = try PatternSession("patanchor", workspace: d, yaml: """
+        version: 1
+        name: anchors
+        file:
+          - { action: deny, path: "\(d)/**/zz", access: [read] }
+          - { action: deny, path: "\(d)/**/yy/**", access: [read] }
+          - { action: deny, path: "\(d)/*/xx/**", access: [read] }
+          - { action: deny, path: "\(d)/w*/**/*.vv", access: [read] }
+          - { action: deny, path: "\(d)/u*/**/*.tt/**", access: [read] }
+        """)
+        let cases: [(String, UInt16?)] = [("a/zz", 0), ("a/b/c/zz", 0), ("zz", 0), ("a/zzz", nil), ("a/yy/f", 1), ("a/b/yy", 1),
+                                          ("yy/a/b", 1), ("a/xx/f", 2), ("a/b/xx/f", nil), ("wq/f.vv", 3), ("wq/a/b/f.vv", 3),
+                                          ("q/f.vv", nil), ("ua/x.tt/f", 4), ("ua/b/x.tt/c/d", 4), ("ua/b/x.t/c", nil),
+                                          ("a/f", nil)]
+        var paths: [String] = []
+        for (relative, _) in cases { paths.append(try dir.file(relative.hasSuffix("/yy") ? relative + "/f" : relative)) }
+        let events = try s.readAll(paths, list: d + "/list")
+        for ((relative, expected), path) in zip(cases, paths) {
+            let event = try #require(events[path], "no event for \(relative)")
+            #expect(event.rule == expected ?? UInt16(EG_RULE_DEFAULT), "\(relative): \(event)")
+            let reference = s.compiled.decideFile(path: path, access: .read)
+            #expect(reference.rule?.index == expected.map(Int.init), "\(relative): reference \(reference)")
+        }
+    }
+
+    @Test func pathsOverTheLimitAreDeniedNotMatchedLoosely() throws {
+        let dir = try ScratchDirectory("patlong")
+        let s = try PatternSession("patlong", workspace: dir.path, yaml: """
+        version: 1
+        name: long
+        file:
+          - { action: allow, path: "\(dir.path)/**/*.ok", access: [read] }
+        """)
+        let base = dir.path + "/"
+        let long = base + String(repeating: "q", count: 256 - base.utf8.count - 3) + ".ok"
+        #expect(long.utf8.count == 256)
+        #expect(FileManager.default.createFile(atPath: long, contents: Data("x".utf8)))
+        let fits = base + "f.ok"
+        #expect(FileManager.default.createFile(atPath: fits, contents: Data("x".utf8)))
+        let events = try s.readAll([long, fits], list: dir.path + "/list")
+        #expect(events[fits]?.verdict == UInt8(EG_VERDICT_ALLOW.rawValue) && events[fits]?.rule == 0, "\(events)")
+        let tooLong = try #require(events.values.first { $0.reason == UInt8(EG_REASON_TOO_LONG.rawValue) }, "\(events)")
+        #expect(tooLong.verdict == UInt8(EG_VERDICT_DENY.rawValue))
+    }
+
+    @Test func execPatternsAreEnforced() throws {
+        let dir = try ScratchDirectory("patexec")
+        for path in ["tools/bin/run-evil", "tools/sub/bin/x-evil", "tools/bin/fine", "tools/bin/evil-not"] {
+            try dir.program(path, from: "/usr/bin/true")
+        }
+        let s = try PatternSession("patexec", workspace: dir.path, yaml: """
+        version: 1
+        name: execpat
+        exec:
+          - { action: deny, path: "\(dir.path)/**/bin/*-evil" }
+        """)
+        for (path, ok) in [("tools/bin/run-evil", false), ("tools/sub/bin/x-evil", false), ("tools/bin/fine", true),
+                           ("tools/bin/evil-not", true)] {
+            let result = try runProcess([dir.path + "/" + path], in: s.session.cgroup)
+            #expect((result.status == 0) == ok, "\(path): \(result.status) \(result.stderr)")
+            let reference = s.compiled.decideExec(path: dir.path + "/" + path)
+            #expect((reference.verdict == .allow) == ok, "\(path): \(reference)")
+        }
+    }
+}
