@@ -101,6 +101,34 @@ import Testing
         #expect(fixture.decided.all.count == 6 && fixture.decided.all.allSatisfy { $0.transport == .tcp })
     }
 
+    @Test func theAnswerWaitsForAdmit() throws {
+        // admit is where the kernel learns the addresses: the client must not see them earlier.
+        let gate = DispatchSemaphore(value: 0)
+        let admitting = DispatchSemaphore(value: 0)
+        let dnsmasq = try DnsmasqServer(records: ResolverFixture.records)
+        let server = try DNSResolverServer(
+            upstream: DNSUpstream(address: DNSIPAddress(dnsmasq.address)!, port: dnsmasq.port),
+            delegate: DNSResolverDelegate(decide: { _ in .forward }, admit: { _, _ in
+                admitting.signal()
+                gate.wait()
+                return true
+            }))
+        server.start()
+        defer { server.stop() }
+        let client = try DNSSocket.udp(AF_INET)
+        let endpoint = DNSEndpoint(address: .loopbackV4, port: server.port)
+        try client.connect(to: endpoint, timeoutMs: 1_000)
+        client.send(try DNSMessage.query(id: 31, name: try DNSName("a.test"), type: .a).encoded(), to: endpoint)
+        #expect(admitting.wait(timeout: .now() + 20) == .success, "admit was called")
+        #expect(client.wait(for: Int16(POLLIN), deadline: monotonicMilliseconds() + 500) == .timedOut, "no answer before admit returns")
+        gate.signal()
+        #expect(client.wait(for: Int16(POLLIN), deadline: monotonicMilliseconds() + 10_000) == .ready)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = recv(client.fd, &buffer, buffer.count, 0)
+        let reply = try DNSMessage(parsing: Array(buffer[0..<max(0, n)]))
+        #expect(reply.header.id == 31 && addresses(in: reply) == ["192.0.2.1"])
+    }
+
     @Test func notAdmittedBecomesSERVFAIL() throws {
         let fixture = try ResolverFixture(admit: false)
         let reply = try fixture.client.ask("a.test")
