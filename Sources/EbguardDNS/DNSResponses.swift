@@ -30,7 +30,7 @@ extension DNSMessage {
         header.recursionDesired = query.recursionDesired
         header.recursionAvailable = true
         header.responseCode = .formatError
-        return (try? DNSMessage(header: header).encoded()) ?? []
+        return try? DNSMessage(header: header).encoded()
     }
 
     /// `bytes` (an encoded message) with its id replaced: an upstream answer, which carries the
