@@ -19,7 +19,7 @@ struct PathPatternVMTests {
         let enforcement: Enforcement
         let compiled: CompiledPolicy
 
-        init(_ label: String, workspace: String, yaml: String) throws {
+        init(_ label: String, workspace: String, yaml: String, auditAllows: Bool = true) throws {
             session = try ScratchCgroup(label)
             enforcement = try Enforcement(level: try session.cgroup.level())
             let policy = try Policy.parse(yaml: yaml, file: "\(label).yaml")
@@ -28,7 +28,7 @@ struct PathPatternVMTests {
             for (key, rule) in maps.paths { try enforcement.rules.update(key, rule) }
             for (key, lengths) in maps.loadedMarkers { try enforcement.rules.update(key, lengths) }
             try enforcement.addSession(session.cgroup, policy: 7, exec: EG_VERDICT_ALLOW, file: EG_VERDICT_ALLOW,
-                                       flags: UInt8(EG_SESSION_AUDIT_ALLOWS))
+                                       flags: auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0)
         }
 
         /// Opens each path for reading inside the session (a shell loop reading a list, so names
@@ -158,6 +158,49 @@ struct PathPatternVMTests {
             let reference = s.compiled.decideFile(path: path, access: .read)
             #expect(reference.rule?.index == expected.map(Int.init), "\(relative): reference \(reference)")
         }
+    }
+
+    /// Patterns cost what exact rules cost: 1,000 of each, opens of a 6-component path that
+    /// every probe of the matcher visits (the patterns' anchors are at its lengths, one pattern
+    /// anchored on one of its components is checked on each open), same run.
+    @Test func aThousandPatternsCostWhatAThousandExactRulesDo() throws {
+        let dir = try ScratchDirectory("patcost")
+        let d = dir.path
+        let target = try dir.file("a/b/c/d/target", "x\n")
+        func yaml(_ rules: [String]) -> String {
+            "version: 1\nname: cost\nfile:\n" + rules.map { "  - { action: deny, \($0), access: [read] }" }.joined(separator: "\n") + "\n"
+        }
+        let exact = yaml((0..<1000).map { "path: \"\(d)/a/b/other-\($0)\"" })
+        let patterns = yaml((0..<991).map { i in
+            switch i % 3 {
+            case 0: "path: \"\(d)/a/b/o\(i)/*.x\""            // headed at a directory the path does not have
+            case 1: "path: \"\(d)/**/n\(i)/**\""              // anchored on a component the path does not have
+            default: "path: \"/srv/p\(i)/**/*.y\""
+            }
+        } + (0..<8).map { "path: \"\(d)/a/b/*/c\($0)/*\"" }  // headed at a directory of the path: all 8 checked
+          + ["path: \"\(d)/**/d/*.zz\""])                      // anchored on a component of the path: checked
+        let small = try PatternSession("patcost-exact", workspace: d, yaml: exact, auditAllows: false)
+        let large = try PatternSession("patcost-pattern", workspace: d, yaml: patterns, auditAllows: false)
+        let loop = "i=0; while [ $i -lt 3000 ]; do read -r x < '\(target)'; i=$((i+1)); done"
+        func seconds(_ session: PatternSession) throws -> Double {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try runProcess(["/bin/sh", "-c", loop], in: session.session.cgroup)
+            #expect(result.status == 0, "\(result.stderr)")
+            let elapsed = clock.now - start
+            #expect(try session.enforcement.takeEvents().isEmpty, "allowed opens are not reported")
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        var exactTimes: [Double] = []
+        var patternTimes: [Double] = []
+        for _ in 0..<5 {
+            exactTimes.append(try seconds(small))
+            patternTimes.append(try seconds(large))
+        }
+        let ratio = patternTimes.min()! / exactTimes.min()!
+        print("path pattern cost (3,000 opens): 1,000 exact rules \(exactTimes.min()!) s, 1,000 pattern rules "
+              + "\(patternTimes.min()!) s; patterns/exact = \(ratio)")
+        #expect(ratio < 2, "patterns: \(patternTimes), exact: \(exactTimes)")
     }
 
     @Test func pathsOverTheLimitAreDeniedNotMatchedLoosely() throws {
