@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "EbguardSystem", dependencies: ["CEbguardProcess", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardPolicy", dependencies: ["Yams"]),
         .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
-        .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy"]),
+        .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDNS"]),
         .target(name: "EbguardVersion"),
         .target(name: "EbguardDNS", dependencies: ["EbguardSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardAudit", dependencies: [
@@ -52,13 +52,14 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "EbguardDaemon", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "CEbguardProcess", "CEbguardABI", "Yams",
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "CEbguardProcess",
+            "CEbguardABI", "Yams",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ebguard", dependencies: [
             "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
-            "EbguardDaemon", "EbguardVersion",
+            "EbguardDaemon", "EbguardVersion", "EbguardDNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

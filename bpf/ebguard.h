@@ -128,6 +128,8 @@ enum eg_reason {
 	EG_REASON_OBSERVED = 7,		/* seen by a tracepoint on a degraded kernel: not decided */
 	EG_REASON_ANSWERED = 8,		/* an operator's answer to an ask rule decided (eg_*_answers) */
 	EG_REASON_SOCKET = 9,		/* a socket no address rule can judge (raw, packet, SCTP, ...): EG_UNIX_LEN_SOCKETS */
+	EG_REASON_HOST = 10,		/* a host rule decided, through a live answer of the session's resolver (host_id) */
+	EG_REASON_RESOLVER = 11,	/* another session's resolver port: a session talks to its own only */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -135,6 +137,8 @@ struct eg_session {
 	__u32 policy_id;
 	__u8 default_verdict[3];	/* indexed by enum eg_domain */
 	__u8 flags;			/* EG_SESSION_* */
+	__u16 dns_port;			/* the session's resolver on 127.0.0.1 and ::1 (host order); 0: none */
+	__u16 _pad[3];
 };
 #define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
 #define EG_SESSION_PROCESS_EVENTS 0x2	/* report process life (process.bpf.c): the daemon's sessions */
@@ -146,12 +150,12 @@ enum eg_path_kind {
 	EG_PATH_NAME = 3,	/* a final component: .env */
 	EG_PATH_LOADED = 4,	/* marker, path "" (len 0): every rule of this (policy, domain) is in */
 	EG_PATH_ANCESTOR = 5,	/* a directory with exact/subtree file rules below it: their verdicts, for renames */
+	EG_PATH_GLOB_DIR = 6,	/* a pattern's literal directory ("" the root); value struct eg_path_glob */
+	EG_PATH_GLOB_NAME = 7,	/* a literal component after a pattern's `**`; value struct eg_path_glob */
 };
 
 /*
  * Key of eg_path_rules: one path string of one kind, for one policy and domain,
-	EG_PATH_GLOB_DIR = 6,	/* a pattern's literal directory ("" the root); value struct eg_path_glob */
-	EG_PATH_GLOB_NAME = 7,	/* a literal component after a pattern's `**`; value struct eg_path_glob */
  * named by its length and hash; the string itself is in the value. The map hashes
  * the whole key on every lookup and a matcher looks up several per decision, so the
  * key stays 16 bytes rather than carrying the path (264 bytes cost ~5x the hook).
@@ -343,6 +347,34 @@ struct eg_net_answer_key {
 	__u8 addr[16];		/* v4 in the first 4 bytes, the rest zero */
 };
 
+/*
+ * eg_hosts: the addresses a session's resolver answered for names its host rules allow,
+ * with those rules (lib/sock_addr.h). Written by userspace before the answer reaches the
+ * client; an entry past expires_ns is ignored (userspace sweeps it).
+ */
+#define EG_HOSTS_MAX 65536
+struct eg_host_key {
+	__u64 session_id;
+	__u8 family;		/* AF_INET (mapped v6 included) or AF_INET6 */
+	__u8 _pad[7];
+	__u8 addr[16];		/* v4 in the first 4 bytes, the rest zero */
+};
+
+struct eg_host_allowance {
+	__u64 expires_ns;	/* bpf_ktime_get_boot_ns() deadline: TTL plus grace */
+	__u32 host_id;		/* the name answered last, for the event */
+	__u32 _pad;
+	struct eg_net_rules rules;	/* the names' rules, deny > ask > audit > allow, then rule index */
+};
+
+/* eg_dns_origins: where a redirected DNS socket meant to go, so replies seem to come from there. */
+struct eg_dns_origin {
+	__u32 addr[4];		/* as the caller gave it: user_ip4 in addr[0], or user_ip6 */
+	__u16 port;		/* network order, as the caller gave it */
+	__u16 resolver_port;	/* network order: the resolver it was sent to */
+	__u32 _pad;
+};
+
 /* EG_EVENT_NET, EG_EVENT_UNIX: a decision on a destination. */
 struct eg_net_event {
 	struct eg_event_header hdr;
@@ -358,7 +390,7 @@ struct eg_net_event {
 	__u16 port;		/* host order */
 	__u8 addr[16];		/* v4 in the first 4 bytes */
 	char unix_path[EG_UNIX_PATH_MAX];
-	__u32 _pad;
+	__u32 host_id;		/* EG_REASON_HOST: the session resolver's id of the name answered last */
 };
 
 /* What a session tried that would let it escape or disarm ebguard. */
@@ -440,10 +472,15 @@ struct eg_process_exit_event {
 
 #ifndef __cplusplus
 _Static_assert(sizeof(struct eg_tamper_event) == 80, "eg_tamper_event layout");
-_Static_assert(sizeof(struct eg_session) == 8, "eg_session layout");
+_Static_assert(sizeof(struct eg_session) == 16, "eg_session layout");
+_Static_assert(sizeof(struct eg_host_key) == 32, "eg_host_key layout");
+_Static_assert(sizeof(struct eg_host_allowance) == 152, "eg_host_allowance layout");
+_Static_assert(sizeof(struct eg_dns_origin) == 24, "eg_dns_origin layout");
 _Static_assert(sizeof(struct eg_path_key) == 16, "eg_path_key layout");
 _Static_assert(sizeof(struct eg_path_rule) == 288, "eg_path_rule layout");
 _Static_assert(sizeof(struct eg_path_lengths) == sizeof(struct eg_path_rule), "the loaded marker's value is an eg_path_rule");
+_Static_assert(sizeof(struct eg_path_glob) == sizeof(struct eg_path_rule), "a pattern's value is an eg_path_rule's size");
+_Static_assert(__builtin_offsetof(struct eg_path_glob, flags) == __builtin_offsetof(struct eg_path_rule, flags), "pattern values begin as rules do");
 _Static_assert(sizeof(struct eg_net4_key) == 12, "eg_net4_key layout");
 _Static_assert(sizeof(struct eg_net6_key) == 24, "eg_net6_key layout");
 _Static_assert(sizeof(struct eg_net_rules) == 136, "eg_net_rules layout");
@@ -467,5 +504,3 @@ _Static_assert(sizeof(struct eg_inode_key) == 16, "eg_inode_key layout");
 #endif
 
 #endif /* EBGUARD_ABI_H */
-_Static_assert(sizeof(struct eg_path_glob) == sizeof(struct eg_path_rule), "a pattern's value is an eg_path_rule's size");
-_Static_assert(__builtin_offsetof(struct eg_path_glob, flags) == __builtin_offsetof(struct eg_path_rule, flags), "pattern values begin as rules do");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Network enforcement for every session: where a governed task may connect or
- * send to. The rules and their semantics are in lib/net_match.h.
+ * send to. The rules and their semantics are in lib/net_match.h (addresses) and
+ * lib/sock_addr.h (host names, DNS redirection).
  *
  * Why these hooks: cgroup sock_addr programs run in the calling task's context
  * before the kernel routes anything, see the destination exactly as the caller
@@ -18,7 +19,7 @@
  * (SCM_RIGHTS, pidfd_getfd) never reaches these programs; attaching at the root
  * cgroup would close that, at one extra hash lookup for every connect on the host.
  */
-#include "lib/net_match.h"
+#include "lib/sock_addr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -44,4 +45,29 @@ SEC("cgroup/sendmsg6")
 int eg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return eg_net_sock_addr(ctx, true);
+}
+
+/* Replies from the session's resolver show the server the query was sent to (lib/sock_addr.h). */
+SEC("cgroup/recvmsg4")
+int eg_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return eg_dns_restore(ctx, false);
+}
+
+SEC("cgroup/recvmsg6")
+int eg_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return eg_dns_restore(ctx, true);
+}
+
+SEC("cgroup/getpeername4")
+int eg_peername4(struct bpf_sock_addr *ctx)
+{
+	return eg_dns_restore(ctx, false);
+}
+
+SEC("cgroup/getpeername6")
+int eg_peername6(struct bpf_sock_addr *ctx)
+{
+	return eg_dns_restore(ctx, true);
 }

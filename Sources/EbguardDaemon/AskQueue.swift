@@ -70,6 +70,8 @@ enum AskSubject: Hashable, Sendable {
     case exec(executable: HeldExec.FileIdentity?, path: String, argv: [String])
     case file(device: UInt32, inode: UInt64, accessMask: UInt32, path: String)
     case network(DecisionEvent.Destination)
+    /// A name a session's resolver holds a query for.
+    case host(name: String)
 }
 
 /// The pending requests: coalesced, bounded, rate-limited per session. Full or flooded means

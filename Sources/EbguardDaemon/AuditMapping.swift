@@ -94,8 +94,13 @@ public enum AuditMapping {
         }
         var object = event.object
         var network: AuditNetworkTarget?
-        if kind == .network {
+        if kind == .network && event.action == "resolve" {
+            // A lookup: the name is the object, the query type its detail; no address was reached.
+            network = AuditNetworkTarget(address: nil, port: 53, transport: "dns", hostname: event.host ?? event.object)
+            object += "/" + event.detail
+        } else if kind == .network {
             network = target(event.object, transport: event.detail)
+            network?.hostname = event.host
             object += "/" + event.detail
         }
         // Files: the access bits (`read,write`); the rest: the action (`exec`, `connect`, `tamper`).

@@ -38,6 +38,8 @@ public final class Daemon {
         public var version = "dev"
         /// The audit log and its forwarders (`ebguard.yaml`); nil keeps no audit log.
         public var audit: AuditSettings?
+        /// Where sessions' resolvers forward allowed names; their limits.
+        public var resolver = ResolverSettings()
         public init() {}
     }
 
@@ -75,6 +77,8 @@ public final class Daemon {
     private let signals: SignalPipe
     private let statistics: OwnedFileDescriptor?
     let mailbox = Mailbox()
+    /// Resolver workers waiting on a pending ask, by its id.
+    var hostWaiters: [Int: [HostAskReply]] = [:]
     private var stopping = false
     private var stopSignal: Int32 = SIGTERM
 
@@ -152,16 +156,20 @@ public final class Daemon {
                 }
                 let policy = try record.compile(record.policy)
                 let maps = try PolicyMaps(policy, policyID: record.policyID)
-                let session = Session(adopting: record.name, cgroup: cgroup, id: record.id, maps: maps, enforcer: enforcer)
+                let holder = ResolverHolder()
+                let session = try Session(adopting: record.name, cgroup: cgroup, id: record.id, maps: maps, enforcer: enforcer,
+                                          hostLimits: configuration.resolver.limits,
+                                          resolver: cgroupAlive ? resolverStarter(policy: policy, holder: holder) : nil)
                 guard cgroupAlive, installed == record.policyID, ManagedSession.countProcesses(in: cgroup) > 0 else {
                     // Its cgroup is gone, or nothing runs in it and no `ebguard run` is left to use it.
                     session.end()
+                    holder.resolver?.stop()
                     store.delete(record.id)
                     log("session \(record.key) ended while the daemon was away; cleaned up")
                     continue
                 }
                 try store.save(record)
-                sessions[record.id] = ManagedSession(session: session, record: record, policy: policy)
+                sessions[record.id] = ManagedSession(session: session, record: record, policy: policy, resolver: holder.resolver)
                 log("adopted session \(record.key) (policy \(policy.name))")
             } catch {
                 warnings.append("session \(record.key): cannot adopt (\(error)); its pinned entries stay enforced")
@@ -293,6 +301,8 @@ public final class Daemon {
         for ask in asks.ids(ofSession: id) { _ = asks.remove(ask) }
         asks.forget(session: id)
         managed.session.end()
+        managed.resolver?.stop()
+        for id in asks.ids(ofSession: managed.record.id) { answerHostAsk(id: id, allow: false, remembered: false) }
         store.delete(id)
         // No longer in `sessions`: the audit record gets its facts from here.
         var end = sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)")
@@ -318,6 +328,10 @@ public final class Daemon {
     private func deliverMail() {
         for letter in mailbox.take() {
             switch letter {
+            case .hostEvent(let sessionID, let event):
+                publish(event, sessionID: sessionID)
+            case .hostAsk(let sessionID, let name, let type, let rule, let reply):
+                raiseHostAsk(sessionID: sessionID, name: name, type: type, rule: rule, reply: reply)
             case .holdResolved(let sessionID, let pid, let path, let outcome, let afterRestart):
                 guard let outcome else {
                     enforcer.releaseHold(pid: pid)
@@ -367,6 +381,10 @@ private final class EventSink {
 final class Mailbox: Sendable {
     enum Letter: Sendable {
         case holdResolved(sessionID: UInt64, pid: pid_t, path: String, outcome: HeldExec.Outcome?, afterRestart: Bool)
+        /// A session's resolver decided a query (or refused some).
+        case hostEvent(sessionID: UInt64, HostEvent)
+        /// A session's resolver holds a query for an ask rule.
+        case hostAsk(sessionID: UInt64, name: String, type: String, rule: String?, reply: HostAskReply)
     }
 
     private let letters = Mutex<[Letter]>([])

@@ -23,7 +23,7 @@ extension Daemon {
             return (decision.message(home: managed.record.home), nil)
         }
         let summary = "\(decision.action) \(decision.object) (\(decision.detail))"
-        return enqueue(summary: summary, kind: decision.kind == .file ? "file" : "network", subject: subject,
+        return enqueueAsk(summary: summary, kind: decision.kind == .file ? "file" : "network", subject: subject,
                        pid: decision.pid, comm: decision.comm, argv: nil, object: decision.object, detail: decision.detail,
                        rule: decision.rule, managed: managed, heldPID: nil)
     }
@@ -40,7 +40,7 @@ extension Daemon {
             return
         }
         let summary = "exec \(outcome.argv.joined(separator: " "))"
-        let (line, id) = enqueue(summary: summary, kind: "exec", subject: .exec(executable: outcome.executable, path: path, argv: outcome.argv),
+        let (line, id) = enqueueAsk(summary: summary, kind: "exec", subject: .exec(executable: outcome.executable, path: path, argv: outcome.argv),
                            pid: UInt32(outcome.pid), comm: processComm(outcome.pid), argv: outcome.argv, object: path,
                            detail: "exec", rule: outcome.decision.rule?.description, managed: managed, heldPID: outcome.pid)
         var event = sessionEvent(managed, action: "ask", message: line)
@@ -58,7 +58,7 @@ extension Daemon {
         publish(event)
     }
 
-    private func enqueue(summary: String, kind: String, subject: AskSubject, pid: UInt32, comm: String, argv: [String]?,
+    func enqueueAsk(summary: String, kind: String, subject: AskSubject, pid: UInt32, comm: String, argv: [String]?,
                          object: String, detail: String, rule: String?, managed: ManagedSession, heldPID: pid_t?) -> (line: String, id: Int?) {
         // A repeat of a pending request only counts: no /proc reads for the hundredth retry.
         if let id = asks.coalesce(sessionID: managed.record.id, subject: subject, heldPID: heldPID) {
@@ -131,6 +131,13 @@ extension Daemon {
                 let access = DecisionEvent.accessNames(mask).split(separator: ",").joined(separator: ", ")
                 try overlays.append(policy: managed.policy.name, domain: "file",
                                     rule: "{ action: \(allow ? "allow" : "deny"), path: \(OverlayStore.scalar(path)), access: [\(access)] }",
+                                    comment: "#\(entry.request.id) answered by \(who)")
+            }
+        case .host(let name):
+            answerHostAsk(id: entry.request.id, allow: allow, remembered: !once)
+            if scope == .always {
+                try overlays.append(policy: managed.policy.name, domain: "network",
+                                    rule: "{ action: \(allow ? "allow" : "deny"), host: \(OverlayStore.scalar(name)) }",
                                     comment: "#\(entry.request.id) answered by \(who)")
             }
         case .network(let destination):
@@ -206,6 +213,10 @@ extension Daemon {
             guard case .exact(let path) = rule.matcher, let identity = HeldExec.FileIdentity.of(path: path) else { continue }
             try? kernelAnswers.file(sessionID: managed.record.id, device: KernelAnswers.kernelDevice(identity.device),
                                     inode: identity.inode, accessMask: UInt32(rule.access.rawValue), allow: rule.verdict == .allow, once: false)
+        }
+        for rule in overlay.hostRules {
+            guard case .exact(let name) = rule.host?.pattern else { continue }
+            managed.resolver?.gate.remember(name: name, allow: rule.verdict == .allow)
         }
         for rule in overlay.addressRules {
             guard let address = rule.address, let port = address.ports.ranges.first, port.low == port.high,

@@ -1,4 +1,6 @@
 import EbguardAudit
+import EbguardDNS
+import EbguardEnforcement
 import Foundation
 import Glibc
 import Yams
@@ -15,10 +17,21 @@ public struct AuditSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The `resolver:` part of `ebguard.yaml`: where sessions' resolvers forward the names their
+/// host rules allow, and how much each session may hold.
+public struct ResolverSettings: Sendable, Equatable {
+    /// nil: the first nameserver of /etc/resolv.conf when the session starts.
+    public var upstream: DNSUpstream?
+    public var limits = HostAllowances.Limits()
+
+    public init() {}
+}
+
 /// Everything `ebguard.yaml` configures.
 public struct DaemonConfigFile: Sendable, Equatable {
     public static let defaultPath = "/etc/ebguard/ebguard.yaml"
     public var audit = AuditSettings()
+    public var resolver = ResolverSettings()
 
     public init() {}
 

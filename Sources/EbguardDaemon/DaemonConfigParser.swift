@@ -1,4 +1,5 @@
 import EbguardAudit
+import EbguardDNS
 import Yams
 
 /// Walks the composed YAML of `ebguard.yaml` (the keys are documented in packaging/ebguard.yaml).
@@ -6,9 +7,27 @@ struct ConfigParser {
     let reader: ConfigReader
 
     func read(_ root: Node, into config: inout DaemonConfigFile) {
-        guard let top = reader.fields(root, "the config file", allowed: ["version", "audit"]) else { return }
+        guard let top = reader.fields(root, "the config file", allowed: ["version", "audit", "resolver"]) else { return }
         if let version = top["version"], reader.integer(version, "version", in: 1...1) == nil { return }
         if let audit = top["audit"] { read(audit: audit, into: &config.audit) }
+        if let resolver = top["resolver"] { read(resolver: resolver, into: &config.resolver) }
+    }
+
+    private func read(resolver node: Node, into settings: inout ResolverSettings) {
+        let keys = ["upstream", "grace_seconds", "max_names", "max_addresses"]
+        guard let fields = reader.fields(node, "resolver", allowed: keys) else { return }
+        if let n = fields["upstream"], let text = reader.string(n, "resolver.upstream") {
+            do { settings.upstream = try DNSUpstream(parsing: text) } catch { reader.error(n, "'resolver.upstream': \(error)") }
+        }
+        if let n = fields["grace_seconds"], let seconds = reader.integer(n, "resolver.grace_seconds", in: 0...86_400) {
+            settings.limits.graceSeconds = UInt32(seconds)
+        }
+        if let n = fields["max_names"], let count = reader.integer(n, "resolver.max_names", in: 1...65_536) {
+            settings.limits.names = count
+        }
+        if let n = fields["max_addresses"], let count = reader.integer(n, "resolver.max_addresses", in: 1...65_536) {
+            settings.limits.addresses = count
+        }
     }
 
     private func read(audit node: Node, into settings: inout AuditSettings) {

@@ -7,11 +7,12 @@ extension Daemon {
     /// One ring-buffer record: decode, enrich, publish. Runs on the loop's thread, at the
     /// kernel's pace, so it never blocks: subscribers only get lines appended to buffers.
     func receive(_ record: UnsafeRawBufferPointer) {
-        guard let decision = DecisionEvent(record: record) else {
+        guard var decision = DecisionEvent(record: record) else {
             if let process = ProcessEvent(record: record) { receive(process) }
             return
         }
         let managed = sessions[decision.sessionID]
+        if decision.hostID != 0 { decision.host = managed?.session.hosts.name(ofID: decision.hostID) }
         if decision.isHeld {
             // Stopped at exec for its argv: the policy decides once the command line is readable.
             if managed != nil {
@@ -41,6 +42,7 @@ extension Daemon {
             detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
             reason: decision.reasonName, exitCode: nil, message: message)
         event.askID = askID
+        event.host = decision.host
         publish(event, bootNanoseconds: decision.time)
     }
 

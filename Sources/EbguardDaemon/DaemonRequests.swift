@@ -182,8 +182,11 @@ extension Daemon {
         }
         let policy = try Self.compile(request.policy, home: request.home, workspace: request.workspace)
         let session: Session
+        let holder = ResolverHolder()
         do {
-            session = try Session(name: name, policy: policy, enforcer: enforcer, ownEventChannel: false)
+            session = try Session(name: name, policy: policy, enforcer: enforcer, ownEventChannel: false,
+                                  hostLimits: configuration.resolver.limits,
+                                  resolver: resolverStarter(policy: policy, holder: holder))
         } catch let error as PolicyMaps.CompileError {
             throw ControlError("policy", "policy \(request.policy.source) cannot be enforced: \(error)")
         }
@@ -193,9 +196,10 @@ extension Daemon {
                                    started: EventClock.bootNanoseconds(), command: request.command)
         do { try store.save(record) } catch {
             session.end()
+            holder.resolver?.stop()
             throw error
         }
-        let managed = ManagedSession(session: session, record: record, policy: policy)
+        let managed = ManagedSession(session: session, record: record, policy: policy, resolver: holder.resolver)
         sessions[record.id] = managed
         loadOverlay(into: managed, context: policy.context)
         publish(sessionEvent(managed, action: "start",

@@ -62,6 +62,13 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public var askID: Int? = nil
     public var answeredBy: String? = nil
     public var scope: String? = nil
+    /// Network events a host rule decided, and lookups: the name (the resolver's view).
+    public var host: String? = nil
+    /// Lookups (action `resolve`): the answered addresses, the CNAME chain followed, and signs
+    /// of DNS tunnelling in the name.
+    public var addresses: [String]? = nil
+    public var cnames: [String]? = nil
+    public var flags: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case seq, time, kind, action, session, pid, ppid, uid, user, comm, exe, argv, verdict, blocked, object, detail,
@@ -72,7 +79,7 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         case exitCode = "exit_code"
         case askID = "ask_id"
         case answeredBy = "answered_by"
-        case scope
+        case scope, host, addresses, cnames, flags
     }
 
     /// The JSON line, built by hand into bytes: the daemon renders every event once, at the
@@ -107,6 +114,10 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(Int64(askID)) }
         if let answeredBy { out.appendRaw(",\"answered_by\":"); out.appendJSONString(answeredBy) }
         if let scope { out.appendRaw(",\"scope\":"); out.appendJSONString(scope) }
+        if let host { out.appendRaw(",\"host\":"); out.appendJSONString(host) }
+        if let addresses { out.appendRaw(",\"addresses\":"); out.appendJSONStrings(addresses) }
+        if let cnames { out.appendRaw(",\"cnames\":"); out.appendJSONStrings(cnames) }
+        if let flags { out.appendRaw(",\"flags\":"); out.appendJSONStrings(flags) }
         out.appendRaw(",\"message\":"); out.appendJSONString(message)
         out.appendRaw("}")
         return out

@@ -27,8 +27,12 @@ final class ManagedSession {
     var events: UInt64 = 0
     var denied: UInt64 = 0
 
-    init(session: Session, record: SessionRecord, policy: CompiledPolicy) {
+    /// The session's DNS resolver (nil only if it could not be restarted after an adoption).
+    let resolver: SessionResolver?
+
+    init(session: Session, record: SessionRecord, policy: CompiledPolicy, resolver: SessionResolver?) {
         self.session = session
+        self.resolver = resolver
         self.record = record
         policySHA256 = record.policy.sha256
         self.policy = policy
@@ -37,6 +41,7 @@ final class ManagedSession {
 
     func replace(policy: CompiledPolicy) {
         self.policy = policy
+        resolver?.gate.replace(policy: policy.hostRulesOnly)
         ruleLocations = Self.locations(of: policy)
     }
 

@@ -30,6 +30,10 @@ public struct DecisionEvent: Sendable, Equatable {
     public let device: UInt32
     /// Network events: the destination as the kernel saw it (v4 in the first 4 bytes).
     public let destination: Destination?
+    /// Network events a host rule decided: the session resolver's id of the name.
+    public let hostID: UInt32
+    /// That name, once whoever holds the session's resolver looked it up (`HostAllowances`).
+    public var host: String?
 
     public struct Destination: Sendable, Equatable, Hashable {
         public let family: UInt8
@@ -68,6 +72,7 @@ public struct DecisionEvent: Sendable, Equatable {
             inode = event.inode
             device = event.device
             destination = nil
+            hostID = 0
         case EG_EVENT_NET.rawValue, EG_EVENT_UNIX.rawValue:
             guard let event = EventRecord.decode(eg_net_event.self, from: record) else { return nil }
             let isUnix = UInt32(header.type) == EG_EVENT_UNIX.rawValue || Int32(event.family) == AF_UNIX
@@ -90,6 +95,7 @@ public struct DecisionEvent: Sendable, Equatable {
             device = 0
             destination = isUnix ? nil : Destination(family: event.family, protocolNumber: event.protocol, port: event.port,
                                                      address: withUnsafeBytes(of: event.addr) { Array($0) })
+            hostID = event.reason == UInt8(EG_REASON_HOST.rawValue) ? event.host_id : 0
         case EG_EVENT_TAMPER.rawValue:
             guard let event = EventRecord.decode(eg_tamper_event.self, from: record) else { return nil }
             kind = .tamper
@@ -107,6 +113,7 @@ public struct DecisionEvent: Sendable, Equatable {
             inode = 0
             device = 0
             destination = nil
+            hostID = 0
         default:
             return nil
         }
@@ -157,6 +164,8 @@ public struct DecisionEvent: Sendable, Equatable {
         case EG_REASON_OBSERVED.rawValue: "observed"
         case EG_REASON_ANSWERED.rawValue: "answered"
         case EG_REASON_SOCKET.rawValue: "socket"
+        case EG_REASON_HOST.rawValue: "host"
+        case EG_REASON_RESOLVER.rawValue: "resolver"
         default: "reason-\(reason)"
         }
     }
@@ -180,12 +189,14 @@ public struct DecisionEvent: Sendable, Equatable {
             text += object
         }
         if kind != .exec { text += " (" + detail + ")" }
+        if let host { text += " [" + host + "]" }
         switch reason {
         case UInt8(EG_REASON_ANSWERED.rawValue): text += blocked ? " (blocked by the operator)" : " (approved by the operator)"
         case UInt8(EG_REASON_UNRESOLVED.rawValue): text += " (path could not be resolved: fail closed)"
         case UInt8(EG_REASON_TOO_LONG.rawValue): text += " (path too long: fail closed)"
         case UInt8(EG_REASON_NO_POLICY.rawValue): text += " (session without policy: fail closed)"
         case UInt8(EG_REASON_TAMPER.rawValue): text += " (tampering with ebguard)"
+        case UInt8(EG_REASON_RESOLVER.rawValue): text += " (another session's resolver)"
         default:
             if let rule {
                 text += " by rule " + rule

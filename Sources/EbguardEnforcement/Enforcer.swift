@@ -134,6 +134,24 @@ public final class Enforcer {
         try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, maps.session)
     }
 
+    /// The kernel's record of answered addresses (`host` rules), nil where no network
+    /// programs are loaded.
+    public func hostsMap() -> BPFMap<eg_host_key, eg_host_allowance>? {
+        try? BPFMap<eg_host_key, eg_host_allowance>(pinnedAt: mapPath("eg_hosts"))
+    }
+
+    /// Tells the kernel that `port` on loopback is the resolver of `sessionID`: no other
+    /// session may send to it.
+    public func registerResolver(port: UInt16, sessionID: UInt64) throws {
+        guard access(mapPath("eg_dns_ports"), F_OK) == 0 else { return }
+        try BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_dns_ports")).update(UInt32(port), sessionID)
+    }
+
+    /// Rewrites a live session's entry (an adopted session's new resolver port).
+    public func updateSessionEntry(_ entry: eg_session, sessionID: UInt64) throws {
+        try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, entry)
+    }
+
     /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its
     /// rules and the operator's answers to its asks (a later session may reuse the cgroup id).
     public func remove(_ installed: PolicyMaps.Installed, sessionID: UInt64) {
@@ -146,6 +164,13 @@ public final class Enforcer {
         if let owners = try? BPFMap<UInt64, UInt64>(pinnedAt: mapPath("eg_fowners")),
            let entries = try? owners.entries() {
             for entry in entries where entry.value == sessionID { _ = try? owners.delete(entry.key) }
+        }
+        // Its resolver's port and answered addresses (a daemon that died left them behind).
+        if let ports = try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_dns_ports")), let entries = try? ports.entries() {
+            for entry in entries where entry.value == sessionID { _ = try? ports.delete(entry.key) }
+        }
+        if let hosts = hostsMap(), let keys = try? hosts.keys() {
+            for key in keys where key.session_id == sessionID { _ = try? hosts.delete(key) }
         }
     }
 

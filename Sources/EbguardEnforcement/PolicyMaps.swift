@@ -10,7 +10,8 @@ import EbguardPolicy
 /// the rules of every shorter prefix that covers it, most specific first.
 public struct PolicyMaps {
     public let policyID: UInt32
-    public let session: eg_session
+    /// The session entry; `dns_port` is set by whoever starts the session's resolver.
+    public var session: eg_session
     public let paths: [(key: eg_path_key, rule: eg_path_rule)]
     /// One EG_PATH_LOADED key per path domain: written after `paths`, removed before them,
     /// so the kernel never decides with half a policy (it fails closed without them).
@@ -52,6 +53,23 @@ public struct PolicyMaps {
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
         (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
+        try Self.checkHostRules(policy)
+    }
+
+    /// The rules of one host pattern become one kernel list per answered address: they must
+    /// fit it (a rule takes one slot per port range).
+    static func checkHostRules(_ policy: CompiledPolicy) throws(CompileError) {
+        var slots: [HostPattern: (first: RuleID, count: Int)] = [:]
+        for rule in policy.hostRules {
+            let match = rule.host!
+            let count = match.ports.isAny ? 1 : match.ports.ranges.count
+            let known = slots[match.pattern]
+            slots[match.pattern] = (known?.first ?? rule.id, (known?.count ?? 0) + count)
+        }
+        for (pattern, slot) in slots.sorted(by: { $0.value.first < $1.value.first }) where slot.count > Int(EG_NET_RULES_MAX) {
+            throw CompileError(rule: "\(slot.first)",
+                               message: "\(slot.count) port rules apply to host \(pattern); the kernel holds at most \(EG_NET_RULES_MAX) per name")
+        }
     }
 
     /// Whether the file domain's `exec` kind can say anything but allow: only then does the
@@ -66,6 +84,8 @@ public struct PolicyMaps {
         let domain: UInt8
         let kind: UInt8
         let path: String
+        /// Set for a pattern (`path` is then its spelling): PolicyMaps+Patterns.swift.
+        var glob: PathGlob? = nil
     }
 
     private static func pathEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError) -> [(key: eg_path_key, rule: eg_path_rule)] {
@@ -112,6 +132,11 @@ public struct PolicyMaps {
             switch rule.matcher {
             case .exact(let p), .subtree(let p): dirs = Self.ancestors(of: p)
             case .basename: continue  // a name moves with its file: the rule still applies
+            case .glob(let glob):
+                // A pattern's matches lie below its head: the head moves them too.
+                let head = Self.headPath(of: glob)
+                guard !head.isEmpty else { continue }
+                dirs = [head] + Self.ancestors(of: head)
             }
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             for ancestor in dirs {
@@ -124,33 +149,8 @@ public struct PolicyMaps {
                           what: "path entries (exec and file rules merged per path, and 2 markers)")
         var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
         var seen: [PathKey: Int] = [:]  // position in `entries`
-        for (slot, creator) in zip(order, creators) {
-            let key = Self.key(policyID: policyID, domain: slot.domain, kind: slot.kind, path: slot.path)
-            // The kernel compares the path on a hit, so a collision could only hide a rule, never
-            // match a wrong one; two keys of one policy sharing a hash would overwrite each other.
-            if let other = seen[PathKey(key)] {
-                throw CompileError(rule: "\(creator)",
-                                   message: "path \"\(slot.path)\" has the same kernel key hash as \"\(order[other].path)\"; rename one of them")
-            }
-            case .glob(let glob):
-                // A pattern's matches lie below its head: the head moves them too.
-                let head = Self.headPath(of: glob)
-                guard !head.isEmpty else { continue }
-                dirs = [head] + Self.ancestors(of: head)
-            seen[PathKey(key)] = entries.count
-            var rule = merged[slot]!
-            withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: slot.path.utf8) }
-            entries.append((key, rule))
-        }
-        return entries
-    }
-
-    /// The directories strictly above `path` ("/a/b/c": "/a/b", "/a"), without the root, which
-    /// cannot be renamed.
-    static func ancestors(of path: String) -> [String] {
-        var result: [String] = []
         var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
-        var bytes = Array(path.utf8)
+        for (slot, creator) in zip(order, creators) {
             if let glob = slot.glob {
                 let named = Self.named(creator, in: policy)
                 let anchor = Self.anchor(of: glob)
@@ -168,6 +168,26 @@ public struct PolicyMaps {
                 entries.append((key, try Self.globValue(glob, merged: merged[slot]!, rule: named)))
                 continue
             }
+            let key = Self.key(policyID: policyID, domain: slot.domain, kind: slot.kind, path: slot.path)
+            // The kernel compares the path on a hit, so a collision could only hide a rule, never
+            // match a wrong one; two keys of one policy sharing a hash would overwrite each other.
+            if let other = seen[PathKey(key)] {
+                throw CompileError(rule: "\(creator)",
+                                   message: "path \"\(slot.path)\" has the same kernel key hash as \"\(order[other].path)\"; rename one of them")
+            }
+            seen[PathKey(key)] = entries.count
+            var rule = merged[slot]!
+            withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: slot.path.utf8) }
+            entries.append((key, rule))
+        }
+        return entries
+    }
+
+    /// The directories strictly above `path` ("/a/b/c": "/a/b", "/a"), without the root, which
+    /// cannot be renamed.
+    static func ancestors(of path: String) -> [String] {
+        var result: [String] = []
+        var bytes = Array(path.utf8)
         while let slash = bytes.lastIndex(of: UInt8(ascii: "/")), slash > 0 {
             bytes = Array(bytes[..<slash])
             result.append(String(decoding: bytes, as: UTF8.self))
@@ -353,6 +373,11 @@ extension PolicyMaps.PathSlot {
             kind = EG_PATH_SUBTREE
             if path == "/" { path = "" }  // the kernel names the root subtree by the empty prefix
         case .basename: kind = EG_PATH_NAME
+        case .glob(let glob):
+            // One slot per pattern (its anchor key is chosen when the entries are laid out).
+            self.init(domain: domain, kind: UInt8(EG_PATH_GLOB_DIR.rawValue), path: (glob.isName ? "name " : "") + glob.description,
+                      glob: glob)
+            return
         }
         guard path.utf8.count < Int(EG_PATH_MAX) else {
             throw PolicyMaps.CompileError(rule: "\(rule)", message: "path longer than \(EG_PATH_MAX - 1) bytes cannot be enforced")
@@ -373,11 +398,6 @@ extension eg_path_rule {
     var verdicts: [UInt8] {
         get { withUnsafeBytes(of: verdict) { Array($0) } }
         set { withUnsafeMutableBytes(of: &verdict) { $0.copyBytes(from: newValue) } }
-        case .glob(let glob):
-            // One slot per pattern (its anchor key is chosen when the entries are laid out).
-            self.init(domain: domain, kind: UInt8(EG_PATH_GLOB_DIR.rawValue), path: (glob.isName ? "name " : "") + glob.description,
-                      glob: glob)
-            return
     }
 
     /// Rule index per access kind.

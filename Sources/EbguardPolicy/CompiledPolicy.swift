@@ -23,8 +23,19 @@ public struct CompiledPolicy: Sendable, Hashable {
         return copy
     }
 
+    /// What the session's resolver needs (`decideHost`): the host rules and the defaults.
+    public var hostRulesOnly: CompiledPolicy {
+        var copy = self
+        copy.exec = []
+        copy.file = []
+        copy.network = hostRules
+        return copy
+    }
+
     /// Only the address (`cidr`) rules of `network`.
     public var addressRules: [CompiledNetworkRule] { network.filter { $0.address != nil } }
+    /// Only the host-name (`host`) rules of `network`.
+    public var hostRules: [CompiledNetworkRule] { network.filter { $0.host != nil } }
     /// Only the Unix socket rules of `network`.
     public var unixRules: [CompiledNetworkRule] { network.filter { $0.unix != nil } }
 }
@@ -57,14 +68,44 @@ public struct AddressMatch: Sendable, Hashable {
     }
 }
 
+/// The name part of a compiled network rule: what the resolver matches, and the ports and
+/// protocol the answered addresses are opened for.
+public struct HostMatch: Sendable, Hashable {
+    public var pattern: HostPattern
+    public var ports: PortSet
+    public var `protocol`: NetworkProtocol
+
+    public init(pattern: HostPattern, ports: PortSet, protocol: NetworkProtocol) {
+        self.pattern = pattern
+        self.ports = ports
+        self.protocol = `protocol`
+    }
+
+    public func matches(port: UInt16, transport: TransportProtocol) -> Bool {
+        ports.contains(port) && `protocol`.matches(transport)
+    }
+}
+
 public struct CompiledNetworkRule: Sendable, Hashable {
     public var id: RuleID
     public var location: SourceLocation
     public var verdict: Verdict
     /// Set for `cidr` rules.
     public var address: AddressMatch?
+    /// Set for `host` rules.
+    public var host: HostMatch?
     /// Set for `unix` rules: an exact or subtree matcher of the socket's path.
     public var unix: PathMatcher?
+
+    public init(id: RuleID, location: SourceLocation, verdict: Verdict, address: AddressMatch? = nil,
+                host: HostMatch? = nil, unix: PathMatcher? = nil) {
+        self.id = id
+        self.location = location
+        self.verdict = verdict
+        self.address = address
+        self.host = host
+        self.unix = unix
+    }
 }
 
 extension Policy {
@@ -88,6 +129,8 @@ extension Policy {
                 switch rule.target {
                 case .cidr(let network, let ports, let proto):
                     compiled.address = AddressMatch(network: network, ports: ports, protocol: proto)
+                case .host(let pattern, let ports, let proto):
+                    compiled.host = HostMatch(pattern: pattern, ports: ports, protocol: proto)
                 case .unix(let pattern):
                     compiled.unix = pattern.matcher(in: context)
                 }

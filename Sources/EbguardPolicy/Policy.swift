@@ -141,6 +141,8 @@ public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable
 /// What a network rule matches: an address prefix with ports and protocol, or a Unix socket path.
 public enum NetworkTarget: Sendable, Hashable {
     case cidr(IPNetwork, ports: PortSet, protocol: NetworkProtocol)
+    /// Addresses the session's resolver answered for a matching name, while the answer lives.
+    case host(HostPattern, ports: PortSet, protocol: NetworkProtocol)
     /// A filesystem Unix socket, exact or subtree (basenames are not allowed).
     case unix(PathPattern)
 }

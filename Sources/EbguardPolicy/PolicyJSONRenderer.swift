@@ -56,6 +56,11 @@ private struct JSONPolicy: Encodable {
                 j.prefix_length = a.network.prefixLength
                 j.ports = a.ports.isAny ? nil : a.ports.ranges.map { JSONPorts(low: Int($0.low), high: Int($0.high)) }
                 j.protocol = a.protocol.rawValue
+            } else if let h = r.host {
+                j.type = "host"
+                j.host = h.pattern.description
+                j.ports = h.ports.isAny ? nil : h.ports.ranges.map { JSONPorts(low: Int($0.low), high: Int($0.high)) }
+                j.protocol = h.protocol.rawValue
             } else if let u = r.unix {
                 j.type = "unix"
                 j.setMatcher(u)
@@ -95,7 +100,7 @@ private struct JSONRule: Encodable {
     var id: String
     var verdict: String
     var source: String
-    /// `cidr` or `unix` for network rules.
+    /// `cidr`, `host` or `unix` for network rules.
     var type: String?
     var match: String?
     var path: String?
@@ -103,6 +108,7 @@ private struct JSONRule: Encodable {
     var argv: [String]?
     var access: [String]?
     var cidr: String?
+    var host: String?
     var family: String?
     var address: String?
     var prefix_length: Int?
@@ -121,7 +127,7 @@ private struct JSONRule: Encodable {
         switch m {
         case .basename(let n): name = n
         case .exact(let p), .subtree(let p): path = p
+        case .glob(let g): if g.isName { name = m.value } else { path = g.description }
         }
     }
 }
-        case .glob(let g): if g.isName { name = m.value } else { path = g.description }

@@ -22,11 +22,13 @@ extension CompiledPolicy {
                                     file.map { ($0.id, $0.verdict, $0.matcher, $0.access) })
         }
         for rule in network {
-            let rivals = network.filter { $0.id != rule.id && $0.address == rule.address && $0.unix == rule.unix }
-                .map { Rival(id: $0.id, verdict: $0.verdict, kinds: .all) }
-            let shown = rule.address.map { "\($0.network)" } ?? rule.unix?.description ?? ""
-            out += shadowWarnings(rule.id, rule.location, rule.verdict, shown, .all, rivals,
-                                  what: rule.address != nil ? "the same addresses, ports and protocol" : "the same socket")
+            let rivals = network.filter {
+                $0.id != rule.id && $0.address == rule.address && $0.host == rule.host && $0.unix == rule.unix
+            }.map { Rival(id: $0.id, verdict: $0.verdict, kinds: .all) }
+            let shown = rule.address.map { "\($0.network)" } ?? rule.host.map { "\($0.pattern)" } ?? rule.unix?.description ?? ""
+            let what = rule.address != nil ? "the same addresses, ports and protocol"
+                : rule.host != nil ? "the same names, ports and protocol" : "the same socket"
+            out += shadowWarnings(rule.id, rule.location, rule.verdict, shown, .all, rivals, what: what)
         }
         return out
     }
@@ -75,12 +77,12 @@ extension CompiledPolicy {
                 guard LexicalPath.split(path).last == name else { continue }
             case .subtree:
                 break
-            }
-            let scope = overlap == kinds ? "" : " for " + overlap.names.joined(separator: ", ")
             case .glob(let glob):
                 // A pattern outranks the name only where its last component can be that name.
                 guard glob.rank > 0, let last = glob.tokens.last,
                       last == .any || last.accepts(ArraySlice(name.utf8)) else { continue }
+            }
+            let scope = overlap == kinds ? "" : " for " + overlap.names.joined(separator: ", ")
             let message = "\(id) (\(verdict.rawValue) name \(name)) does not apply under \(otherMatcher)\(scope): "
                 + "\(otherID) is more specific and says \(otherVerdict.rawValue)"
             out.append(PolicyWarning(location: location, rule: id, message: message))

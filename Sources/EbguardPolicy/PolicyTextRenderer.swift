@@ -32,6 +32,9 @@ extension CompiledPolicy {
             if let a = r.address {
                 rows.append((r.id.description, r.verdict.rawValue, "cidr",
                              "\(a.network) ports=\(a.ports) protocol=\(a.protocol.rawValue)"))
+            } else if let h = r.host {
+                rows.append((r.id.description, r.verdict.rawValue, "host",
+                             "\(h.pattern) ports=\(h.ports) protocol=\(h.protocol.rawValue)"))
             } else if let u = r.unix {
                 rows.append((r.id.description, r.verdict.rawValue, "unix", u.renderedValue))
             }

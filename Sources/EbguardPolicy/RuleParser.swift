@@ -49,45 +49,54 @@ struct RuleParser {
 
     func network(_ node: Node, index: Int) -> NetworkRule? {
         let context = "network rule"
-        guard let f = ruleFields(node, context, allowed: ["action", "cidr", "ports", "protocol", "unix"], special: [
-            "host": "'host' is reserved: hostnames are not supported yet in version 1 (use 'cidr')",
-        ]) else { return nil }
+        guard let f = ruleFields(node, context, allowed: ["action", "cidr", "host", "ports", "protocol", "unix"]) else {
+            return nil
+        }
         let before = reader.diagnostics.count
         let verdict = action(f, node, context)
         var target: NetworkTarget?
-        switch (f["cidr"], f["unix"]) {
-        case (nil, nil):
-            // A reserved `host:` already has its own message.
-            if !hasKey(node, "host") { reader.error(node, "network rule needs 'cidr' or 'unix'") }
-        case (.some, .some):
-            reader.error(f.keyNode("unix")!, "network rule takes 'cidr' or 'unix', not both")
-        case (let cidrNode?, nil):
-            var network: IPNetwork?
-            if let text = reader.string(cidrNode, "cidr") {
-                do { network = try IPNetwork(parsing: text) } catch { reader.error(cidrNode, error.message) }
-            }
-            var ports = PortSet.any
-            if let portsNode = f["ports"] { ports = self.ports(portsNode) ?? .any }
-            var proto = NetworkProtocol.any
-            if let protoNode = f["protocol"], let text = reader.choice(protoNode, "protocol", ["tcp", "udp", "icmp", "any"]) {
-                proto = NetworkProtocol(rawValue: text)!
-                // Ping sockets have an echo id, not a port: a port list could never match.
-                if proto == .icmp, let portsNode = f.keyNode("ports") {
-                    reader.error(portsNode, "'ports' does not apply to 'protocol: icmp' (ICMP has no ports)")
-                }
-            }
-            if let network { target = .cidr(network, ports: ports, protocol: proto) }
-        case (nil, let unixNode?):
+        let given = ["cidr", "host", "unix"].filter { f.has($0) }
+        if given.isEmpty {
+            reader.error(node, "network rule needs 'cidr', 'host' or 'unix'")
+        } else if given.count > 1 {
+            reader.error(f.keyNode(given[1])!, "network rule takes one of 'cidr', 'host' or 'unix', not '\(given[0])' and '\(given[1])'")
+        } else if let unixNode = f["unix"] {
             for key in ["ports", "protocol"] where f.has(key) {
                 reader.error(f.keyNode(key)!, "'\(key)' does not apply to a 'unix' rule")
             }
             if let text = reader.string(unixNode, "unix") {
                 do { target = .unix(try PathPattern(parsingUnix: text)) } catch { reader.error(unixNode, error.message) }
             }
+        } else {
+            let (ports, proto) = portsAndProtocol(f)
+            if let cidrNode = f["cidr"], let text = reader.string(cidrNode, "cidr") {
+                do { target = .cidr(try IPNetwork(parsing: text), ports: ports, protocol: proto) } catch {
+                    reader.error(cidrNode, error.message)
+                }
+            } else if let hostNode = f["host"], let text = reader.string(hostNode, "host") {
+                do { target = .host(try HostPattern(parsing: text), ports: ports, protocol: proto) } catch {
+                    reader.error(hostNode, (error as? HostPattern.ParseError)?.message ?? "\(error)")
+                }
+            }
         }
         guard let verdict, let target, reader.diagnostics.count == before else { return nil }
         return NetworkRule(id: RuleID(.network, index), location: reader.location(node), verdict: verdict,
                            target: target)
+    }
+
+    /// The `ports` and `protocol` of an address (`cidr`) or name (`host`) rule.
+    private func portsAndProtocol(_ f: YAMLReader.Fields) -> (PortSet, NetworkProtocol) {
+        var ports = PortSet.any
+        if let portsNode = f["ports"] { ports = self.ports(portsNode) ?? .any }
+        var proto = NetworkProtocol.any
+        if let protoNode = f["protocol"], let text = reader.choice(protoNode, "protocol", ["tcp", "udp", "icmp", "any"]) {
+            proto = NetworkProtocol(rawValue: text)!
+            // Ping sockets have an echo id, not a port: a port list could never match.
+            if proto == .icmp, let portsNode = f.keyNode("ports") {
+                reader.error(portsNode, "'ports' does not apply to 'protocol: icmp' (ICMP has no ports)")
+            }
+        }
+        return (ports, proto)
     }
 
     // MARK: - Shared pieces
@@ -99,10 +108,6 @@ struct RuleParser {
             return nil
         }
         return reader.fields(of: mapping, allowed: allowed, in: context, special: special)
-    }
-
-    private func hasKey(_ node: Node, _ key: String) -> Bool {
-        node.mapping?.keys.contains { $0.scalar?.string == key } ?? false
     }
 
     private func action(_ f: YAMLReader.Fields, _ node: Node, _ context: String) -> Verdict? {

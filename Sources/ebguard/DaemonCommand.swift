@@ -56,6 +56,7 @@ struct DaemonCommand: ParsableCommand {
         if let socket { configuration.socketPath = socket }
         configuration.version = ebguardVersion
         configuration.audit = file.audit
+        configuration.resolver = file.resolver
         let daemon: Daemon
         do {
             daemon = try Daemon(configuration: configuration, lsm: lsm) { warn($0) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EbguardBPF
+import EbguardDNS
 import EbguardDaemon
 import EbguardDoctor
 import EbguardEnforcement
@@ -38,6 +39,14 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Load and enforce without the daemon even when one is running.")
     var standalone = false
 
+    @Option(help: ArgumentHelp("DNS server the session's resolver forwards allowed names to, ADDR or ADDR:PORT ([V6]:PORT).",
+                               discussion: "Default: resolver.upstream in /etc/ebguard/ebguard.yaml, else the first nameserver of /etc/resolv.conf. Standalone sessions only; the daemon's sessions use the daemon's setting."))
+    var resolverUpstream: String?
+
+    @Option(help: ArgumentHelp("Configuration file whose resolver: section standalone sessions use.",
+                               discussion: "Default: /etc/ebguard/ebguard.yaml when it exists (see packaging/ebguard.yaml)."))
+    var config: String?
+
     @Argument(parsing: .postTerminator, help: "The command to govern, after --.")
     var command: [String] = []
 
@@ -46,6 +55,11 @@ struct RunCommand: ParsableCommand {
         guard geteuid() == 0 else { throw ValidationError("ebguard run needs root (sudo) to load BPF programs and create cgroups") }
         if let name, name.isEmpty || name.contains("/") || name.count > 64 {
             throw ValidationError("--name must be 1-64 characters without '/'")
+        }
+        if let resolverUpstream {
+            do { _ = try DNSUpstream(parsing: resolverUpstream) } catch {
+                throw ValidationError("--resolver-upstream: \(error)")
+            }
         }
     }
 
@@ -135,12 +149,13 @@ struct RunCommand: ParsableCommand {
                  + "enforced, but not reported above")
         }
         standaloneSession?.session.end()
+        standaloneSession?.resolver?.stop()
         daemonSession?.finish(exitStatus: status)
         throw ExitCode(status)
     }
 
     /// Loads the programs (if this build's are not pinned yet) and creates the session itself.
-    private func startStandalone(_ compiled: CompiledPolicy) -> (session: Session, enforcer: Enforcer) {
+    private func startStandalone(_ compiled: CompiledPolicy) -> (session: Session, enforcer: Enforcer, resolver: SessionResolver?) {
         let lsmWorks: Bool
         do {
             try Probes.lsm()
@@ -155,11 +170,22 @@ struct RunCommand: ParsableCommand {
 
         let enforcer: Enforcer
         let session: Session
+        var resolver: SessionResolver?
         do {
             enforcer = try Enforcer()
             try enforcer.ensureLoaded(lsm: lsmWorks)
+            let settings = try resolverSettings()
+            let (names, quiet) = (compiled.hostRulesOnly, quiet)
             session = try Session(name: name ?? Self.sessionName(command[0]), policy: compiled, enforcer: enforcer,
-                                  auditAllows: false)
+                                  auditAllows: false, hostLimits: settings.limits, resolver: { _, hosts in
+                // No one can answer an ask here: a name an ask rule covers is refused, and says so.
+                let gate = HostGate(policy: names, hosts: hosts, ask: nil) { event in
+                    if !quiet && (event.blocked || event.verdict == .audit || !event.flags.isEmpty) { warn(event.message) }
+                }
+                let started = try SessionResolver(upstream: settings.upstream, gate: gate)
+                resolver = started
+                return started.port
+            })
         } catch {
             fail("\(error)")
         }
@@ -176,7 +202,14 @@ struct RunCommand: ParsableCommand {
             """)
         }
 
-        return (session, enforcer)
+        return (session, enforcer, resolver)
+    }
+
+    /// The resolver's settings: ebguard.yaml's `resolver:` section, `--resolver-upstream` first.
+    private func resolverSettings() throws -> ResolverSettings {
+        var settings = try DaemonConfigFile.load(config ?? DaemonConfigFile.defaultPath, required: config != nil).resolver
+        if let resolverUpstream { settings.upstream = try DNSUpstream(parsing: resolverUpstream) }
+        return settings
     }
 
     static func defaultPolicyPath() -> String {

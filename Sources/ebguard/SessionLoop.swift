@@ -33,7 +33,8 @@ struct StandaloneEvents {
         guard let channel = session.events else { return nil }
         do {
             return try RingBuffer(channel, name: "events of \(session.name)") { record in
-                guard let event = DecisionEvent(record: record), event.sessionID == session.id else { return }
+                guard var event = DecisionEvent(record: record), event.sessionID == session.id else { return }
+                if event.hostID != 0 { event.host = session.hosts.name(ofID: event.hostID) }
                 if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
                     resolveHold(event)
                     return

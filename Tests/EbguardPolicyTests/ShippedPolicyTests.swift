@@ -182,11 +182,26 @@ struct ShippedPolicyTests {
         }
         #expect(v("127.0.0.53", 53, .udp) == .allow)
         #expect(v("::1", 5432, .tcp) == .allow)
-        #expect(v("1.1.1.1", 53, .udp) == .allow)
-        #expect(v("2606:4700:4700::1111", 53, .tcp) == .allow)
-        #expect(v("140.82.112.3", 443, .tcp) == .allow)
-        #expect(v("2606:50c0:8000::153", 443, .tcp) == .allow)
-        #expect(v("151.101.0.223", 80, .tcp) == .allow)
+        // The web by name only: an address typed by hand is denied; the same address answered
+        // for an allowed name is open on 443/tcp only (DNS itself goes to the session's resolver).
+        #expect(v("1.1.1.1", 53, .udp) == .deny)
+        #expect(v("140.82.112.3", 443, .tcp) == .deny)
+        #expect(v("2606:50c0:8000::153", 443, .tcp) == .deny)
+        #expect(v("151.101.0.223", 80, .tcp) == .deny)
+        func live(_ name: String, _ a: String, _ port: UInt16, _ p: TransportProtocol) -> Verdict {
+            c.decideConnect(address: ip(a), port: port, protocol: p, liveRules: c.decideHost(name: name).rules).verdict
+        }
+        #expect(live("github.com", "140.82.112.3", 443, .tcp) == .allow)
+        #expect(live("objects.githubusercontent.com", "2606:50c0:8000::153", 443, .tcp) == .allow)
+        #expect(live("github.com", "140.82.112.3", 22, .tcp) == .deny)
+        #expect(live("github.com", "140.82.112.3", 443, .udp) == .deny)
+        #expect(live("metadata.evil.example", "169.254.169.254", 80, .tcp) == .deny, "a cidr deny beats any name")
+        for name in ["api.anthropic.com", "api.openai.com", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org",
+                     "index.crates.io", "static.crates.io", "proxy.golang.org", "repo1.maven.org", "codeload.github.com"] {
+            #expect(c.decideHost(name: name).verdict == .allow, "\(name)")
+        }
+        #expect(c.decideHost(name: "exfil.example.net").verdict == .ask)
+        #expect(c.decideHost(name: "github.com.evil.example").verdict == .ask)
         #expect(v("140.82.112.3", 22, .tcp) == .deny)
         #expect(v("140.82.112.3", 443, .udp) == .deny)
         #expect(v("169.254.169.254", 80, .tcp) == .deny)
@@ -203,6 +218,9 @@ struct ShippedPolicyTests {
         #expect(u("/home/u/.docker/desktop/docker.sock") == .deny)
         #expect(u("/tmp/.X11-unix/X0") == .deny)
         #expect(u("/run/systemd/journal/socket") == .allow)
+        // Resolving through systemd-resolved or nscd would bypass the session's resolver.
+        #expect(u("/run/systemd/resolve/io.systemd.Resolve") == .deny)
+        #expect(u("/run/nscd/socket") == .deny)
         #expect(u("/home/u/proj/test.sock") == .allow)
     }
 

@@ -138,9 +138,10 @@ final class Enforcement {
     /// Makes `cgroup` a session of `policy`.
     func addSession(_ cgroup: Cgroup, policy: UInt32, exec: eg_verdict = EG_VERDICT_ALLOW, file: eg_verdict = EG_VERDICT_ALLOW,
                     flags: UInt8 = 0) throws {
-        let session = eg_session(policy_id: policy,
-                                 default_verdict: (UInt8(exec.rawValue), UInt8(file.rawValue), UInt8(EG_VERDICT_ALLOW.rawValue)),
-                                 flags: flags)
+        var session = eg_session()
+        session.policy_id = policy
+        session.default_verdict = (UInt8(exec.rawValue), UInt8(file.rawValue), UInt8(EG_VERDICT_ALLOW.rawValue))
+        session.flags = flags
         try sessions.update(try cgroup.id(), session)
     }
 

@@ -278,11 +278,9 @@ eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *sessio
 	ev->port = dest->port;
 	__builtin_memcpy(ev->addr, dest->addr, sizeof(ev->addr));
 	ev->unix_path[0] = 0;
-	ev->_pad = 0;
+	ev->host_id = 0;
 	return ev;
 }
-
-/* ---- cgroup sock_addr programs ---------------------------------------------- */
 
 /* 0.0.0.0 is routed to the host itself: match it as 127.0.0.1. */
 static __always_inline void eg_net_set_ip4(struct eg_net_dest *dest, __u32 ip4)
@@ -301,66 +299,6 @@ static __always_inline __u8 eg_net_protocol(__u32 protocol)
 	if (protocol == 262)	/* IPPROTO_MPTCP */
 		return 6;	/* IPPROTO_TCP */
 	return protocol > 255 ? 255 : protocol;
-}
-
-/* Reads the destination of an IPv4 or IPv6 sock_addr call; mapped v6 becomes v4. */
-static __always_inline void eg_net_read_dest(struct bpf_sock_addr *ctx, bool v6, struct eg_net_dest *dest)
-{
-	__u32 a0, a1, a2, a3;
-
-	dest->protocol = eg_net_protocol(ctx->protocol);
-	dest->port = bpf_ntohs((__u16)ctx->user_port);
-	if (!v6) {
-		dest->family = AF_INET;
-		eg_net_set_ip4(dest, ctx->user_ip4);
-		return;
-	}
-	a0 = ctx->user_ip6[0];
-	a1 = ctx->user_ip6[1];
-	a2 = ctx->user_ip6[2];
-	a3 = ctx->user_ip6[3];
-	if (a0 == 0 && a1 == 0 && a2 == bpf_htonl(0xffff)) {
-		dest->family = AF_INET;
-		eg_net_set_ip4(dest, a3);
-		return;
-	}
-	/* :: is routed to the host itself: match it as ::1. */
-	if ((a0 | a1 | a2 | a3) == 0)
-		a3 = bpf_htonl(1);
-	dest->family = AF_INET6;
-	__builtin_memcpy(&dest->addr[0], &a0, 4);
-	__builtin_memcpy(&dest->addr[4], &a1, 4);
-	__builtin_memcpy(&dest->addr[8], &a2, 4);
-	__builtin_memcpy(&dest->addr[12], &a3, 4);
-}
-
-/*
- * The whole decision for connect4|6 and sendmsg4|6: 1 lets the call through, 0
- * makes it fail with EPERM (what cgroup sock_addr programs return).
- */
-static __always_inline int eg_net_sock_addr(struct bpf_sock_addr *ctx, bool v6)
-{
-	struct eg_net_dest dest = {};
-	struct eg_net_decision d;
-	struct eg_session *session;
-	struct eg_net_event *ev;
-	__u64 session_id = 0;
-
-	session = eg_current_session(&session_id);
-	if (!session)
-		return 1;
-	eg_net_read_dest(ctx, v6, &dest);
-	if (dest.family == AF_INET)
-		d = eg_net_decide4(session, &dest);
-	else
-		d = eg_net_decide6(session, &dest);
-	eg_net_answered(session_id, &dest, &d);
-	if (eg_net_reported(session, d)) {
-		ev = eg_net_event_start(EG_EVENT_NET, session_id, session, d, &dest);
-		if (ev)
-			bpf_ringbuf_submit(ev, 0);
-	}
-	return eg_net_denies(d) ? 0 : 1;
 }
 
 /* ---- Unix sockets (BPF-LSM) ------------------------------------------------- */
