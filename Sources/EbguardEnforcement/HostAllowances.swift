@@ -44,6 +44,13 @@ public final class HostAllowances: @unchecked Sendable {
     private var ids: [String: UInt32] = [:]
     private var names: [UInt32: String] = [:]
     private var grants: [Address: [UInt32: Grant]] = [:]
+    private var lastSweep: UInt64 = 0
+    private var nextID: UInt32 = 0
+    /// Names with an answer that has not expired (as of the last sweep or grant).
+    private var liveNames = Set<UInt32>()
+    /// How often `grant` drops what expired (kernel entries included), so neither the limits nor
+    /// the kernel's map fill up with answers nobody may use any more.
+    static let sweepInterval: UInt64 = 10_000_000_000
 
     /// `map` nil keeps the record in memory only (unit tests, kernels without the programs).
     public init(sessionID: UInt64, map: BPFMap<eg_host_key, eg_host_allowance>?, limits: Limits = Limits()) {
@@ -73,14 +80,20 @@ public final class HostAllowances: @unchecked Sendable {
     public func grant(name: String, addresses: [(bytes: [UInt8], ttl: UInt32)], rules: [CompiledNetworkRule],
                       now: UInt64 = Answers.bootTime()) throws -> UInt32 {
         try lock.withLock {
+            if now >= lastSweep + Self.sweepInterval || liveNames.count >= limits.names || grants.count >= limits.addresses {
+                sweepLocked(now: now)
+            }
+            let known = ids[name]
+            guard known.map(liveNames.contains) == true || liveNames.count < limits.names else {
+                throw LimitReached(description: "the session has answers for \(limits.names) names, its limit")
+            }
             let id: UInt32
-            if let known = ids[name] {
+            if let known {
                 id = known
             } else {
-                guard ids.count < limits.names else {
-                    throw LimitReached(description: "the session has answers for \(limits.names) names, its limit")
-                }
-                id = UInt32(ids.count + 1)
+                // Never reused: an event still in flight names the name it was decided for.
+                nextID += 1
+                id = nextID
                 ids[name] = id
                 names[id] = name
             }
@@ -96,6 +109,7 @@ public final class HostAllowances: @unchecked Sendable {
                                        expires: max(expires, previous?.expires ?? 0))
                 try write(address, forAddress, newest: id)
                 grants[address] = forAddress
+                liveNames.insert(id)
             }
             return id
         }
@@ -103,17 +117,29 @@ public final class HostAllowances: @unchecked Sendable {
 
     /// Forgets what has expired, in memory and in the kernel (which ignores it already).
     public func sweep(now: UInt64 = Answers.bootTime()) {
-        lock.withLock {
-            for (address, forAddress) in grants {
-                let live = forAddress.filter { $0.value.expires > now }
-                guard live.count != forAddress.count else { continue }
-                if live.isEmpty {
-                    grants[address] = nil
-                    _ = try? map?.delete(Self.key(sessionID, address))
-                } else if (try? write(address, live, newest: live.keys.max()!)) != nil {
-                    grants[address] = live
-                }
+        lock.withLock { sweepLocked(now: now) }
+    }
+
+    private func sweepLocked(now: UInt64) {
+        lastSweep = now
+        var liveIDs = Set<UInt32>()
+        for (address, forAddress) in grants {
+            let live = forAddress.filter { $0.value.expires > now }
+            liveIDs.formUnion(live.keys)
+            guard live.count != forAddress.count else { continue }
+            if live.isEmpty {
+                grants[address] = nil
+                _ = try? map?.delete(Self.key(sessionID, address))
+            } else if (try? write(address, live, newest: live.keys.max()!)) != nil {
+                grants[address] = live
             }
+        }
+        // A name without a live answer no longer counts against the limit, nor is it kept: a
+        // session resolving ever new names must not grow without bound.
+        liveNames = liveIDs
+        for (name, id) in ids where !liveIDs.contains(id) {
+            ids[name] = nil
+            names[id] = nil
         }
     }
 

@@ -81,6 +81,22 @@ struct HostGateTests {
         #expect(hosts.liveNames(for: [9, 9, 9, 9], now: 0).isEmpty, "swept")
     }
 
+    @Test func expiredAnswersFreeTheirPlaceUnderTheLimits() throws {
+        var limits = HostAllowances.Limits()
+        limits.names = 1
+        limits.addresses = 1
+        limits.graceSeconds = 0
+        let hosts = HostAllowances(sessionID: 1, map: nil, limits: limits)
+        let rules = Self.policy.decideHost(name: "api.example.com").rules
+        let first = try hosts.grant(name: "a.example.com", addresses: [([1, 1, 1, 1], 10)], rules: rules, now: 0)
+        #expect(throws: HostAllowances.LimitReached.self) {
+            try hosts.grant(name: "b.example.com", addresses: [([2, 2, 2, 2], 10)], rules: rules, now: 5_000_000_000)
+        }
+        let second = try hosts.grant(name: "b.example.com", addresses: [([2, 2, 2, 2], 10)], rules: rules, now: 10_000_000_000)
+        #expect(second != first, "ids are never reused")
+        #expect(hosts.name(ofID: first) == nil && hosts.name(ofID: second) == "b.example.com")
+    }
+
     @Test func pastItsLimitsASessionGetsNoMoreAddresses() {
         var limits = HostAllowances.Limits()
         limits.addresses = 2
