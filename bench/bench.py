@@ -34,6 +34,7 @@ from pathlib import Path
 
 import binary_size
 import daemon_bench
+import host_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
@@ -54,6 +55,8 @@ PROFILES = {
         # largest that fits instead, and its MISS says why.
         fit_path=64000, fit_net_host=60000, fit_net_vm=60000,
         host=dict(connect=10000, udp=100000),
+        # Host rules (bench/host_bench.py): live answers in the big session, paced lookups, connects per run.
+        hosts=dict(fillers=10000, lookups=500, connects=10000),
         vm=dict(open=8000, open_first=2000, walk=10, exec=100, exec_dyn=8, connect=500),
         startup_reps=3,
         # The daemon's pipeline: each rate for pipeline_seconds (cpu_rate for cpu_seconds), every
@@ -69,6 +72,7 @@ PROFILES = {
         tiers=[10],
         fit_path=100, fit_net_host=100, fit_net_vm=100,
         host=dict(connect=100, udp=1000),
+        hosts=dict(fillers=100, lookups=20, connects=100),
         vm=dict(open=100, open_first=50, walk=1, exec=4, exec_dyn=2, connect=20),
         startup_reps=1,
         daemon=dict(pipeline_rates=[10000, 0], pipeline_seconds=0.2, pipeline_min_n=1000, pipeline_flat_n=5000,
@@ -554,6 +558,7 @@ def vm_part(p):
                    kind="workloads")
     for w in workers.values():
         w.close()
+    out["hosts"] = host_bench.hosts_part(p, ebguard, loops, PORT_TCP, WORK / "hosts")
     listener.kill()
     print("BENCH-JSON " + json.dumps(out), flush=True)
 
@@ -617,6 +622,7 @@ def host_part(p):
     measure_hook_time(workers, benches, out, "host")
     for w in workers.values():
         w.close()
+    out["hosts"] = host_bench.hosts_part(p, ebguard, loops, PORT_TCP, WORK / "hosts")
     listener.kill()
     agent = ROOT / "policies" / "agent.yaml"
     out["daemon"] = daemon_bench.daemon_part(p, ebguard, loops, dict(startup=agent, sessions=agent), WORK / "daemon",
@@ -734,6 +740,7 @@ def evaluate(res, p):
                 add(f"real workload: {wl} (vm), {c['label'].replace('ebguard ', '')}", "≤ 2%", f"{v:+.1f}%",
                     "PASS" if v <= 2 else "MISS")
     daemon_bench.evaluate(host.get("daemon", {}), add)
+    host_bench.evaluate(host.get("hosts"), add)
     for part, where in ((host, "host"), (vm, "vm")):
         for c in part.get("configs", []):
             if c["status"] == "ok" and c.get("policy"):
@@ -882,6 +889,7 @@ def render_md(res, p):
     L.append("")
 
     L += daemon_bench.render(host.get("daemon", {}), p)
+    L += host_bench.render(host.get("hosts"), p)
     L += binary_size.render(res.get("binary"))
     L += ["## Limits found", ""]
     for n in p["tiers"]:
@@ -965,6 +973,7 @@ def main():
     errors += [c for part in ("host", "vm") for c in res.get(part, {}).get("configs", [])
                if c["status"] != "ok" and (c.get("n_path") or 0) <= p["fit_path"]]
     errors += daemon_bench.errors(res.get("host", {}).get("daemon"))
+    errors += host_bench.errors(res.get("host", {}).get("hosts"))
     if errors:
         log(f"bench: {len(errors)} measurement(s) failed; see above")
         return 1

@@ -23,6 +23,16 @@ public struct ResolverSettings: Sendable, Equatable {
     /// nil: the first nameserver of /etc/resolv.conf when the session starts.
     public var upstream: DNSUpstream?
     public var limits = HostAllowances.Limits()
+    /// Queries a session's resolver answers per second (bursts of twice that); past it REFUSED.
+    public var queriesPerSecond = 200
+
+    /// The resolver's own limits, as these settings make them.
+    public var dnsLimits: DNSLimits {
+        var limits = DNSLimits()
+        limits.queriesPerSecond = Double(queriesPerSecond)
+        limits.burst = Double(2 * queriesPerSecond)
+        return limits
+    }
 
     public init() {}
 }

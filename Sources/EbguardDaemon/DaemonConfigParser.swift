@@ -14,7 +14,7 @@ struct ConfigParser {
     }
 
     private func read(resolver node: Node, into settings: inout ResolverSettings) {
-        let keys = ["upstream", "grace_seconds", "max_names", "max_addresses"]
+        let keys = ["upstream", "grace_seconds", "max_names", "max_addresses", "queries_per_second"]
         guard let fields = reader.fields(node, "resolver", allowed: keys) else { return }
         if let n = fields["upstream"], let text = reader.string(n, "resolver.upstream") {
             do { settings.upstream = try DNSUpstream(parsing: text) } catch { reader.error(n, "'resolver.upstream': \(error)") }
@@ -27,6 +27,9 @@ struct ConfigParser {
         }
         if let n = fields["max_addresses"], let count = reader.integer(n, "resolver.max_addresses", in: 1...65_536) {
             settings.limits.addresses = count
+        }
+        if let n = fields["queries_per_second"], let rate = reader.integer(n, "resolver.queries_per_second", in: 1...1_000_000) {
+            settings.queriesPerSecond = rate
         }
     }
 

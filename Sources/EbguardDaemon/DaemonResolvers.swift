@@ -11,6 +11,7 @@ extension Daemon {
     func resolverStarter(policy: CompiledPolicy, holder: ResolverHolder) -> (UInt64, HostAllowances) throws -> UInt16 {
         let mailbox = self.mailbox
         let upstream = configuration.resolver.upstream
+        let limits = configuration.resolver.dnsLimits
         let names = policy.hostRulesOnly
         // A worker waits a little past the ask's own deadline, where on_timeout answers it.
         let wait = Double(policy.askTimeout) + 10
@@ -22,7 +23,7 @@ extension Daemon {
             }, report: { event in
                 mailbox.post(.hostEvent(sessionID: sessionID, event))
             })
-            let resolver = try SessionResolver(upstream: upstream, gate: gate)
+            let resolver = try SessionResolver(upstream: upstream, gate: gate, limits: limits)
             holder.resolver = resolver
             return resolver.port
         }

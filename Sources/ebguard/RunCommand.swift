@@ -182,7 +182,7 @@ struct RunCommand: ParsableCommand {
                 let gate = HostGate(policy: names, hosts: hosts, ask: nil) { event in
                     if !quiet && (event.blocked || event.verdict == .audit || !event.flags.isEmpty) { warn(event.message) }
                 }
-                let started = try SessionResolver(upstream: settings.upstream, gate: gate)
+                let started = try SessionResolver(upstream: settings.upstream, gate: gate, limits: settings.dnsLimits)
                 resolver = started
                 return started.port
             })
