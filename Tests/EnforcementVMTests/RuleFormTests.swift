@@ -22,11 +22,14 @@ struct RuleFormTests {
         "exec": { "run([\($0)])" },
     ]
 
-    /// The three path forms of a file rule, each with the file its probe touches.
+    /// The path forms of a file rule, each with the file its probe touches.
     static let pathForms: [(form: String, rule: @Sendable (String) -> String, target: @Sendable (String) -> String)] = [
         ("exact", { "path: \"\($0)/exact/f\"" }, { "\($0)/exact/f" }),
         ("subtree", { "path: \"\($0)/sub/**\"" }, { "\($0)/sub/deeper/f" }),
         ("name", { _ in "name: named.bin" }, { "\($0)/any/named.bin" }),
+        ("pattern", { "path: \"\($0)/pat*/*.f\"" }, { "\($0)/pattern/x.f" }),
+        ("midpattern", { "path: \"\($0)/**/mid/**/*.g\"" }, { "\($0)/m/mid/n/x.g" }),
+        ("namepattern", { _ in "name: \"nampat*.bin\"" }, { "\($0)/any/nampat-1.bin" }),
     ]
 
     static let helpers = """
@@ -110,11 +113,13 @@ struct RuleFormTests {
         #expect(out["control"] == "OK", "\(proto) control: \(out)")
     }
 
-    /// Exec rules in every path form, and with argv; Unix socket rules exact and subtree.
+    /// Exec rules in every path form (patterns too), and with argv; Unix socket rules exact and
+    /// subtree (a pattern there is refused by the parser).
     @Test func execAndUnixRuleFormsAreEnforced() throws {
         let dir = try ContainmentRun.workspace("form-exec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        for path in ["exact/prog", "sub/deeper/prog", "any/namedprog", "argv/prog", "control/prog"] {
+        for path in ["exact/prog", "sub/deeper/prog", "any/namedprog", "argv/prog", "control/prog", "pat/a/b/x-evil",
+                     "any/evilname-2"] {
             try FileManager.default.createDirectory(atPath: (dir + "/" + path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: dir + "/" + path)
@@ -129,6 +134,8 @@ struct RuleFormTests {
           - { action: deny, path: "\(dir)/sub/**" }
           - { action: deny, name: namedprog }
           - { action: deny, path: "\(dir)/argv/prog", argv: [--forbidden] }
+          - { action: deny, path: "\(dir)/pat/**/*-evil" }
+          - { action: deny, name: "evilname-*" }
         network:
           - { action: deny, unix: "\(dir)/sockets/exact.sock" }
           - { action: deny, unix: "\(dir)/sockets/tree/**" }
@@ -143,12 +150,14 @@ struct RuleFormTests {
         attempt("name", lambda: run(["\(dir)/any/namedprog"]))
         attempt("argv", lambda: run(["\(dir)/argv/prog", "--forbidden"]))
         attempt("argvother", lambda: run(["\(dir)/argv/prog", "--fine"]))
+        attempt("pattern", lambda: run(["\(dir)/pat/a/b/x-evil"]))
+        attempt("namepattern", lambda: run(["\(dir)/any/evilname-2"]))
         attempt("control", lambda: run(["\(dir)/control/prog"]))
         attempt("unixexact", lambda: unix("\(dir)/sockets/exact.sock"))
         attempt("unixsubtree", lambda: unix("\(dir)/sockets/tree/s.sock"))
         attempt("unixcontrol", lambda: unix("\(dir)/sockets/other.sock"))
         """)
-        for name in ["exact", "subtree", "name", "argv", "unixexact", "unixsubtree"] {
+        for name in ["exact", "subtree", "name", "argv", "pattern", "namepattern", "unixexact", "unixsubtree"] {
             #expect(["EACCES", "EPERM"].contains(out[name]), "\(name): \(out)")
         }
         for name in ["argvother", "control", "unixcontrol"] { #expect(out[name] == "OK", "\(name): \(out)") }
