@@ -170,6 +170,20 @@ struct HostEgressTests {
         #expect(!dns.queriedNames().contains("allowed.test"))
     }
 
+    /// observe.yaml (every default audit) records every name the session resolved.
+    @Test func observeRecordsEveryName() throws {
+        let dns = try Self.server()
+        let observe = try String(contentsOfFile: TestEnvironment.projectRoot + "/policies/observe.yaml", encoding: .utf8)
+        let script = Self.prelude + #"""
+        say('allowed', resolve('allowed.test'))
+        say('missing', resolve('missing.test'))
+        """#
+        let result = try session(script, policy: observe, dns: dns)
+        #expect(values(result.stdout)["allowed"] == Self.allowedIP, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("resolved allowed.test (A): \(Self.allowedIP)"), "\(result.stderr)")
+        #expect(result.stderr.contains("resolved missing.test (A): no address"), "\(result.stderr)")
+    }
+
     /// An answer opens its address for the TTL plus the grace period, then no more.
     @Test func anAddressClosesWhenItsAnswerExpires() throws {
         let dns = try Self.server(ttl: 1)

@@ -78,5 +78,10 @@ struct DaemonHostTests {
         let trail = (try? String(contentsOfFile: daemon.auditLogPath, encoding: .utf8)) ?? ""
         #expect(trail.contains("\"hostname\":\"audited.test\""), "\(trail)")
         #expect(try daemon.ebguard(["audit", "verify", daemon.auditLogPath]).status == 0)
+        // OCSF: the connect's destination endpoint names the host next to its address.
+        let ocsf = try daemon.ebguard(["audit", "export", "--format", "ocsf", daemon.auditLogPath]).stdout
+        let endpoint = ocsf.split(separator: "\n").first { $0.contains("\"port\":\(port)") && $0.contains("\"dst_endpoint\"") }
+        #expect(endpoint?.contains("\"hostname\":\"audited.test\"") == true, "\(ocsf)")
+        #expect(endpoint?.contains("\"ip\":\"\(Self.address)\"") == true, "\(ocsf)")
     }
 }
