@@ -69,6 +69,9 @@ extension Daemon {
         hostWaiters[id, default: []].append(reply)
         var event = sessionEvent(managed, action: "ask", message: line)
         event.kind = .decision
+        // A datagram does not say which process sent it.
+        event.pid = 0
+        event.comm = "?"
         event.verdict = "ask"
         event.blocked = true
         event.object = name

@@ -175,7 +175,8 @@ public final class HostGate: @unchecked Sendable {
     private func event(_ name: String, _ type: String, _ decision: CompiledPolicy.HostDecision, blocked: Bool,
                        reason: String, message: String, addresses: [String] = [], cnames: [String] = [],
                        flags: [String] = []) -> HostEvent {
-        HostEvent(name: name, queryType: type, verdict: blocked ? (decision.verdict == .ask ? .ask : .deny) : decision.verdict,
+        // Refused: ask while no one answered yet, deny once someone (or the default) refused it.
+        HostEvent(name: name, queryType: type, verdict: blocked ? (reason == "ask" ? .ask : .deny) : decision.verdict,
                   blocked: blocked, rule: decision.rule, pattern: decision.pattern?.description, reason: reason,
                   addresses: addresses, cnames: cnames, flags: flags, message: message)
     }

@@ -44,6 +44,7 @@ struct HostGateTests {
         #expect(denied == ["bad.example.com", "example.com", "x.asked.test"])
         #expect(reports.all.first { $0.name == "bad.example.com" }?.rule == RuleID(.network, 1))
         #expect(reports.all.first { $0.name == "example.com" }?.reason == "default")
+        #expect(reports.all.first { $0.name == "x.asked.test" }?.verdict == .ask, "ask, no one to answer")
     }
 
     @Test func dataQueriesWithoutAHostRuleAreRefused() throws {
@@ -120,7 +121,7 @@ struct HostGateTests {
         #expect(gate.admit(name: "yes.asked.test", type: "A", cnames: [], addresses: [([5, 5, 5, 5], 60)]))
         #expect(gate.hosts.liveNames(for: [5, 5, 5, 5]) == ["yes.asked.test"], "approved: opened like an allow")
         #expect(gate.decide(name: "no.asked.test", type: "A") == .nxdomain)
-        #expect(reports.all.last?.reason == "answered")
+        #expect(reports.all.last?.reason == "answered" && reports.all.last?.verdict == .deny)
         // A once answer also serves the next query (the client's retry), then asks again.
         #expect(gate.decide(name: "yes.asked.test", type: "A") == .resolve)
         #expect(gate.decide(name: "yes.asked.test", type: "A") == .resolve)
