@@ -53,7 +53,7 @@ struct OTLPForwardingTests {
         let total = 26 + UInt64(OCSFTests.everyRecord.count)
         let f = forwarder(dir, port: receiver.port)
         try await whileRunning(f) {
-            try await expectEventually(20, "error \(f.status.lastError ?? "-")") { f.status.ackedSeq == total }
+            try await expectEventually(90, "error \(f.status.lastError ?? "-")") { f.status.ackedSeq == total }
         }
         // Every body is an ExportLogsServiceRequest by OpenTelemetry's own protobuf definitions.
         let validation = try AuditValidator.run(["otlp"], file: receiver.output)
@@ -102,7 +102,7 @@ struct OTLPForwardingTests {
         try await writeRecords(log, 30)
         let first = forwarder(dir, port: receiver.port)
         try await whileRunning(first) {
-            try await expectEventually(20, "error \(first.status.lastError ?? "-")") { first.status.ackedSeq == 30 }
+            try await expectEventually(90, "error \(first.status.lastError ?? "-")") { first.status.ackedSeq == 30 }
             receiver.stop()  // outage: records keep coming, nothing is acknowledged
             try await writeRecords(log, 20, from: 30)
             // The default window: on a 2-CPU host busy with other suites, 5 s was once too short.
@@ -115,7 +115,7 @@ struct OTLPForwardingTests {
         try await receiver.start()
         let second = forwarder(dir, port: receiver.port)
         try await whileRunning(second) {
-            try await expectEventually(20, "error \(second.status.lastError ?? "-")") { second.status.ackedSeq == 60 }
+            try await expectEventually(90, "error \(second.status.lastError ?? "-")") { second.status.ackedSeq == 60 }
         }
         let bodies = try logRecords(try receiver.requests()).map { $0["body"]!["stringValue"]!.stringValue! }
         try expectCompleteInOrder(bodies, last: 60, log: dir.file("audit.jsonl"))

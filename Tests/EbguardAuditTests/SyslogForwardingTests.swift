@@ -40,7 +40,7 @@ struct SyslogForwardingTests {
         try await log.flush()
         let f = forwarder(dir, port: rsyslog.port, tls: certs.map { ForwarderTLS(caFile: $0.caFile) })
         try await whileRunning(f) {
-            try await expectEventually(20, "acked \(f.status.ackedSeq), error \(f.status.lastError ?? "-")") { f.status.ackedSeq == 50 }
+            try await expectEventually(90, "acked \(f.status.ackedSeq), error \(f.status.lastError ?? "-")") { f.status.ackedSeq == 50 }
         }
         #expect(f.status.lag == 0 && f.status.lastError == nil)
         rsyslog.stop()
