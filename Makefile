@@ -25,8 +25,9 @@ DEB_PACKAGES += tmux strace bubblewrap
 # debootstrap (the fresh Debian root the package is installed into).
 DEB_PACKAGES += debhelper lintian pandoc debootstrap
 # The resolver for host-name rules is tested against a real upstream DNS server (dnsmasq, started
-# by the tests on a loopback address) and queried with dig.
-DEB_PACKAGES += dnsmasq-base bind9-dnsutils
+# by the tests on a loopback address) and queried with dig; curl is the client that resolves
+# through glibc on its own threads (HostEgressTests), absent from a minimal Debian.
+DEB_PACKAGES += dnsmasq-base bind9-dnsutils curl
 
 # The audit tests validate exported OCSF events, OTLP bodies and syslog frames with independent
 # parsers and schemas (Tests/EbguardAuditTests/Fixtures/audit_validate.py), installed for the
