@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "EbguardVersion"),
         .target(name: "EbguardDNS", dependencies: ["EbguardSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardAudit", dependencies: [
-            "EbguardVersion",
+            "EbguardVersion", "EbguardPolicy",
             .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,3 +1,4 @@
+import EbguardPolicy
 import Foundation
 
 /// What an event was about, as the kernel reported it.
@@ -6,9 +7,8 @@ public enum AuditObjectKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// What the policy said. `audit` means allowed and recorded; `ask` means a human was asked.
-public enum AuditVerdict: String, Codable, Sendable, CaseIterable {
-    case allow, deny, ask, audit
-}
+/// The event pipeline's one verdict type: an audit record says what the event said.
+public typealias AuditVerdict = EventVerdict
 
 /// The destination of a network event, when the daemon knows it in parts.
 public struct AuditNetworkTarget: Codable, Sendable, Hashable {

@@ -63,7 +63,7 @@ public enum OCSFMapping {
         switch verdict {
         case .deny: (3, "Medium")
         case .ask: (2, "Low")
-        case .audit, .allow: (1, "Informational")
+        case .audit, .allow, .wouldDeny, .wouldAsk: (1, "Informational")
         }
     }
 

@@ -305,7 +305,7 @@ public final class Daemon {
         for id in asks.ids(ofSession: managed.record.id) { answerHostAsk(id: id, allow: false, remembered: false) }
         store.delete(id)
         // No longer in `sessions`: the audit record gets its facts from here.
-        var end = sessionEvent(managed, action: "end", message: "session \(managed.record.key) ended: \(reason)")
+        var end = sessionEvent(managed, change: .end, message: "session \(managed.record.key) ended: \(reason)")
         end.exitCode = exitStatus
         publish(end, audit: AuditContext(facts: managed.auditFacts))
         log("session \(managed.record.key) ended: \(reason)")
@@ -355,17 +355,17 @@ public final class Daemon {
                     enforcer.releaseHold(pid: pid)
                 }
                 let command = outcome.argv.isEmpty ? path : outcome.argv.joined(separator: " ")
-                var event = sessionEvent(managed, action: "exec", message:
+                var event = sessionEvent(managed, action: "exec", subject: .heldExec(path: path), message:
                     "\(resumed ? "allowed" : "denied") exec \(command) \(outcome.argv.isEmpty ? "(could not read its command line: fail closed)" : why)")
                 event.kind = .decision
                 event.pid = UInt32(pid)
-                event.verdict = resumed ? (outcome.stillHeld ? "allow" : outcome.decision.verdict.rawValue) : "deny"
+                event.verdict = resumed ? (outcome.stillHeld ? .allow : EventVerdict(outcome.decision.verdict)) : .deny
                 event.blocked = !resumed
                 event.object = path
                 event.argv = outcome.argv
                 event.rule = outcome.decision.rule?.description
                 event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
-                event.reason = outcome.stillHeld ? "timeout" : "argv"
+                event.reason = outcome.stillHeld ? .timeout : .argv
                 publish(event)
             }
         }

@@ -12,20 +12,21 @@ extension Daemon {
         let subject: AskSubject
         switch decision.kind {
         case .file:
-            guard decision.inode != 0 else {
-                return ("denied \(decision.action) \(decision.object) (\(decision.detail)): ask, but it does not exist yet, so it cannot be approved", nil)
+            guard decision.inode != 0, let path = decision.path else {
+                return ("denied \(decision.action) \(decision.objectText) (\(decision.detail)): ask, but it does not exist yet, so it cannot be approved", nil)
             }
-            subject = .file(device: decision.device, inode: decision.inode, accessMask: decision.accessMask, path: decision.object)
+            subject = .file(device: decision.device, inode: decision.inode, accessMask: decision.accessMask, path: path)
         case .network:
             guard let destination = decision.destination else { return (decision.message(home: managed.record.home), nil) }
             subject = .network(destination)
         default:
             return (decision.message(home: managed.record.home), nil)
         }
-        let summary = "\(decision.action) \(decision.object) (\(decision.detail))"
+        let object = decision.objectText
+        let summary = "\(decision.action) \(object) (\(decision.detail))"
         return enqueueAsk(summary: summary, kind: decision.kind == .file ? "file" : "network", subject: subject,
-                       pid: decision.pid, comm: decision.comm, argv: nil, object: decision.object, detail: decision.detail,
-                       rule: decision.rule, managed: managed, heldPID: nil)
+                       pid: decision.pid, comm: decision.comm, argv: nil, object: object, detail: decision.detail,
+                       rule: decision.rule?.description, managed: managed, heldPID: nil)
     }
 
     /// An exec held by the kernel whose command line the policy answers with ask.
@@ -33,8 +34,9 @@ extension Daemon {
         let args = Array(outcome.argv.dropFirst())
         if let known = managed.execAnswers[ExecAnswerKey(executable: outcome.executable, arguments: args)] {
             finishHeld([outcome.pid], allow: known)
-            publishAnswerEvent(managed, pid: UInt32(outcome.pid), comm: processComm(outcome.pid), kind: "exec", object: path, argv: outcome.argv, allow: known,
-                               scope: "session", by: "earlier answer", askID: nil,
+            publishAnswerEvent(managed, pid: UInt32(outcome.pid), comm: processComm(outcome.pid), subject: .heldExec(path: path),
+                               detail: "exec", object: path, argv: outcome.argv, allow: known,
+                               scope: .session, by: "earlier answer", askID: nil,
                                message: "\(known ? "allowed" : "denied") exec \(outcome.argv.joined(separator: " ")) "
                                    + "(\(known ? "approved" : "blocked") by the operator earlier in this session)")
             return
@@ -43,17 +45,17 @@ extension Daemon {
         let (line, id) = enqueueAsk(summary: summary, kind: "exec", subject: .exec(executable: outcome.executable, path: path, argv: outcome.argv),
                            pid: UInt32(outcome.pid), comm: processComm(outcome.pid), argv: outcome.argv, object: path,
                            detail: "exec", rule: outcome.decision.rule?.description, managed: managed, heldPID: outcome.pid)
-        var event = sessionEvent(managed, action: "ask", message: line)
+        var event = sessionEvent(managed, action: "ask", subject: .heldExec(path: path), message: line)
         event.kind = .decision
         event.pid = UInt32(outcome.pid)
         event.comm = processComm(outcome.pid)
-        event.verdict = "ask"
+        event.verdict = .ask
         event.blocked = true
         event.object = path
         event.argv = outcome.argv
         event.rule = outcome.decision.rule?.description
         event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
-        event.reason = "ask"
+        event.reason = .ask
         event.askID = id
         publish(event)
     }
@@ -145,9 +147,8 @@ extension Daemon {
                 try kernelAnswers.network(sessionID: managed.record.id, destination, allow: allow, once: once)
             }
             if scope == .always {
-                let host = entry.request.object.split(separator: ":").dropLast().joined(separator: ":")
-                    .trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-                let prefix = destination.family == UInt8(AF_INET6) ? 128 : 32
+                let host = destination.addressText
+                let prefix = destination.isIPv6 ? 128 : 32
                 let proto = destination.protocolNumber == 17 ? "udp" : [1, 58].contains(destination.protocolNumber) ? "icmp" : "tcp"
                 // ICMP has no ports (the parser refuses them on an icmp rule).
                 let ports = proto == "icmp" ? "" : ", ports: [\(destination.port)]"
@@ -166,11 +167,10 @@ extension Daemon {
         } else {
             message = "denied \(summary): blocked by the operator (#\(entry.request.id), scope \(scope.rawValue))"
         }
-        // A network answer's detail is its transport (`tcp`), as the decision's is: the audit
-        // record names the same `addr:port/tcp`.
-        publishAnswerEvent(managed, pid: entry.request.pid, comm: entry.request.comm,
-                           kind: entry.request.kind == "network" ? entry.request.detail : entry.request.kind,
-                           object: entry.request.object, argv: entry.request.argv, allow: allow, scope: scope.rawValue, by: who,
+        // A network answer's detail is its transport (`tcp`), as the decision's is.
+        publishAnswerEvent(managed, pid: entry.request.pid, comm: entry.request.comm, subject: entry.subject.eventSubject,
+                           detail: entry.request.kind == "network" ? entry.request.detail : entry.request.kind,
+                           object: entry.request.object, argv: entry.request.argv, allow: allow, scope: scope, by: who,
                            askID: entry.request.id, message: message)
     }
 
@@ -178,18 +178,19 @@ extension Daemon {
         for pid in pids { enforcer.holdAnswers.answer(pid: pid, allow: allow) }
     }
 
-    private func publishAnswerEvent(_ managed: ManagedSession, pid: UInt32, comm: String, kind: String, object: String,
-                                    argv: [String]?, allow: Bool, scope: String, by who: String, askID: Int?, message: String) {
-        var event = sessionEvent(managed, action: "answer", message: message)
+    private func publishAnswerEvent(_ managed: ManagedSession, pid: UInt32, comm: String, subject: EventSubject, detail: String,
+                                    object: String, argv: [String]?, allow: Bool, scope: AnswerScope, by who: String, askID: Int?,
+                                    message: String) {
+        var event = sessionEvent(managed, action: "answer", subject: subject, message: message)
         event.kind = .decision
         event.pid = pid
         event.comm = comm
-        event.verdict = allow ? "allow" : "deny"
+        event.verdict = allow ? .allow : .deny
         event.blocked = !allow
         event.object = object
-        event.detail = kind
+        event.detail = detail
         event.argv = argv
-        event.reason = who == "timeout" ? "timeout" : "answered"
+        event.reason = who == "timeout" ? .timeout : .answered
         event.askID = askID
         event.answeredBy = who
         event.scope = scope
@@ -272,4 +273,16 @@ extension Daemon {
 struct ExecAnswerKey: Hashable {
     let executable: HeldExec.FileIdentity?
     let arguments: [String]
+}
+
+extension AskSubject {
+    /// What an answer to this request is about, as its event and audit record say.
+    var eventSubject: EventSubject {
+        switch self {
+        case .exec(_, let path, _): .heldExec(path: path)
+        case .file(_, _, let mask, let path): .file(path: path, accessMask: mask)
+        case .network(let destination): .destination(destination)
+        case .host(let name): .lookup(name: name, queryType: "dns")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import EbguardAudit
 import EbguardEnforcement
+import EbguardPolicy
 import Foundation
 import Glibc
 
@@ -16,7 +17,7 @@ extension Daemon {
         if decision.isHeld {
             // Stopped at exec for its argv: the policy decides once the command line is readable.
             if managed != nil {
-                resolveHold(pid: pid_t(decision.pid), path: decision.object, sessionID: decision.sessionID)
+                resolveHold(pid: pid_t(decision.pid), path: decision.objectText, sessionID: decision.sessionID)
             }
             return
         }
@@ -27,22 +28,24 @@ extension Daemon {
         case .network, .unix: .network
         case .tamper: .tamper
         }
-        let rule = decision.rule
+        let rule = decision.rule?.description
         var message = decision.message(home: managed?.record.home)
         var askID: Int?
-        if let managed, decision.verdict == .ask, decision.blocked, decision.reasonName == "rule" {
+        if let managed, decision.verdict == .ask, decision.blocked, decision.reason == .rule {
             (message, askID) = raiseAsk(for: decision, managed: managed)
         }
+        let object = decision.objectText
         var event = GovernedEvent(
             seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText), kind: kind, action: decision.action,
             session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
             pid: decision.pid, ppid: facts.ppid, uid: decision.uid, user: processes.userName(decision.uid),
-            comm: decision.comm, exe: decision.kind == .exec ? decision.object : facts.exe,
-            argv: nil, verdict: decision.verdict.rawValue, blocked: decision.blocked, object: decision.object,
+            comm: decision.comm, exe: decision.kind == .exec ? object : facts.exe,
+            argv: nil, verdict: decision.verdict, blocked: decision.blocked, object: object,
             detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
-            reason: decision.reasonName, exitCode: nil, message: message)
+            reason: decision.reason, exitCode: nil, message: message)
         event.askID = askID
         event.host = decision.host
+        event.subject = decision.subject
         publish(event, bootNanoseconds: decision.time)
     }
 
@@ -72,8 +75,8 @@ extension Daemon {
             seq: 0, time: clock.rfc3339(bootNanoseconds: process.time, cache: timeText), kind: .process, action: process.kind.rawValue,
             session: managed?.record.key ?? "session-\(process.sessionID)", sessionID: process.sessionID, pid: process.pid,
             ppid: process.ppid, uid: process.uid, user: processes.userName(process.uid), comm: process.comm, exe: exe,
-            argv: argv, verdict: "allow", blocked: false, object: exe ?? process.comm,
-            detail: process.argvTruncated ? "argv truncated" : "", rule: nil, ruleLocation: nil, reason: "observed",
+            argv: argv, verdict: .allow, blocked: false, object: exe ?? process.comm,
+            detail: process.argvTruncated ? "argv truncated" : "", rule: nil, ruleLocation: nil, reason: .observed,
             exitCode: exitCode, message: message)
         if process.kind == .exit { processes.exit(pid: process.pid) }
         publish(event, bootNanoseconds: process.time)
@@ -110,7 +113,7 @@ extension Daemon {
         if let audit {
             // Only session records use the context; decisions come at the ring's pace.
             let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
-            if event.kind == .session, event.action == "end" { submitRepeats(session: event.session) }
+            if event.subject == .session(.end) { submitRepeats(session: event.session) }
             guard let record = AuditMapping.record(for: event, context: context) else { return }
             // The time the kernel decided (its stamp in the ring record), not when the loop got to
             // it: a burst read at once would otherwise share one time. Session records: now.
@@ -120,21 +123,31 @@ extension Daemon {
         }
     }
 
-    func sessionEvent(_ managed: ManagedSession, action: String, message: String) -> GovernedEvent {
-        GovernedEvent(seq: 0, time: clock.rfc3339(bootNanoseconds: EventClock.bootNanoseconds()), kind: .session,
-                      action: action, session: managed.record.key, sessionID: managed.record.id, pid: UInt32(getpid()),
-                      ppid: nil, uid: managed.record.uid, user: managed.record.user, comm: "ebguard", exe: nil, argv: nil,
-                      verdict: "allow", blocked: false, object: managed.policy.name, detail: managed.record.policy.source,
-                      rule: nil, ruleLocation: nil, reason: action, exitCode: nil, message: message)
+    /// A session's start, end or policy change.
+    func sessionEvent(_ managed: ManagedSession, change: SessionChange, message: String) -> GovernedEvent {
+        sessionEvent(managed, action: change.rawValue, subject: .session(change), message: message)
+    }
+
+    /// An event of `managed` the daemon itself raises (a decision on a held exec, an ask, an
+    /// answer, a lookup): a session event the caller then makes what it is.
+    func sessionEvent(_ managed: ManagedSession, action: String, subject: EventSubject, message: String) -> GovernedEvent {
+        var event = GovernedEvent(
+            seq: 0, time: clock.rfc3339(bootNanoseconds: EventClock.bootNanoseconds()), kind: .session,
+            action: action, session: managed.record.key, sessionID: managed.record.id, pid: UInt32(getpid()),
+            ppid: nil, uid: managed.record.uid, user: managed.record.user, comm: "ebguard", exe: nil, argv: nil,
+            verdict: .allow, blocked: false, object: managed.policy.name, detail: managed.record.policy.source,
+            rule: nil, ruleLocation: nil, reason: EventReason(action), exitCode: nil, message: message)
+        event.subject = subject
+        return event
     }
 
     /// A daemon-level note (start, stop, refusals) as a session-less event.
     func publishDaemonNote(_ message: String) {
         publish(GovernedEvent(seq: 0, time: clock.rfc3339(bootNanoseconds: EventClock.bootNanoseconds()), kind: .session,
                               action: "daemon", session: "", sessionID: 0, pid: UInt32(getpid()), ppid: nil, uid: 0,
-                              user: "root", comm: "ebguard", exe: nil, argv: nil, verdict: "allow", blocked: false,
-                              object: "daemon", detail: "", rule: nil, ruleLocation: nil, reason: "daemon", exitCode: nil,
-                              message: message))
+                              user: "root", comm: "ebguard", exe: nil, argv: nil, verdict: .allow, blocked: false,
+                              object: "daemon", detail: "", rule: nil, ruleLocation: nil, reason: EventReason("daemon"),
+                              exitCode: nil, message: message, subject: .daemon))
     }
 
     /// Writes the repeats `auditRepeats` counted: once a second, for a session at its end (before

@@ -202,7 +202,7 @@ extension Daemon {
         let managed = ManagedSession(session: session, record: record, policy: policy, resolver: holder.resolver)
         sessions[record.id] = managed
         loadOverlay(into: managed, context: policy.context)
-        publish(sessionEvent(managed, action: "start",
+        publish(sessionEvent(managed, change: .start,
                              message: "session \(record.key) started under policy \(policy.name) (\(request.policy.source))"))
         log("session \(record.key) started by pid \(peer.pid) under \(request.policy.source)")
         return managed
@@ -238,7 +238,7 @@ extension Daemon {
         let previousName = managed.policy.name
         managed.replace(policy: policy)
         let changedBy = "\(processes.userName(peer.uid) ?? "uid:\(peer.uid)") (pid \(peer.pid))"
-        publish(sessionEvent(managed, action: "policy",
+        publish(sessionEvent(managed, change: .policy,
                              message: "session \(record.key): policy \(previousName) replaced by \(policy.name) (\(text.source)) by pid \(peer.pid)"),
                 audit: AuditContext(facts: managed.auditFacts, previousSHA256: previousSHA256, changedBy: changedBy))
         log("session \(record.key): policy replaced by \(text.source)")

@@ -32,17 +32,18 @@ extension Daemon {
     /// A resolver's event, on the loop's thread.
     func publish(_ host: HostEvent, sessionID: UInt64) {
         guard let managed = sessions[sessionID] else { return }
-        var event = sessionEvent(managed, action: "resolve", message: host.message)
+        var event = sessionEvent(managed, action: "resolve", subject: .lookup(name: host.name, queryType: host.queryType),
+                                 message: host.message)
         event.kind = .network
         event.pid = 0
         event.comm = "?"
-        event.verdict = host.verdict.rawValue
+        event.verdict = EventVerdict(host.verdict)
         event.blocked = host.blocked
         event.object = host.name
         event.detail = host.queryType
         event.rule = host.rule?.description
         event.ruleLocation = event.rule.flatMap { managed.ruleLocations[$0] }
-        event.reason = host.reason
+        event.reason = EventReason(host.reason)
         event.host = host.name
         event.addresses = host.addresses.isEmpty ? nil : host.addresses
         event.cnames = host.cnames.isEmpty ? nil : host.cnames
@@ -67,18 +68,18 @@ extension Daemon {
             return
         }
         hostWaiters[id, default: []].append(reply)
-        var event = sessionEvent(managed, action: "ask", message: line)
+        var event = sessionEvent(managed, action: "ask", subject: .lookup(name: name, queryType: type), message: line)
         event.kind = .decision
         // A datagram does not say which process sent it.
         event.pid = 0
         event.comm = "?"
-        event.verdict = "ask"
+        event.verdict = .ask
         event.blocked = true
         event.object = name
         event.detail = type
         event.rule = rule
         event.ruleLocation = rule.flatMap { managed.ruleLocations[$0] }
-        event.reason = "ask"
+        event.reason = .ask
         event.askID = id
         event.host = name
         publish(event)

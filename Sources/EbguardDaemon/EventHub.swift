@@ -1,3 +1,4 @@
+import EbguardPolicy
 import Foundation
 
 /// Recent events (for `--since`) and the rates `status` reports. The hub never waits for a
@@ -59,7 +60,7 @@ struct EventTag {
     let session: String
     let sessionID: UInt64
     let kind: GovernedEvent.Kind
-    let verdict: String
+    let verdict: EventVerdict
     let blocked: Bool
 
     init(_ event: GovernedEvent) {
@@ -80,9 +81,9 @@ extension EventFilter {
             $0 == event.session || $0 == String(event.sessionID) || event.session.hasPrefix($0 + "-")
         }) { return false }
         if !kinds.isEmpty && !kinds.contains(event.kind.rawValue) { return false }
-        if !verdicts.isEmpty && !verdicts.contains(event.verdict) { return false }
+        if !verdicts.isEmpty && !verdicts.contains(event.verdict.rawValue) { return false }
         if notable == true {
-            return event.blocked || event.verdict == "audit" || event.kind == .decision || event.kind == .session
+            return event.blocked || event.verdict == .audit || event.kind == .decision || event.kind == .session
         }
         return true
     }

@@ -1,5 +1,6 @@
 import EbguardAudit
 import EbguardEnforcement
+import EbguardPolicy
 import Foundation
 
 /// One event as the daemon publishes it: the kernel's record, enriched with who and where.
@@ -42,8 +43,7 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     /// The executable of the process (the one being exec'd for exec events).
     public var exe: String?
     public var argv: [String]?
-    /// allow | audit | ask | deny
-    public var verdict: String
+    public var verdict: EventVerdict
     /// The kernel refused the operation.
     public var blocked: Bool
     /// Path, address:port, socket path, or the session's policy name.
@@ -54,14 +54,14 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public var rule: String?
     public var ruleLocation: String?
     /// rule | default | unresolved | too-long | no-policy | tamper | held | observed | ...
-    public var reason: String
+    public var reason: EventReason
     public var exitCode: Int32?
     /// The line `ebguard run` prints for it.
     public var message: String
     /// Interactive decisions: the pending request's id, and for answers who gave it and its scope.
     public var askID: Int? = nil
     public var answeredBy: String? = nil
-    public var scope: String? = nil
+    public var scope: AnswerScope? = nil
     /// Network events a host rule decided, and lookups: the name (the resolver's view).
     public var host: String? = nil
     /// Lookups (action `resolve`): the answered addresses, the CNAME chain followed, and signs
@@ -69,6 +69,10 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     public var addresses: [String]? = nil
     public var cnames: [String]? = nil
     public var flags: [String]? = nil
+    /// What the event is about, typed as it was decoded or decided. Not in the JSON line (whose
+    /// `object` and `detail` are its text): audit records are made from it, never from the text.
+    /// nil for session events and for events read back from JSON.
+    public var subject: EventSubject? = nil
 
     enum CodingKeys: String, CodingKey {
         case seq, time, kind, action, session, pid, ppid, uid, user, comm, exe, argv, verdict, blocked, object, detail,
@@ -103,17 +107,17 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         if let argv {
             out.appendRaw(",\"argv\":"); out.appendJSONStrings(argv)
         }
-        out.appendRaw(",\"verdict\":"); out.appendJSONString(verdict)
+        out.appendRaw(",\"verdict\":"); out.appendJSONString(verdict.rawValue)
         out.appendRaw(blocked ? ",\"blocked\":true" : ",\"blocked\":false")
         out.appendRaw(",\"object\":"); out.appendJSONString(object)
         out.appendRaw(",\"detail\":"); out.appendJSONString(detail)
         if let rule { out.appendRaw(",\"rule\":"); out.appendJSONString(rule) }
         if let ruleLocation { out.appendRaw(",\"rule_location\":"); out.appendJSONString(ruleLocation) }
-        out.appendRaw(",\"reason\":"); out.appendJSONString(reason)
+        out.appendRaw(",\"reason\":"); out.appendJSONString(reason.rawValue)
         if let exitCode { out.appendRaw(",\"exit_code\":"); out.appendDecimal(Int64(exitCode)) }
         if let askID { out.appendRaw(",\"ask_id\":"); out.appendDecimal(Int64(askID)) }
         if let answeredBy { out.appendRaw(",\"answered_by\":"); out.appendJSONString(answeredBy) }
-        if let scope { out.appendRaw(",\"scope\":"); out.appendJSONString(scope) }
+        if let scope { out.appendRaw(",\"scope\":"); out.appendJSONString(scope.rawValue) }
         if let host { out.appendRaw(",\"host\":"); out.appendJSONString(host) }
         if let addresses { out.appendRaw(",\"addresses\":"); out.appendJSONStrings(addresses) }
         if let cnames { out.appendRaw(",\"cnames\":"); out.appendJSONStrings(cnames) }

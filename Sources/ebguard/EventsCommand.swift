@@ -113,7 +113,7 @@ enum EventTable {
 
     static func row(_ event: GovernedEvent, color: Bool) -> String {
         let time = event.time.split(separator: "T").last.map { String($0.dropLast()) } ?? event.time
-        let verdict = event.blocked && event.verdict != "deny" ? "\(event.verdict)!" : event.verdict
+        let verdict = event.blocked && event.verdict != .deny ? "\(event.verdict.rawValue)!" : event.verdict.rawValue
         var object = event.object
         if event.kind == .process || event.kind == .session || event.kind == .decision { object = event.message }
         else if !event.detail.isEmpty && event.kind != .exec { object += " (\(event.detail))" }
@@ -121,7 +121,7 @@ enum EventTable {
         let text = line([time, event.session.isEmpty ? "-" : event.session, String(event.pid), event.comm, event.kind.rawValue,
                          verdict, object, rule])
         guard color else { return text }
-        let code = event.blocked || event.verdict == "deny" ? "31" : event.verdict == "ask" ? "33" : event.verdict == "audit" ? "36" : "0"
+        let code = event.blocked || event.verdict == .deny ? "31" : event.verdict == .ask ? "33" : event.verdict == .audit ? "36" : "0"
         return code == "0" ? text : "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 }

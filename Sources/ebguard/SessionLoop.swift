@@ -19,7 +19,7 @@ struct StandaloneEvents {
 
     /// Decides an exec held for its argv rules, off the reader's thread, and says so when it is refused.
     private func resolveHold(_ event: DecisionEvent) {
-        let (pid, path, policy, answers, quiet) = (pid_t(event.pid), event.object, policy, enforcer.holdAnswers, quiet)
+        let (pid, path, policy, answers, quiet) = (pid_t(event.pid), event.objectText, policy, enforcer.holdAnswers, quiet)
         Self.holds.async {
             let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, answers: answers)
             guard let outcome, !outcome.resumed, !quiet else { return }
@@ -35,12 +35,12 @@ struct StandaloneEvents {
             return try RingBuffer(channel, name: "events of \(session.name)") { record in
                 guard var event = DecisionEvent(record: record), event.sessionID == session.id else { return }
                 if event.hostID != 0 { event.host = session.hosts.name(ofID: event.hostID) }
-                if event.kind == .exec, event.reason == UInt8(EG_REASON_HELD.rawValue) {
+                if event.isHeld {
                     resolveHold(event)
                     return
                 }
                 guard !quiet, event.blocked || event.verdict == .audit,
-                      event.reason != UInt8(EG_REASON_OBSERVED.rawValue) else { return }
+                      event.reason != .observed else { return }
                 warn(event.message(home: home))
             }
         } catch {

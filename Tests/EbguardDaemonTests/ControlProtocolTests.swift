@@ -130,8 +130,8 @@ struct GovernedEventTests {
     static let sample = GovernedEvent(
         seq: 7, time: "2026-11-23T16:01:02.123Z", kind: .file, action: "open", session: "claude-1a2b", sessionID: 42,
         pid: 100, ppid: 99, uid: 1000, user: "u", comm: "cat", exe: "/usr/bin/cat", argv: ["cat", "a \"quoted\"\n\u{1}"],
-        verdict: "deny", blocked: true, object: "/home/u/.ssh/id_rsa", detail: "read", rule: "file[2]",
-        ruleLocation: "agent.yaml:14:5", reason: "rule", exitCode: nil, message: "denied open ~/.ssh/id_rsa (read) by rule file[2]")
+        verdict: .deny, blocked: true, object: "/home/u/.ssh/id_rsa", detail: "read", rule: "file[2]",
+        ruleLocation: "agent.yaml:14:5", reason: .rule, exitCode: nil, message: "denied open ~/.ssh/id_rsa (read) by rule file[2]")
 
     @Test func theHandWrittenJSONDecodesToTheSameEvent() throws {
         let line = Self.sample.jsonLine()
@@ -162,11 +162,11 @@ struct GovernedEventTests {
         #expect(notable.admits(Self.sample), "a denial")
         var allowed = Self.sample
         allowed.blocked = false
-        allowed.verdict = "allow"
+        allowed.verdict = .allow
         #expect(!notable.admits(allowed), "an allowed open")
         #expect(EventFilter().admits(allowed))
         var audited = allowed
-        audited.verdict = "audit"
+        audited.verdict = .audit
         #expect(notable.admits(audited))
         var approved = allowed
         approved.kind = .decision

@@ -52,11 +52,11 @@ struct EventDocsTests {
     @Test func theSchemaTableNamesEveryFieldTheRendererWrites() throws {
         var event = GovernedEvent(seq: 1, time: "2026-11-23T16:05:33.852Z", kind: .decision, action: "answer", session: "s-1",
                                   sessionID: 2, pid: 3, ppid: 4, uid: 5, user: "u", comm: "c", exe: "/e", argv: ["a"],
-                                  verdict: "allow", blocked: false, object: "/o", detail: "exec", rule: "exec[0]",
-                                  ruleLocation: "p.yaml:1:2", reason: "answered", exitCode: 0, message: "m")
+                                  verdict: .allow, blocked: false, object: "/o", detail: "exec", rule: "exec[0]",
+                                  ruleLocation: "p.yaml:1:2", reason: .answered, exitCode: 0, message: "m")
         event.askID = 7
         event.answeredBy = "alice"
-        event.scope = "once"
+        event.scope = .once
         let line = try #require(try JSONSerialization.jsonObject(with: Data(event.jsonBytes())) as? [String: Any])
         let missing = Set(line.keys).subtracting(Self.documentedFields)
         #expect(missing.isEmpty, "fields the renderer writes that docs/events.md does not document: \(missing.sorted())")

@@ -50,7 +50,7 @@ import Testing
             DecisionEvent(record: $0)
         })
         #expect(approved.device == 8 << 20 | 1 && approved.inode == 123_456)
-        #expect(approved.reasonName == "answered")
+        #expect(approved.reason == .answered)
         #expect(approved.line(home: "/home/u") == "ebguard: allowed open ~/notes (read) (approved by the operator)")
         #expect(approved.line(home: "/home/u/no") == "ebguard: allowed open /home/u/notes (read) (approved by the operator)",
                 "a home that is a prefix of a name, not of a directory, is not shortened")
@@ -95,7 +95,7 @@ import Testing
             let decision = try #require(withUnsafeBytes(of: networkEvent(family: family, address: address, port: port)) {
                 DecisionEvent(record: $0)
             })
-            #expect(decision.object == text)
+            #expect(decision.objectText == text)
         }
     }
 }

@@ -9,7 +9,7 @@ struct IPv6TextTests {
     func text(_ groups: [UInt16]) -> String {
         let bytes = groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
         var out: [UInt8] = []
-        bytes.withUnsafeBytes { DecisionEvent.appendIPv6($0, into: &out) }
+        bytes.withUnsafeBytes { EventDestination.appendIPv6($0, into: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 
