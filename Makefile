@@ -43,6 +43,13 @@ deps:
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
+	@# agent.yaml's workload test (AgentPolicyVMTests) runs npm and cargo, which may come from
+	@# elsewhere (NodeSource's nodejs bundles npm; rustup's cargo is in ~/.cargo): Debian's
+	@# packages are installed only when the command is missing.
+	@tools=""; command -v npm >/dev/null || tools="nodejs npm"; \
+	command -v cargo >/dev/null || ls -d $$HOME/.rustup/toolchains/*/bin/cargo >/dev/null 2>&1 || tools="$$tools cargo"; \
+	if [ -n "$$tools" ]; then echo "installing:$$tools"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$tools >/dev/null; fi
 	@python3 -c 'import jsonschema, ocsf_json_schema, syslog_rfc5424_parser, google.protobuf, opentelemetry.proto' 2>/dev/null || \
 		PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)
 

@@ -1,83 +1,197 @@
-import EbguardBPF
-import EbguardEnforcement
-import EbguardPolicy
-import EbguardSystem
 import EbguardTestSupport
 import Foundation
 import Glibc
 import Testing
 
-/// The shipped agent.yaml's file rules in the kernel (issue 17), with a home and a workspace on
-/// the guest's tmpfs: real `git` in nested repositories and a real `pip install --user` of a
-/// local wheel work, and every persistence spot is refused.
+/// The shipped agent.yaml under the real CLI (issue 17): `sudo ebguard run --policy
+/// policies/agent.yaml` for a user whose home is a throwaway tmpfs at /home/egagent (a private
+/// mount namespace with that user added to a copy of /etc/passwd), the workspace at ~/proj, as
+/// on a real machine. In one session: `pip install --user` of a local wheel, `npm pack` and
+/// `npm install` of the tarball, `cargo build --offline`, and `git` in nested repositories all
+/// work, while every persistence spot is refused by ebguard (EACCES/EPERM, and named on its
+/// stderr) and a `core.hooksPath` written to a nested repository's config is reported.
 @Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, Comment(rawValue: TestEnvironment.vmReason)), .serialized)
 struct AgentPolicyVMTests {
-    @Test func installsAndGitWorkWhilePersistenceSpotsAreRefused() throws {
-        let home = try ScratchDirectory("agenthome")
-        let ws = try home.directory("proj")
-        let session = try ScratchCgroup("agentpolicy")
-        let enforcement = try Enforcement(level: try session.cgroup.level())
-        let policy = try Policy.load(path: TestEnvironment.projectRoot + "/policies/agent.yaml")
-        var compiled = policy.compile(in: try PolicyContext(home: home.path, workspace: ws))
-        // Its exec rules hold git (argv rules) for a userspace decider this harness does not run.
-        compiled.exec = []
-        let maps = try PolicyMaps(compiled, policyID: 9)
-        for (key, rule) in maps.paths { try enforcement.rules.update(key, rule) }
-        for (key, lengths) in maps.loadedMarkers { try enforcement.rules.update(key, lengths) }
-        try enforcement.addSession(session.cgroup, policy: 9, exec: EG_VERDICT_ALLOW, file: EG_VERDICT_ALLOW)
+    static let binary = TestEnvironment.projectRoot + "/bin/ebguard"
+    static let home = "/home/egagent"
+    static let workspace = home + "/proj"
+
+    /// Where a write now would run code later, outside the session. `~` is the home, `W` the
+    /// workspace. Home parents exist beforehand (a lived-in home has ~/.config/systemd/user);
+    /// workspace parents are made in the session, so a refused `mkdir .git/hooks` counts.
+    static func spots(python: String) -> [String] {
+        let site = "~/.local/lib/\(python)/site-packages"
+        return [
+            // Python: .pth lines and sitecustomize/usercustomize run in every later interpreter.
+            site + "/evil.pth", site + "/sitecustomize.py", site + "/usercustomize.py",
+            site + "/__pycache__/sitecustomize.cpython-311.pyc",
+            // Build tools' configuration and init scripts.
+            "~/.cargo/config.toml", "~/.cargo/config", "~/.cargo/env",
+            "~/.gradle/init.d/evil.gradle", "~/.gradle/init.gradle", "~/.gradle/gradle.properties",
+            "~/.npmrc", "~/.yarnrc", "~/.yarnrc.yml", "~/.config/yarn/config", "~/.config/pip/pip.conf",
+            "~/.pip/pip.conf", "~/.pydistutils.cfg", "W/.npmrc", "W/a/.yarnrc.yml", "W/crate/.cargo/config.toml",
+            // Shell and session startup.
+            "~/.bashrc", "~/.bash_profile", "~/.bash_aliases", "~/.profile", "~/.zshrc", "~/.xsessionrc",
+            "~/.xprofile", "~/.config/fish/config.fish",
+            // Autostart, systemd and D-Bus user services.
+            "~/.config/autostart/x.desktop", "~/.config/systemd/user/x.service",
+            "~/.local/share/systemd/user/x.service", "~/.local/share/dbus-1/services/x.service",
+            // Programs on PATH that shadow system ones.
+            "~/.local/bin/ls", "~/.cargo/bin/ls",
+            // Editors' plugins and settings.
+            "~/.vim/plugin/x.vim", "~/.vimrc", "~/.config/nvim/init.lua", "~/.local/share/nvim/site/plugin/x.lua",
+            "~/.emacs.d/init.el", "~/.vscode/extensions/x/package.json", "~/.config/Code/User/settings.json",
+            "W/.vscode/tasks.json",
+            // Git: global config (core.hooksPath there applies to every repository) and the hooks
+            // of every repository under the workspace, nested and submodule ones included.
+            "~/.gitconfig", "~/.config/git/config", "W/a/.git/hooks/pre-commit",
+            "W/a/vendor/b/.git/hooks/post-checkout", "W/a/.git/modules/sub/hooks/pre-commit",
+            // The agents' own settings: hooks and MCP servers.
+            "~/.claude/settings.json", "~/.claude/settings.local.json", "~/.claude/plugins/x/hooks.json",
+            "~/.codex/config.toml", "~/.gemini/settings.json", "~/.cursor/mcp.json", "W/.mcp.json",
+            "W/a/.claude/settings.json", "W/.cursor/mcp.json",
+        ]
+    }
+
+    /// Writes the session needs, which must still work (the fence is not a wall).
+    static let allowedWrites = ["~/.cache/x", "~/.claude/projects/p.jsonl", "~/.gradle/caches/x", "~/.cargo/registry/x",
+                                "~/.local/share/x", "W/notes.txt", "W/a/.git/info/x"]
+
+    static func absolute(_ spot: String) -> String {
+        spot.hasPrefix("~/") ? home + spot.dropFirst(1) : spot.hasPrefix("W/") ? workspace + spot.dropFirst(1) : spot
+    }
+
+    /// The directory holding cargo and rustc: Debian's on PATH, else a rustup toolchain's own
+    /// (the `cargo` proxy in /root/.cargo would need root's ~/.rustup). `make deps` installs
+    /// Debian's when neither exists. Its parent (lib/ beside bin/) is what the session gets.
+    static func cargoToolchain() -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        where access("\(dir)/cargo", X_OK) == 0 && access("\(dir)/rustc", X_OK) == 0 {
+            return String(dir)
+        }
+        let toolchains = "/root/.rustup/toolchains"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: toolchains)) ?? []).sorted { a, b in
+            a.hasPrefix("stable") != b.hasPrefix("stable") ? a.hasPrefix("stable") : a < b
+        }
+        return names.map { "\(toolchains)/\($0)/bin" }.first { access($0 + "/cargo", X_OK) == 0 }
+    }
+
+    @Test func installsBuildsAndGitWorkWhilePersistenceSpotsAreRefused() throws {
+        let work = "/tmp/eg-agentpolicy-\(getpid())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        chmod(work, 0o755)
+        let python = try runProcess(["/usr/bin/python3", "-c", "import sys; print('python%d.%d' % sys.version_info[:2])"])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let toolchain = try #require(Self.cargoToolchain(), "no cargo: run make deps")
+        let spots = Self.spots(python: python)
 
         // A wheel with one module, made outside the session.
-        let wheelDir = try home.directory("wheels")
         let made = try runProcess(["/usr/bin/python3", "-c", """
         import zipfile
-        with zipfile.ZipFile("\(wheelDir)/egdemo-1.0-py3-none-any.whl", "w") as z:
+        with zipfile.ZipFile("\(work)/egdemo-1.0-py3-none-any.whl", "w") as z:
             z.writestr("egdemo/__init__.py", "VALUE = 42\\n")
             z.writestr("egdemo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: egdemo\\nVersion: 1.0\\n")
             z.writestr("egdemo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
             z.writestr("egdemo-1.0.dist-info/RECORD", "")
         """])
         #expect(made.status == 0, "\(made.stderr)")
-        var environment = ProcessInfo.processInfo.environment
-        environment["HOME"] = home.path
-        environment["GIT_TEMPLATE_DIR"] = home.path + "/no-templates"  // as `ebguard run` sets it
-        environment["PIP_NO_INDEX"] = "1"
-        environment["PIP_BREAK_SYSTEM_PACKAGES"] = "1"  // Debian marks its Python externally managed
-        environment["PYTHONUSERBASE"] = nil
-        let site = home.path + "/.local/lib/python3.11/site-packages"
-        let spots = [
-            site + "/evil.pth", site + "/sitecustomize.py", site + "/usercustomize.py",
-            home.path + "/.cargo/config.toml", home.path + "/.gradle/init.d/evil.gradle", home.path + "/.npmrc",
-            home.path + "/.config/pip/pip.conf", home.path + "/.bash_aliases", home.path + "/.profile",
-            home.path + "/.xsessionrc", home.path + "/.config/autostart/x.desktop",
-            home.path + "/.config/systemd/user/x.service", home.path + "/.local/share/dbus-1/services/x.service",
-            home.path + "/.local/bin/ls", home.path + "/.vim/plugin/x.vim", home.path + "/.claude/settings.json",
-            ws + "/a/.git/hooks/pre-commit", ws + "/a/vendor/b/.git/hooks/post-checkout", ws + "/.mcp.json",
-        ]
-        let script = """
-        set -u
-        cd '\(ws)'
-        git init -q a && git init -q a/vendor/b || echo "git=init-failed"
-        cd a/vendor/b && echo hi > f && git add f && git -c user.name=t -c user.email=t@e commit -qm one && echo "git=OK"
-        cd '\(ws)'
-        /usr/bin/python3 -m pip install -q --user --no-index --no-warn-script-location '\(wheelDir)/egdemo-1.0-py3-none-any.whl' \
-          && /usr/bin/python3 -c 'import egdemo; assert egdemo.VALUE == 42' && echo "pip=OK"
-        for f in \(spots.map { "'\($0)'" }.joined(separator: " ")); do
-          mkdir -p "$(dirname "$f")" 2>/dev/null
-          if ( echo x > "$f" ) 2>/dev/null; then echo "spot=OPEN $f"; else echo "spot=refused $f"; fi
-        done
+        chmod(work + "/egdemo-1.0-py3-none-any.whl", 0o644)
+
+        let homeParents = Set((spots + Self.allowedWrites).filter { $0.hasPrefix("~/") }
+            .map { (Self.absolute($0) as NSString).deletingLastPathComponent })
+        let probe = """
+        import errno, os, sys
+        for path in sys.argv[1:]:
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "a") as f:
+                    f.write("x\\n")
+                print("write=OK " + path, flush=True)
+            except OSError as e:
+                print("write=" + errno.errorcode.get(e.errno, str(e.errno)) + " " + path, flush=True)
         """
-        let result = try runProcess(["/bin/sh", "-c", script], in: session.cgroup, environment: environment)
-        let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains("git=OK"), "\(result.stdout) \(result.stderr)")
-        #expect(!lines.contains("git=init-failed"), "\(result.stdout) \(result.stderr)")
-        #expect(lines.contains("pip=OK"), "\(result.stdout) \(result.stderr)")
-        #expect(FileManager.default.fileExists(atPath: site + "/egdemo/__init__.py"))
-        for spot in spots {
-            #expect(lines.contains("spot=refused \(spot)"), "\(spot): \(result.stdout)")
-            #expect(!FileManager.default.fileExists(atPath: spot) || (try? String(contentsOfFile: spot, encoding: .utf8)) != "x\n",
-                    "\(spot) was written")
+        try probe.write(toFile: work + "/probe.py", atomically: true, encoding: .utf8)
+        let quoted = { (paths: [String]) in paths.map { "'\(Self.absolute($0))'" }.joined(separator: " ") }
+        // The agent's workload, as the session's user. Each step prints step=OK only if it worked.
+        let session = """
+        set -u
+        export PIP_NO_INDEX=1 PIP_BREAK_SYSTEM_PACKAGES=1 NPM_CONFIG_UPDATE_NOTIFIER=false
+        export PATH='\(work)/toolchain/bin':"$PATH" RUSTC='\(work)/toolchain/bin/rustc'
+        echo "home=$HOME user=$(id -un)"
+        cd '\(Self.workspace)'
+        git init -q a && git init -q a/vendor/b && mkdir -p a/.git/modules/sub \
+          && (cd a/vendor/b && echo hi > f && git add f && git -c user.name=t -c user.email=t@e commit -qm one) \
+          && (cd a && echo hi > g && git add g && git -c user.name=t -c user.email=t@e commit -qm one && git log --oneline | grep -q one) \
+          && echo "git=OK"
+        git -C a/vendor/b config core.hooksPath /tmp/hooks && echo "hookspath-local=written"
+        git config --global core.hooksPath /tmp/hooks 2>/dev/null && echo "hookspath-global=written"
+        /usr/bin/python3 -m pip install -q --user --no-warn-script-location '\(work)/egdemo-1.0-py3-none-any.whl' \
+          && (cd / && /usr/bin/python3 -c 'import egdemo; assert egdemo.VALUE == 42') && echo "pip=OK"
+        mkdir -p pkgsrc app && echo '{"name": "egpkg", "version": "1.0.0", "main": "index.js"}' > pkgsrc/package.json \
+          && echo 'module.exports = 42;' > pkgsrc/index.js && echo '{"name": "app", "version": "1.0.0"}' > app/package.json \
+          && (cd pkgsrc && npm pack --silent >/dev/null) \
+          && (cd app && npm install -s --offline --no-audit --no-fund ../pkgsrc/egpkg-1.0.0.tgz \
+              && node -e 'process.exit(require("egpkg") === 42 ? 0 : 1)') && echo "npm=OK"
+        mkdir -p crate/src && printf '[package]\\nname = "egcrate"\\nversion = "0.1.0"\\nedition = "2021"\\n' > crate/Cargo.toml \
+          && echo 'fn main() { println!("crate-ok"); }' > crate/src/main.rs \
+          && (cd crate && cargo build --offline -q && ./target/debug/egcrate | grep -q crate-ok) && echo "cargo=OK"
+        /usr/bin/python3 '\(work)/probe.py' \(quoted(spots)) \(quoted(Self.allowedWrites))
+        """
+        try session.write(toFile: work + "/session.sh", atomically: true, encoding: .utf8)
+        // Root, in a mount namespace of its own: /home becomes a tmpfs with the user's home in
+        // it, /etc/passwd a copy that names the user, the toolchain a directory the user can reach.
+        let outer = """
+        set -eu
+        mount -t tmpfs -o mode=0755 tmpfs /home
+        cp /etc/passwd '\(work)/passwd' && echo 'egagent:x:4242:4242:ebguard test agent:\(Self.home):/bin/bash' >> '\(work)/passwd'
+        cp /etc/group '\(work)/group' && echo 'egagent:x:4242:' >> '\(work)/group'
+        mount --bind '\(work)/passwd' /etc/passwd && mount --bind '\(work)/group' /etc/group
+        mkdir '\(work)/toolchain' && mount --bind '\((toolchain as NSString).deletingLastPathComponent)' '\(work)/toolchain'
+        mkdir -p '\(Self.workspace)' \(homeParents.sorted().map { "'\($0)'" }.joined(separator: " "))
+        chown -R 4242:4242 '\(Self.home)'
+        cd '\(Self.workspace)'
+        rc=0
+        SUDO_USER=egagent '\(Self.binary)' run --policy '\(TestEnvironment.projectRoot)/policies/agent.yaml' -- /bin/bash '\(work)/session.sh' || rc=$?
+        echo "exit=$rc"
+        for f in \(quoted(spots)); do
+          if [ -e "$f" ] && grep -q x "$f" 2>/dev/null; then echo "written=$f"; fi
+        done
+        ls '\(Self.home)/.local/lib/\(python)/site-packages/egdemo/__init__.py' >/dev/null && echo "installed=egdemo"
+        """
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["SUDO_USER", "EBGUARD_SOCKET", "GIT_TEMPLATE_DIR", "PYTHONUSERBASE", "CARGO_HOME", "RUSTUP_HOME"] {
+            environment[name] = nil
         }
-        let events = try enforcement.takeEvents()
-        #expect(events.contains { $0.path == ws + "/a/vendor/b/.git/hooks" || $0.path.hasPrefix(ws + "/a/vendor/b/.git/hooks/") })
+        let result = try runProcess(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", outer],
+                                    environment: environment)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let all = "\(result.stdout)\n--- stderr:\n\(result.stderr)"
+        #expect(lines.contains("home=\(Self.home) user=egagent"), "\(all)")
+        for step in ["git", "pip", "npm", "cargo"] {
+            #expect(lines.contains("\(step)=OK"), "\(step) failed under agent.yaml: \(all)")
+        }
+        #expect(lines.contains("installed=egdemo"), "\(all)")
+        #expect(lines.contains("exit=0"), "\(all)")
+        let denials = result.stderr.split(separator: "\n").filter { $0.hasPrefix("ebguard: denied ") }
+        for spot in spots {
+            let path = Self.absolute(spot)
+            let refused = lines.contains("write=EACCES \(path)") || lines.contains("write=EPERM \(path)")
+            #expect(refused, "\(spot) was not refused: \(all)")
+            #expect(!lines.contains("written=\(path)"), "\(spot) was written")
+            // ebguard did it: its denial names the file or the directory a refused mkdir would have made.
+            let shown = [spot, (spot as NSString).deletingLastPathComponent].map {
+                ($0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0) + " ("
+            }
+            #expect(denials.contains { line in shown.contains { line.contains($0) } }, "no denial for \(spot): \(all)")
+        }
+        for write in Self.allowedWrites {
+            #expect(lines.contains("write=OK \(Self.absolute(write))"), "\(write): \(all)")
+        }
+        // core.hooksPath: in ~/.gitconfig refused; in a nested repository's .git/config (which
+        // git rewrites on every init and clone) written but reported, as agent.yaml says.
+        #expect(!lines.contains("hookspath-global=written"), "\(all)")
+        #expect(lines.contains("hookspath-local=written"), "\(all)")
+        #expect(result.stderr.contains("ebguard: audited write ~/proj/a/vendor/b/.git/config "), "\(all)")
     }
 }
