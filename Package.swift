@@ -3,14 +3,21 @@ import PackageDescription
 
 // Module map of responsibilities (see ../shared/DESIGN.md):
 //   CLibBPF, CBPFShims, CEbguardObjects  C interop; imported by EbguardBPF alone.
-//   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h).
+//   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h); imported by EbguardBPF
+//                                         (which re-exports it to EbguardEnforcement's map entries).
+//   CEbguardProcess                       spawn/pidfd/peer-credential shims; imported by EbguardSystem alone.
 //   EbguardBPF                            owners of libbpf objects, maps, ring buffers.
 //   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.
-//   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure.
+//   EbguardPolicy                         YAML -> model -> validation -> compiled rules; pure. Also the
+//                                         pipeline's one outcome type, EventVerdict.
+//   EbguardEnforcement                    compiled rules -> map entries, sessions, held execs, answers; the
+//                                         typed pinned-map registry (KernelMaps); the kernel's events decoded
+//                                         once into typed values (DecisionEvent, ProcessEvent) and their text.
 //   EbguardDoctor                         capability probes shared by `doctor` and tests.
 //   EbguardVersion                        the version string, alone (every module may read it).
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
-//   EbguardDaemon                         the daemon: sessions, event stream, control socket.
+//   EbguardDaemon                         the daemon: sessions, event stream (GovernedEvent and audit records
+//                                         rendered from typed subjects), control socket; no C module.
 //   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
 //   ebguard                               the executable.
 let package = Package(
@@ -52,8 +59,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "EbguardDaemon", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "CEbguardProcess",
-            "CEbguardABI", "Yams",
+            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "Yams",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -122,8 +122,8 @@ public final class Daemon {
                                          group: socketGroup)
         ring = nil
         let sink = EventSink()
-        ring = try RingBuffer(pinnedAt: enforcer.mapPath("eg_events")) { record in sink.daemon?.receive(record) }
-        urgentRing = try RingBuffer(pinnedAt: enforcer.mapPath("eg_urgent")) { record in sink.daemon?.receive(record) }
+        ring = try enforcer.ring(KernelMaps.events) { record in sink.daemon?.receive(record) }
+        urgentRing = try enforcer.ring(KernelMaps.urgent) { record in sink.daemon?.receive(record) }
         sink.daemon = self
         lostRecorded = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
         adoptSessions()

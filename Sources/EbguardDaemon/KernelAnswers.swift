@@ -1,4 +1,3 @@
-import CEbguardABI
 import EbguardEnforcement
 import Foundation
 import Glibc
@@ -14,11 +13,8 @@ struct KernelAnswers {
     private func expiry(_ once: Bool) -> UInt64? { once ? Answers.bootTime() + Self.onceWindowNanoseconds : nil }
 
     func file(sessionID: UInt64, device: UInt32, inode: UInt64, accessMask: UInt32, allow: Bool, once: Bool) throws {
-        let answers = Answers(enforcer)
-        for bit in 0..<UInt32(EG_ACCESS_KINDS.rawValue) where accessMask & (1 << bit) != 0 {
-            try answers.answerFile(sessionID: sessionID, inode: inode, device: device, access: eg_access(rawValue: bit),
-                                   verdict: allow ? .allow : .deny, once: once, expires: expiry(once))
-        }
+        try Answers(enforcer).answerFile(sessionID: sessionID, inode: inode, device: device, accessMask: accessMask,
+                                         verdict: allow ? .allow : .deny, once: once, expires: expiry(once))
     }
 
     func network(sessionID: UInt64, _ destination: DecisionEvent.Destination, allow: Bool, once: Bool) throws {

@@ -1,4 +1,3 @@
-import CEbguardProcess
 import SystemPackage
 import EbguardSystem
 import Foundation
@@ -61,12 +60,8 @@ public enum UnixSocket {
     }
 
     public static func peerCredentials(of fd: Int32) throws -> PeerCredentials {
-        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
-        let result = eg_peer_credentials(fd, &pid, &uid, &gid)
-        guard result == 0 else {
-            throw SystemError("reading the peer's credentials", errno: Errno(rawValue: -result))
-        }
-        return PeerCredentials(pid: pid, uid: uid, gid: gid)
+        let peer = try SocketPeer.credentials(of: fd)
+        return PeerCredentials(pid: peer.pid, uid: peer.uid, gid: peer.gid)
     }
 
     /// Room for a burst of events between two passes of the daemon's loop. Root may go past

@@ -41,6 +41,16 @@ public struct Answers {
         try fileAnswers().update(key, Self.answer(verdict, once: once, expires: expires))
     }
 
+    /// Answers an ask on one file for every access kind in `accessMask` (1 << eg_access, as the
+    /// ask's event carries it).
+    public func answerFile(sessionID: UInt64, inode: UInt64, device: UInt32, accessMask: UInt32, verdict: Verdict,
+                           once: Bool, expires: UInt64? = nil) throws {
+        for bit in 0..<UInt32(EG_ACCESS_KINDS.rawValue) where accessMask & (1 << bit) != 0 {
+            try answerFile(sessionID: sessionID, inode: inode, device: device, access: eg_access(rawValue: bit),
+                           verdict: verdict, once: once, expires: expires)
+        }
+    }
+
     /// Answers an ask on one network destination: `family` AF_INET (also for an IPv4-mapped
     /// IPv6 destination) or AF_INET6, `protocol` 6 or 17, `address` 4 or 16 bytes in network
     /// order, all as the ask's event reported them.
@@ -109,10 +119,10 @@ public struct Answers {
     }
 
     private func fileAnswers() throws -> BPFMap<eg_file_answer_key, eg_answer> {
-        try BPFMap(pinnedAt: pinRoot + "/eg_file_answers")
+        try KernelMaps.fileAnswers.open(in: pinRoot)
     }
 
     private func netAnswers() throws -> BPFMap<eg_net_answer_key, eg_answer> {
-        try BPFMap(pinnedAt: pinRoot + "/eg_net_answers")
+        try KernelMaps.networkAnswers.open(in: pinRoot)
     }
 }

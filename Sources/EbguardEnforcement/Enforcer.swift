@@ -92,7 +92,7 @@ public final class Enforcer {
             // Only a sessions map read empty (or never pinned) proves a build idle. One that
             // cannot be opened or read (another ABI, a descriptor limit) may have live sessions,
             // whose enforcement the unpin would detach: it is in use.
-            let sessions = directory + "/eg_sessions"
+            let sessions = KernelMaps.sessions.path(in: directory)
             if access(sessions, F_OK) == 0 {
                 guard (try? PinnedMapContents.isEmpty(at: sessions)) == true else { continue }
             } else if errno != ENOENT {
@@ -107,66 +107,63 @@ public final class Enforcer {
 
     private func linkPath(_ program: String) -> String { pinRoot + "/link-" + program }
 
-    /// Path of a map pinned by name.
-    public func mapPath(_ name: String) -> String { pinRoot + "/" + name }
-
     /// Writes a session's rules, then its session entry: the session is enforced from the
     /// moment its entry exists, and never with half its rules.
     public func install(_ maps: PolicyMaps, sessionID: UInt64, events: OwnedFileDescriptor? = nil) throws {
         if let events {
-            try BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).update(sessionID, UInt32(events.rawValue))
+            try map(KernelMaps.sessionRings).update(sessionID, UInt32(events.rawValue))
         }
-        if access(mapPath("eg_path_rules"), F_OK) == 0 {
-            let paths = try BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules"))
+        if KernelMaps.pathRules.exists(in: pinRoot) {
+            let paths = try map(KernelMaps.pathRules)
             for entry in maps.paths { try paths.update(entry.key, entry.rule) }
             for marker in maps.loadedMarkers { try paths.update(marker.key, marker.lengths) }
         }
-        if access(mapPath("eg_net4_rules"), F_OK) == 0 {
-            let v4 = try BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules"))
+        if KernelMaps.ipv4Rules.exists(in: pinRoot) {
+            let v4 = try map(KernelMaps.ipv4Rules)
             for entry in maps.ipv4 { try v4.update(entry.key, entry.rules) }
-            let v6 = try BPFMap<eg_net6_key, eg_net_rules>(pinnedAt: mapPath("eg_net6_rules"))
+            let v6 = try map(KernelMaps.ipv6Rules)
             for entry in maps.ipv6 { try v6.update(entry.key, entry.rules) }
         }
-        if access(mapPath("eg_unix_rules"), F_OK) == 0 {
-            let unix = try BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules"))
+        if KernelMaps.unixRules.exists(in: pinRoot) {
+            let unix = try map(KernelMaps.unixRules)
             for entry in maps.unix { try unix.update(entry.key, entry.rule) }
         }
-        try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, maps.session)
+        try map(KernelMaps.sessions).update(sessionID, maps.session)
     }
 
     /// The kernel's record of answered addresses (`host` rules), nil where no network
     /// programs are loaded.
     public func hostsMap() -> BPFMap<eg_host_key, eg_host_allowance>? {
-        try? BPFMap<eg_host_key, eg_host_allowance>(pinnedAt: mapPath("eg_hosts"))
+        try? map(KernelMaps.hosts)
     }
 
     /// Tells the kernel that `port` on loopback is the resolver of `sessionID`: no other
     /// session may send to it.
     public func registerResolver(port: UInt16, sessionID: UInt64) throws {
-        guard access(mapPath("eg_dns_ports"), F_OK) == 0 else { return }
-        try BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_dns_ports")).update(UInt32(port), sessionID)
+        guard KernelMaps.resolverPorts.exists(in: pinRoot) else { return }
+        try map(KernelMaps.resolverPorts).update(UInt32(port), sessionID)
     }
 
     /// Rewrites a live session's entry (an adopted session's new resolver port).
     public func updateSessionEntry(_ entry: eg_session, sessionID: UInt64) throws {
-        try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).update(sessionID, entry)
+        try map(KernelMaps.sessions).update(sessionID, entry)
     }
 
     /// Removes the session entry first (ending enforcement for a cgroup that is gone), then its
     /// rules and the operator's answers to its asks (a later session may reuse the cgroup id).
     public func remove(_ installed: PolicyMaps.Installed, sessionID: UInt64) {
-        _ = try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).delete(sessionID)
-        _ = try? BPFMap<UInt64, UInt32>(pinnedAt: mapPath("eg_session_rbs")).delete(sessionID)
+        _ = try? map(KernelMaps.sessions).delete(sessionID)
+        _ = try? map(KernelMaps.sessionRings).delete(sessionID)
         removeRules(installed)
         Answers(pinRoot: pinRoot).removeAnswers(sessionID: sessionID)
         // Files whose owner the session set (tamper.bpf.c): its tasks are gone, and so must be
         // their entries, or the kernel's record of them would only ever fill up.
-        if let owners = try? BPFMap<UInt64, UInt64>(pinnedAt: mapPath("eg_fowners")),
+        if let owners = try? map(KernelMaps.fileOwners),
            let entries = try? owners.entries() {
             for entry in entries where entry.value == sessionID { _ = try? owners.delete(entry.key) }
         }
         // Its resolver's port and answered addresses (a daemon that died left them behind).
-        if let ports = try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_dns_ports")), let entries = try? ports.entries() {
+        if let ports = try? map(KernelMaps.resolverPorts), let entries = try? ports.entries() {
             for entry in entries where entry.value == sessionID { _ = try? ports.delete(entry.key) }
         }
         if let hosts = hostsMap(), let keys = try? hosts.keys() {
@@ -176,16 +173,16 @@ public final class Enforcer {
 
     /// Removes one policy's rules (no session may point at its policy id any more).
     public func removeRules(_ installed: PolicyMaps.Installed) {
-        if let paths = try? BPFMap<eg_path_key, eg_path_rule>(pinnedAt: mapPath("eg_path_rules")) {
+        if let paths = try? map(KernelMaps.pathRules) {
             for key in installed.paths { _ = try? paths.delete(key) }
         }
-        if let v4 = try? BPFMap<eg_net4_key, eg_net_rules>(pinnedAt: mapPath("eg_net4_rules")) {
+        if let v4 = try? map(KernelMaps.ipv4Rules) {
             for key in installed.ipv4 { _ = try? v4.delete(key) }
         }
-        if let v6 = try? BPFMap<eg_net6_key, eg_net_rules>(pinnedAt: mapPath("eg_net6_rules")) {
+        if let v6 = try? map(KernelMaps.ipv6Rules) {
             for key in installed.ipv6 { _ = try? v6.delete(key) }
         }
-        if let unix = try? BPFMap<eg_unix_key, eg_net_rule>(pinnedAt: mapPath("eg_unix_rules")) {
+        if let unix = try? map(KernelMaps.unixRules) {
             for key in installed.unix { _ = try? unix.delete(key) }
         }
     }
@@ -194,26 +191,26 @@ public final class Enforcer {
 
     /// The policy id the kernel applies to `sessionID` now; nil when it has no entry.
     public func installedPolicyID(sessionID: UInt64) -> UInt32? {
-        (try? BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions")).lookup(sessionID))??.policy_id
+        (try? map(KernelMaps.sessions).lookup(sessionID))??.policy_id
     }
 
     /// Processes stopped at exec for a decision, with their session.
     public func heldExecs() -> [(pid: pid_t, sessionID: UInt64)] {
-        let held = (try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_held")).entries()) ?? []
+        let held = (try? map(KernelMaps.held).entries()) ?? []
         return held.map { (pid_t($0.key), $0.value) }
     }
 
     /// How to resume or kill a held exec (through a pidfd, marking the answer for the kernel).
-    public var holdAnswers: HeldExec.HoldAnswers { HeldExec.HoldAnswers(heldMap: mapPath("eg_held")) }
+    public var holdAnswers: HeldExec.HoldAnswers { HeldExec.HoldAnswers(heldMap: KernelMaps.held.path(in: pinRoot)) }
 
     /// Forgets that `pid` is held for a decision (once ebguard has resumed or killed it).
     public func releaseHold(pid: pid_t) {
-        _ = try? BPFMap<UInt32, UInt64>(pinnedAt: mapPath("eg_held")).delete(UInt32(pid))
+        _ = try? map(KernelMaps.held).delete(UInt32(pid))
     }
 
     /// A policy id no live session uses.
     public func freshPolicyID() throws -> UInt32 {
-        let sessions = try BPFMap<UInt64, eg_session>(pinnedAt: mapPath("eg_sessions"))
+        let sessions = try map(KernelMaps.sessions)
         let used = Set(try sessions.entries().map(\.value.policy_id))
         var id: UInt32
         repeat { id = UInt32.random(in: 1..<UInt32.max) } while used.contains(id)

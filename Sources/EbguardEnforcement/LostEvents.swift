@@ -5,6 +5,6 @@ extension Enforcer {
     /// (index = CPU number), counted by every object in `eg_lost` since it was first pinned.
     /// Sum them for the total; a reader that falls behind learns here what it never saw.
     public func lostEvents() throws -> [UInt64] {
-        try BPFPerCPUMap<UInt32, UInt64>(pinnedAt: mapPath("eg_lost")).lookup(0) ?? []
+        try KernelMaps.lost.openPerCPU(in: pinRoot).lookup(0) ?? []
     }
 }

@@ -1,5 +1,5 @@
-import EbguardBPF
 import EbguardDaemon
+import EbguardEnforcement
 import EbguardSystem
 import Foundation
 import Glibc
@@ -106,12 +106,8 @@ final class DaemonSessionClient: @unchecked Sendable {
             let cgroup = Cgroup(path: info.cgroup)
             try? cgroup.killAll()
             try? cgroup.destroy()
-            if let pinRoot = try? Self.pinRoot() {
-                _ = try? BPFMap<UInt64, eg_session>(pinnedAt: pinRoot + "/eg_sessions").delete(info.id)
-            }
+            Enforcer.forgetSession(info.id)
         }
         done.withLock { $0 = true }
     }
-
-    private static func pinRoot() throws -> String { "/sys/fs/bpf/ebguard/" + EmbeddedObjects.generation }
 }
