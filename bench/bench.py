@@ -9,6 +9,8 @@ Parts:
   vm    BPF-LSM hooks (open+close, stat walk, fork+exec, connect) and real workloads (git status,
         make), inside scripts/vmtest (this project's dev hosts refuse BPF-LSM). Runs from tmpfs
         copies; compare ratios only.
+        Path patterns (bench/pattern_bench.py): 1,000 pattern rules against 1,000 exact rules, and
+        agent.yaml's `name:` rules on every open.
   size  the binary's size stripped (as the Debian package ships it) and what it is made of
         (bench/binary_size.py).
 
@@ -17,6 +19,8 @@ under bench/.work/ (gitignored): the guest's /tmp is a fresh tmpfs and the host 
 
   python3 bench/bench.py [--profile full|smoke]          host part, then the VM part, then reports
   python3 bench/bench.py --part vm --profile P           (inside the VM; prints BENCH-JSON on stdout)
+  python3 bench/bench.py --only patterns                  the path-pattern rows alone, merged into the last
+                                                         results of the profile (the report is rewritten)
 """
 import argparse
 import datetime
@@ -35,6 +39,7 @@ from pathlib import Path
 import binary_size
 import daemon_bench
 import host_bench
+import pattern_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
@@ -58,6 +63,7 @@ PROFILES = {
         # Host rules (bench/host_bench.py): live answers in the big session, paced lookups, connects per run.
         hosts=dict(fillers=10000, lookups=500, connects=10000),
         vm=dict(open=8000, open_first=2000, walk=10, exec=100, exec_dyn=8, connect=500),
+        patterns=1000,   # pattern rules against as many exact rules (bench/pattern_bench.py)
         startup_reps=3,
         # The daemon's pipeline: each rate for pipeline_seconds (cpu_rate for cpu_seconds), every
         # rate pipeline_rounds times; flat out (rate 0) makes pipeline_flat_n events.
@@ -74,6 +80,7 @@ PROFILES = {
         host=dict(connect=100, udp=1000),
         hosts=dict(fillers=100, lookups=20, connects=100),
         vm=dict(open=100, open_first=50, walk=1, exec=4, exec_dyn=2, connect=20),
+        patterns=20,
         startup_reps=1,
         daemon=dict(pipeline_rates=[10000, 0], pipeline_seconds=0.2, pipeline_min_n=1000, pipeline_flat_n=5000,
                     pipeline_rounds=1, pipeline_direct_n=5000, cpu_rate=10000, cpu_seconds=0.2, sessions=3),
@@ -484,7 +491,16 @@ def measure_hook_time(workers, benches, out, where):
 
 # ------------------------------------------------------------------------------ VM part
 
-def vm_part(p):
+def vm_part(p, only=None):
+    if only == "patterns":
+        shutil.rmtree(VMDIR, ignore_errors=True)
+        VMDIR.mkdir()
+        shutil.copy2(WORK / "loops", VMDIR / "loops")
+        shutil.copy2(WORK / "ebguard", VMDIR / "ebguard")
+        out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), loadavg=os.getloadavg())
+        out["patterns"] = vm_patterns(p)
+        print("BENCH-JSON " + json.dumps(out), flush=True)
+        return 0
     out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
                hook_time=[], loadavg=os.getloadavg())
     shutil.rmtree(VMDIR, ignore_errors=True)
@@ -558,15 +574,26 @@ def vm_part(p):
                    kind="workloads")
     for w in workers.values():
         w.close()
+    out["patterns"] = vm_patterns(p)
     out["hosts"] = host_bench.hosts_part(p, ebguard, loops, PORT_TCP, WORK / "hosts")
     listener.kill()
     print("BENCH-JSON " + json.dumps(out), flush=True)
 
 
-def run_vm(p, profile):
+def vm_patterns(p):
+    try:
+        return pattern_bench.patterns_part(p, str(VMDIR / "ebguard"), str(VMDIR / "loops"), VMDIR,
+                                           ROOT / "policies" / "agent.yaml", start_workers, measure_rounds, worker_argv,
+                                           measure_hook_time)
+    except Exception as e:   # a harness failure, reported by errors()
+        return dict(error=f"patterns: {e}")
+
+
+def run_vm(p, profile, only=None):
     log("VM part: scripts/vmtest (qemu TCG, Debian kernel with BPF-LSM)")
     argv = [str(ROOT / "scripts" / "vmtest"), "--timeout", str(p["vm_timeout"]), "--mem", "3072", "--",
             "/usr/bin/python3", "-u", str(ROOT / "bench" / "bench.py"), "--part", "vm", "--profile", profile]
+    argv += ["--only", only] if only else []
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = None
     for line in proc.stdout:
@@ -741,6 +768,7 @@ def evaluate(res, p):
                     "PASS" if v <= 2 else "MISS")
     daemon_bench.evaluate(host.get("daemon", {}), add)
     host_bench.evaluate(host.get("hosts"), add)
+    pattern_bench.evaluate(vm.get("patterns"), add)
     for part, where in ((host, "host"), (vm, "vm")):
         for c in part.get("configs", []):
             if c["status"] == "ok" and c.get("policy"):
@@ -890,6 +918,7 @@ def render_md(res, p):
 
     L += daemon_bench.render(host.get("daemon", {}), p)
     L += host_bench.render(host.get("hosts"), p)
+    L += pattern_bench.render(vm.get("patterns"), p)
     L += binary_size.render(res.get("binary"))
     L += ["## Limits found", ""]
     for n in p["tiers"]:
@@ -922,6 +951,8 @@ def main():
     ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
                     help="the binary to measure (default bin/ebguard; it is copied first)")
     ap.add_argument("--ebguard-commit", help="the commit that binary was built from (default: this tree's HEAD)")
+    ap.add_argument("--only", choices=["patterns"],
+                    help="measure only these rows (in the VM) and merge them into the last results of the profile")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the reports from the last results JSON of this profile without measuring")
     args = ap.parse_args()
@@ -932,7 +963,7 @@ def main():
         write_reports(res, p, json_path, md_path)
         return 0
     if args.part == "vm":
-        return vm_part(p)
+        return vm_part(p, args.only)
     if os.geteuid() != 0:
         sys.exit("bench: needs root (ebguard run loads BPF programs and creates cgroups)")
     started = time.monotonic()
@@ -945,6 +976,8 @@ def main():
         res_binary = binary_size.measure(args.ebguard)
     except (OSError, subprocess.CalledProcessError) as e:
         res_binary = dict(error=str(e))
+    if args.only:
+        return only_rows(p, args)
     if "stripped" in res_binary:
         log(f"binary: {res_binary['unstripped'] / 1e6:.1f} MB as built, {res_binary['stripped'] / 1e6:.1f} MB stripped "
             f"(composition in the report)")
@@ -974,10 +1007,39 @@ def main():
                if c["status"] != "ok" and (c.get("n_path") or 0) <= p["fit_path"]]
     errors += daemon_bench.errors(res.get("host", {}).get("daemon"))
     errors += host_bench.errors(res.get("host", {}).get("hosts"))
+    errors += pattern_errors(res.get("vm", {}).get("patterns"))
     if errors:
         log(f"bench: {len(errors)} measurement(s) failed; see above")
         return 1
     return 0
+
+
+def pattern_errors(pm):
+    return [pm["error"]] if pm and "error" in pm else pattern_bench.errors(pm)
+
+
+def only_rows(p, args):
+    """`--only patterns`: those rows alone, merged into this profile's last results (the rest of the
+    report keeps its own run's date and commit; the rows say theirs)."""
+    json_path, md_path = report_paths(args.profile, "all")
+    if not json_path.exists():
+        json_path, md_path = report_paths(args.profile, "vm")
+    res = json.loads(json_path.read_text()) if json_path.exists() else dict(
+        generated="", profile=args.profile, command="", commit="", wall_seconds=0, loadavg_end=[])
+    started = time.monotonic()
+    vm = run_vm(p, args.profile, args.only)
+    rows = vm.get("patterns") or dict(error=vm.get("error", "no results"))
+    rows.update(command=f"python3 bench/bench.py --profile {args.profile} --only {args.only}",
+                generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                commit=args.ebguard_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                             capture_output=True, text=True).stdout.strip(),
+                wall_seconds=round(time.monotonic() - started))
+    res.setdefault("vm", {})["patterns"] = rows
+    write_reports(res, p, json_path, md_path)
+    errors = pattern_errors(rows)
+    for e in errors:
+        log(f"bench: {e}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
