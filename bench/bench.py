@@ -39,6 +39,7 @@ from pathlib import Path
 import binary_size
 import daemon_bench
 import host_bench
+import learn_bench
 import pattern_bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,11 @@ PROFILES = {
         # Host rules (bench/host_bench.py): live answers in the big session, paced lookups, connects per run.
         hosts=dict(fillers=10000, lookups=500, connects=10000),
         vm=dict(open=8000, open_first=2000, walk=10, exec=100, exec_dyn=8, connect=500),
-        patterns=1000,   # pattern rules against as many exact rules (bench/pattern_bench.py)
+        # Path patterns (bench/pattern_bench.py): n pattern rules against n exact rules; its own
+        # rounds and loop sizes keep the whole run under 15 minutes.
+        patterns=dict(n=1000, rounds=4, open=3000, exec=30),
         startup_reps=3,
+        learn_events=100000,   # policy suggest/replay over a trail of this many decisions (bench/learn_bench.py)
         # The daemon's pipeline: each rate for pipeline_seconds (cpu_rate for cpu_seconds), every
         # rate pipeline_rounds times; flat out (rate 0) makes pipeline_flat_n events.
         daemon=dict(pipeline_rates=[10000, 25000, 50000, 100000, 150000, 200000, 250000, 300000, 400000, 0],
@@ -80,8 +84,9 @@ PROFILES = {
         host=dict(connect=100, udp=1000),
         hosts=dict(fillers=100, lookups=20, connects=100),
         vm=dict(open=100, open_first=50, walk=1, exec=4, exec_dyn=2, connect=20),
-        patterns=20,
+        patterns=dict(n=20, rounds=1, open=100, exec=4),
         startup_reps=1,
+        learn_events=2000,
         daemon=dict(pipeline_rates=[10000, 0], pipeline_seconds=0.2, pipeline_min_n=1000, pipeline_flat_n=5000,
                     pipeline_rounds=1, pipeline_direct_n=5000, cpu_rate=10000, cpu_seconds=0.2, sessions=3),
         repo_files=50, repo_dirs=5, proj_files=1, git_reps=1, wl_alternatives=(),
@@ -651,6 +656,7 @@ def host_part(p):
         w.close()
     out["hosts"] = host_bench.hosts_part(p, ebguard, loops, PORT_TCP, WORK / "hosts")
     listener.kill()
+    out["learn"] = learn_bench.learn_part(p, ebguard, ROOT, WORK / "learn")
     agent = ROOT / "policies" / "agent.yaml"
     out["daemon"] = daemon_bench.daemon_part(p, ebguard, loops, dict(startup=agent, sessions=agent), WORK / "daemon",
                                              Worker, bpf_map_memlock)
@@ -768,6 +774,7 @@ def evaluate(res, p):
                     "PASS" if v <= 2 else "MISS")
     daemon_bench.evaluate(host.get("daemon", {}), add)
     host_bench.evaluate(host.get("hosts"), add)
+    learn_bench.evaluate(host.get("learn"), add)
     pattern_bench.evaluate(vm.get("patterns"), add)
     for part, where in ((host, "host"), (vm, "vm")):
         for c in part.get("configs", []):
@@ -918,6 +925,7 @@ def render_md(res, p):
 
     L += daemon_bench.render(host.get("daemon", {}), p)
     L += host_bench.render(host.get("hosts"), p)
+    L += learn_bench.render(host.get("learn"), p)
     L += pattern_bench.render(vm.get("patterns"), p)
     L += binary_size.render(res.get("binary"))
     L += ["## Limits found", ""]

@@ -12,8 +12,11 @@
           file rules (.env, *.key, id_rsa*, ...), which the kernel checks on every open of a
           governed process.
 
-Everything is on the guest's tmpfs (bench.VMDIR); workers and rounds are bench.py's.
+Everything is on the guest's tmpfs (bench.VMDIR); the workers and the interleaved rounds are
+bench.py's, the sizes PROFILES[...]["patterns"] (fewer than the hook tables': the whole
+`make bench` must stay under 15 minutes).
 """
+import time
 from pathlib import Path
 
 SHAPE = "a/b/c/d"   # the target's directories, below the pattern directory
@@ -59,7 +62,9 @@ def without_file_names(yaml):
 
 def patterns_part(p, ebguard, loops, vmdir, agent_yaml, start_workers, measure_rounds, worker_argv, measure_hook_time):
     """Measures; returns the record bench.py keeps under vm.patterns."""
-    n = p["patterns"]
+    started = time.monotonic()
+    q = p["patterns"]
+    n = q["n"]
     base = vmdir / "pat"
     (base / SHAPE).mkdir(parents=True, exist_ok=True)
     (base / MISSED).mkdir(parents=True, exist_ok=True)
@@ -81,17 +86,17 @@ def patterns_part(p, ebguard, loops, vmdir, agent_yaml, start_workers, measure_r
         (pol / f"{name}.yaml").write_text(text)
         configs.append((name, "ebguard " + labels[name], worker_argv("ebguard", loops, ebguard, str(pol / f"{name}.yaml")),
                         dict(policy=name)))
-    out = dict(n=n, names_removed=names_removed, target=str(target), configs=[], hooks=[], hook_time=[])
+    out = dict(n=n, rounds=q["rounds"], names_removed=names_removed, target=str(target), configs=[], hooks=[], hook_time=[])
     workers = start_workers(configs, str(vmdir), out, "vm")
-    q = p["vm"]
     rules = ["direct", f"exact-{n}", f"patterns-{n}"]
     benches = [("open+close, 6-deep path", f"open {target} {{n}}", q["open"], rules + ["agent", "agent-no-names"]),
                ("open+close, 6-deep path no pattern meets", f"open {missed} {{n}}", q["open"], rules),
                ("fork+exec, 6-deep path", f"exec {prog} {{n}}", q["exec"], rules)]
-    measure_rounds(workers, benches, p["vm_rounds"], out, "vm", kind="hooks")
+    measure_rounds(workers, benches, q["rounds"], out, "vm", kind="hooks")
     measure_hook_time(workers, benches, out, "vm")
     for w in workers.values():
         w.close()
+    out["seconds"] = round(time.monotonic() - started)
     return out
 
 
@@ -144,7 +149,8 @@ def render(pm, p):
          "the kernel looks the anchors up and checks none). Then open+close under "
          f"policies/agent.yaml and under agent.yaml without its {pm['names_removed']} file `name:` rules "
          "(.env, *.key, id_rsa*, kubeconfig, ...): their cost on every open. Same workers and interleaved "
-         f"baseline as the hook tables ({p['vm_rounds']} rounds; `bench/pattern_bench.py`).", ""]
+         f"baseline as the hook tables ({pm.get('rounds', p['vm_rounds'])} rounds, {pm.get('seconds', '?')} s in the VM; "
+         "`bench/pattern_bench.py`).", ""]
     if pm.get("command"):
         L += [f"These rows: `{pm['command']}`, {pm.get('generated', '')}, `bin/ebguard` of commit "
               f"`{pm.get('commit', '?')}`.", ""]
