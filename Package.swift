@@ -19,6 +19,7 @@ import PackageDescription
 //   EbguardDaemon                         the daemon: sessions, event stream (GovernedEvent and audit records
 //                                         rendered from typed subjects), control socket; no C module.
 //   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
+//   EbguardLearn                          learn/suggest/replay/review: recorded decisions -> policies; pure.
 //   ebguard                               the executable.
 let package = Package(
     name: "ebguard",
@@ -63,9 +64,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "EbguardLearn", dependencies: ["EbguardPolicy", "EbguardAudit"]),
         .executableTarget(name: "ebguard", dependencies: [
             "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
-            "EbguardDaemon", "EbguardVersion", "EbguardDNS",
+            "EbguardDaemon", "EbguardVersion", "EbguardDNS", "EbguardLearn",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -75,6 +77,7 @@ let package = Package(
         .testTarget(name: "EbguardPolicyTests", dependencies: ["EbguardPolicy"]),
         .testTarget(name: "EbguardDNSTests", dependencies: ["EbguardDNS", "EbguardTestSupport"]),
         .testTarget(name: "EbguardAuditTests", dependencies: ["EbguardAudit", "EbguardVersion", "EbguardTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EbguardLearnTests", dependencies: ["EbguardLearn", "EbguardPolicy", "EbguardAudit", "EbguardEnforcement"]),
         .testTarget(name: "EbguardDaemonTests", dependencies: ["EbguardDaemon", "EbguardAudit"]),
         .testTarget(name: "EbguardEnforcementTests", dependencies: ["EbguardEnforcement", "EbguardPolicy", "EbguardBPF"]),
         .testTarget(name: "PrivilegedTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",

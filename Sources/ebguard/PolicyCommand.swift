@@ -4,7 +4,8 @@ import ArgumentParser
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Check, show and apply policies.",
-        subcommands: [PolicyCheckCommand.self, PolicyShowCommand.self, PolicyApplyCommand.self]
+        abstract: "Check, show and apply policies; suggest, replay and review them from recorded sessions.",
+        subcommands: [PolicyCheckCommand.self, PolicyShowCommand.self, PolicyApplyCommand.self,
+                      PolicySuggestCommand.self, PolicyReplayCommand.self, PolicyReviewCommand.self]
     )
 }
