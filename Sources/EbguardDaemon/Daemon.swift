@@ -316,11 +316,8 @@ public final class Daemon {
     /// policy's `on_timeout`.
     func resolveHold(pid: pid_t, path: String, sessionID: UInt64, afterRestart: Bool = false) {
         guard let managed = sessions[sessionID] else { return }
-        let policy = managed.policy
         let mailbox = self.mailbox
-        let answers = enforcer.holdAnswers
-        DispatchQueue.global().async {
-            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, answers: answers, holdAsks: true)
+        HoldDecisions.decide(pid: pid, path: path, policy: managed.policy, answers: enforcer.holdAnswers, holdAsks: true) { outcome in
             mailbox.post(.holdResolved(sessionID: sessionID, pid: pid, path: path, outcome: outcome, afterRestart: afterRestart))
         }
     }

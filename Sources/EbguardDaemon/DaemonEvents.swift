@@ -8,44 +8,34 @@ extension Daemon {
     /// One ring-buffer record: decode, enrich, publish. Runs on the loop's thread, at the
     /// kernel's pace, so it never blocks: subscribers only get lines appended to buffers.
     func receive(_ record: UnsafeRawBufferPointer) {
-        guard var decision = DecisionEvent(record: record) else {
-            if let process = ProcessEvent(record: record) { receive(process) }
+        let decision: DecisionEvent
+        switch SessionEvent(record: record, hosts: { sessions[$0]?.session.hosts }) {
+        case .decision(let event)?:
+            decision = event
+        case .held(let event)?:
+            // Stopped at exec for its argv: the policy decides once the command line is readable.
+            if sessions[event.sessionID] != nil {
+                resolveHold(pid: pid_t(event.pid), path: event.objectText, sessionID: event.sessionID)
+            }
+            return
+        case .process(let process)?:
+            receive(process)
+            return
+        case nil:
             return
         }
         let managed = sessions[decision.sessionID]
-        if decision.hostID != 0 { decision.host = managed?.session.hosts.name(ofID: decision.hostID) }
-        if decision.isHeld {
-            // Stopped at exec for its argv: the policy decides once the command line is readable.
-            if managed != nil {
-                resolveHold(pid: pid_t(decision.pid), path: decision.objectText, sessionID: decision.sessionID)
-            }
-            return
-        }
         let facts = processes.facts(of: decision.pid)
-        let kind: GovernedEvent.Kind = switch decision.kind {
-        case .exec: .exec
-        case .file: .file
-        case .network, .unix: .network
-        case .tamper: .tamper
-        }
-        let rule = decision.rule?.description
         var message = decision.message(home: managed?.record.home)
         var askID: Int?
         if let managed, decision.verdict == .ask, decision.blocked, decision.reason == .rule {
             (message, askID) = raiseAsk(for: decision, managed: managed)
         }
-        let object = decision.objectText
-        var event = GovernedEvent(
-            seq: 0, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText), kind: kind, action: decision.action,
-            session: managed?.record.key ?? "session-\(decision.sessionID)", sessionID: decision.sessionID,
-            pid: decision.pid, ppid: facts.ppid, uid: decision.uid, user: processes.userName(decision.uid),
-            comm: decision.comm, exe: decision.kind == .exec ? object : facts.exe,
-            argv: nil, verdict: decision.verdict, blocked: decision.blocked, object: object,
-            detail: decision.detail, rule: rule, ruleLocation: rule.flatMap { managed?.ruleLocations[$0] },
-            reason: decision.reason, exitCode: nil, message: message)
-        event.askID = askID
-        event.host = decision.host
-        event.subject = decision.subject
+        let event = GovernedEvent(
+            decision, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText),
+            session: managed?.record.key ?? "session-\(decision.sessionID)", ppid: facts.ppid,
+            user: processes.userName(decision.uid), exe: facts.exe,
+            ruleLocation: decision.rule.flatMap { managed?.ruleLocations[$0.description] }, message: message, askID: askID)
         publish(event, bootNanoseconds: decision.time)
     }
 

@@ -71,8 +71,8 @@ final class DaemonSessionClient: @unchecked Sendable {
             case .event(let event, _):
                 if event.kind == .session && event.action == "end" { sawEnd.withLock { $0 = true } }
                 // Denials, audits, and every interactive step (waiting, approved, blocked by the operator).
-                guard !quiet, event.blocked || event.verdict == .audit || (event.kind == .decision && event.action == "answer"),
-                      event.reason != .observed else { continue }
+                guard !quiet, RunLine.shows(verdict: event.verdict, blocked: event.blocked, reason: event.reason)
+                        || (event.kind == .decision && event.action == "answer") else { continue }
                 warn(event.message)
             case .notice(let text):
                 if !quiet { warn(text) }

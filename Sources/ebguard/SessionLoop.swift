@@ -2,7 +2,6 @@ import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
-import Dispatch
 import Glibc
 
 /// Reads a standalone session's own ring buffer: prints its denials, decides its held execs.
@@ -13,15 +12,12 @@ struct StandaloneEvents {
     let quiet: Bool
     let home: String
 
-    /// Where held execs are decided: never on the ring's reader, which a decision (up to 2 s
-    /// waiting for the task to stop) would block while a flood of denials fills the ring.
-    private static let holds = DispatchQueue(label: "ebguard.holds", attributes: .concurrent)
-
-    /// Decides an exec held for its argv rules, off the reader's thread, and says so when it is refused.
+    /// Decides an exec held for its argv rules (off the reader's thread, as the daemon does),
+    /// and says so when it is refused. Nobody can answer an ask here: it denies.
     private func resolveHold(_ event: DecisionEvent) {
-        let (pid, path, policy, answers, quiet) = (pid_t(event.pid), event.objectText, policy, enforcer.holdAnswers, quiet)
-        Self.holds.async {
-            let outcome = HeldExec.resolve(pid: pid, path: path, policy: policy, answers: answers)
+        let quiet = quiet
+        HoldDecisions.decide(pid: pid_t(event.pid), path: event.objectText, policy: policy, answers: enforcer.holdAnswers,
+                             holdAsks: false) { outcome in
             guard let outcome, !outcome.resumed, !quiet else { return }
             let rule = outcome.decision.rule.map { "by rule \($0)" } ?? "(could not read its command line: fail closed)"
             let verdict = outcome.decision.verdict == .ask ? "denied (ask, no one to answer yet)" : "denied"
@@ -33,15 +29,15 @@ struct StandaloneEvents {
         guard let channel = session.events else { return nil }
         do {
             return try RingBuffer(channel, name: "events of \(session.name)") { record in
-                guard var event = DecisionEvent(record: record), event.sessionID == session.id else { return }
-                if event.hostID != 0 { event.host = session.hosts.name(ofID: event.hostID) }
-                if event.isHeld {
+                switch SessionEvent(record: record, hosts: { $0 == session.id ? session.hosts : nil }) {
+                case .held(let event)? where event.sessionID == session.id:
                     resolveHold(event)
+                case .decision(let event)? where event.sessionID == session.id:
+                    guard !quiet, RunLine.shows(verdict: event.verdict, blocked: event.blocked, reason: event.reason) else { return }
+                    warn(event.message(home: home))
+                default:
                     return
                 }
-                guard !quiet, event.blocked || event.verdict == .audit,
-                      event.reason != .observed else { return }
-                warn(event.message(home: home))
             }
         } catch {
             // Enforcement is in the kernel either way; only the report is lost.
