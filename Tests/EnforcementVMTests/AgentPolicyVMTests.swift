@@ -185,6 +185,14 @@ struct AgentPolicyVMTests {
             }
             #expect(denials.contains { line in shown.contains { line.contains($0) } }, "no denial for \(spot): \(all)")
         }
+        // Nothing else was refused: the installs, builds and git met no denial on their way
+        // (`git config --global` is refused at ~/.gitconfig.lock, the lock beside ~/.gitconfig).
+        let expected = spots.flatMap { spot in
+            [spot, (spot as NSString).deletingLastPathComponent].map { $0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0 }
+        } + ["~/.gitconfig.lock"]
+        for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) {
+            Issue.record("unexpected denial: \(line)\n\(all)")
+        }
         for write in Self.allowedWrites {
             #expect(lines.contains("write=OK \(Self.absolute(write))"), "\(write): \(all)")
         }
