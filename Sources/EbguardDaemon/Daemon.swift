@@ -62,7 +62,8 @@ public final class Daemon {
     /// The kernel's lost-event total already written to the audit log (the map outlives
     /// daemons, so a new daemon starts from what is there).
     private var lostRecorded: UInt64 = 0
-    var log: (String) -> Void
+    /// The daemon's log (the executable chose where it goes).
+    let logger: Logger
     /// Where decisions and session changes are recorded; nil when not configured.
     let audit: AuditSink?
     /// Repeated decisions counted instead of written one by one.
@@ -82,14 +83,17 @@ public final class Daemon {
     private var stopping = false
     private var stopSignal: Int32 = SIGTERM
 
+    /// What the daemon did, for its operator (the journal under systemd).
+    func log(_ message: String) { logger.info("\(message)") }
+
     var listenerFD: Int32 { listener.rawValue }
     var socketGroupID: gid_t? { socketGroup }
     var statisticsEnabled: Bool { statistics != nil }
 
-    public init(configuration: Configuration = Configuration(), lsm: Bool, log: @escaping (String) -> Void) throws {
+    public init(configuration: Configuration = Configuration(), lsm: Bool, logger: Logger) throws {
         self.configuration = configuration
         self.lsm = lsm
-        self.log = log
+        self.logger = logger
         mkdir("/run/ebguard", 0o755)
         guard mkdir(configuration.stateDirectory, 0o755) == 0 || errno == EEXIST else {
             throw ControlError("state", "cannot create \(configuration.stateDirectory): \(String(cString: strerror(errno)))")
@@ -106,7 +110,9 @@ public final class Daemon {
         // Opened under the lock (two writers would fork the chain) and before anything is
         // loaded, so a log that cannot be opened stops the daemon with nothing changed.
         audit = try configuration.audit.map { settings throws(AuditError) in
-            try AuditSink(settings: settings, version: configuration.version, logger: Logger(label: "ebguard.audit"))
+            var auditLogger = logger
+            auditLogger[metadataKey: "component"] = "audit"
+            return try AuditSink(settings: settings, version: configuration.version, logger: auditLogger)
         }
 
         enforcer = try Enforcer(pinBase: configuration.pinBase, parentName: configuration.parentName)

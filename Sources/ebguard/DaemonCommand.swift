@@ -4,6 +4,7 @@ import EbguardDoctor
 import EbguardVersion
 import Foundation
 import Glibc
+import Logging
 
 /// `ebguard daemon`: the host agent (see packaging/ebguard.service).
 struct DaemonCommand: ParsableCommand {
@@ -29,11 +30,17 @@ struct DaemonCommand: ParsableCommand {
                                discussion: "Without it, \(DaemonConfigFile.defaultPath) if it exists, else the defaults."))
     var config: String?
 
+    @Option(help: ArgumentHelp("The lowest level logged: trace, debug, info, notice, warning, error or critical.",
+                               discussion: "Under systemd each line carries its priority for the journal."))
+    var logLevel: Logger.Level = .info
+
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
     }
 
     func run() throws {
+        LogOutput.bootstrap(level: logLevel)
+        let logger = Logger(label: "ebguard.daemon")
         // Read first: a bad file stops the daemon before it loads or changes anything.
         let file: DaemonConfigFile
         do {
@@ -47,8 +54,10 @@ struct DaemonCommand: ParsableCommand {
             lsm = true
         } catch {
             lsm = false
-            warn("DEGRADED: this kernel refuses BPF-LSM programs (\(error)); exec and file "
-                 + "rules will NOT be enforced, network rules will. See ebguard doctor.")
+            logger.warning("""
+                DEGRADED: this kernel refuses BPF-LSM programs (\(error)); exec and file rules will NOT be \
+                enforced, network rules will. See ebguard doctor.
+                """)
         }
         var configuration = Daemon.Configuration()
         configuration.stateDirectory = stateDir
@@ -59,11 +68,11 @@ struct DaemonCommand: ParsableCommand {
         configuration.resolver = file.resolver
         let daemon: Daemon
         do {
-            daemon = try Daemon(configuration: configuration, lsm: lsm) { warn($0) }
+            daemon = try Daemon(configuration: configuration, lsm: lsm, logger: logger)
         } catch {
             fail("\(error)")
         }
-        warn("daemon listening on \(configuration.socketPath)")
+        logger.notice("daemon listening on \(configuration.socketPath)")
         daemon.run()
     }
 }
