@@ -130,6 +130,7 @@ enum eg_reason {
 	EG_REASON_SOCKET = 9,		/* a socket no address rule can judge (raw, packet, SCTP, ...): EG_UNIX_LEN_SOCKETS */
 	EG_REASON_HOST = 10,		/* a host rule decided, through a live answer of the session's resolver (host_id) */
 	EG_REASON_RESOLVER = 11,	/* another session's resolver port: a session talks to its own only */
+	EG_REASON_UNHELD = 12,		/* shadow mode: an exec argv/ask rules would hold, left running; userspace judges its argv */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -143,6 +144,9 @@ struct eg_session {
 #define EG_SESSION_AUDIT_ALLOWS 0x1	/* also report allowed accesses (observe mode) */
 #define EG_SESSION_PROCESS_EVENTS 0x2	/* report process life (process.bpf.c): the daemon's sessions */
 #define EG_SESSION_FILE_EXEC 0x4	/* file `exec` kind can refuse: judge executable mappings (file.bpf.c) */
+/* Shadow mode: a policy's deny and ask are reported (verdict deny/ask, ret 0), not carried
+ * out; self-protection stays enforced (lib/maps.h eg_enforced). */
+#define EG_SESSION_SHADOW 0x8
 
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */

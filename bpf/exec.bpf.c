@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * allow. The task stops before the new program's first instruction, with its
  * argv already readable in /proc; userspace decides (matching argv, or asking
  * the operator) and sends SIGCONT or SIGKILL. So exec asks need no answer map.
+ * A shadow session holds nothing: the exec runs, reported with EG_REASON_UNHELD.
  */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
@@ -45,6 +46,12 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 		return -EPERM;
 	v = eg_decide(s, 0, eg_resolve_path(s, 0, &bprm->file->f_path), bprm->file->f_inode, session, EG_DOMAIN_EXEC,
 		      EG_EXEC_MASK, true);
+	if ((v.d.flags & EG_PATH_RULE_ARGV) && !eg_enforced(session, EG_REASON_HELD)) {
+		/* Shadow: nothing is held; userspace judges the argv of the running program. */
+		v.d.reason = EG_REASON_UNHELD;
+		eg_emit(s, EG_EVENT_EXEC, session_id, session, &v, 0);
+		return 0;
+	}
 	if (v.d.flags & EG_PATH_RULE_ARGV) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 		struct task_struct *task = bpf_get_current_task_btf();
@@ -115,6 +122,17 @@ static __always_inline int eg_exec_mapping(struct file *file, bool d_path_allowe
 	/* No rule spoke: a library mapping, not a decision; even observe mode skips it. */
 	if (v.d.reason == EG_REASON_DEFAULT && v.d.verdict == EG_VERDICT_ALLOW)
 		return 0;
+	/*
+	 * Shadow: execve mapping the program it runs (already the new mm's exe_file) was
+	 * reported by eg_exec_check; one would-deny per exec, not two. An interpreter or
+	 * a loader's mapping of another file is still reported.
+	 */
+	if (v.d.verdict >= EG_VERDICT_ASK && !eg_enforced(session, v.d.reason)) {
+		task = bpf_get_current_task_btf();
+		if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve) &&
+		    BPF_CORE_READ(task, mm, exe_file, f_inode) == file->f_inode)
+			return 0;
+	}
 	return eg_enforce(s, EG_EVENT_EXEC, session_id, session, &v, -EPERM);
 }
 

@@ -38,9 +38,13 @@ public struct SessionRequest: Codable, Sendable, Equatable {
     public var quiet: Bool?
     /// The command the session runs (its argv), for the audit trail's `session_start`/`session_stop`.
     public var command: [String]?
+    /// `ebguard run --shadow`: the session reports what its policy would deny or ask and refuses
+    /// none of it, whatever the policy's `mode:` says.
+    public var shadow: Bool?
     public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String,
-                quiet: Bool? = nil, command: [String]? = nil) {
+                quiet: Bool? = nil, command: [String]? = nil, shadow: Bool? = nil) {
         self.quiet = quiet
+        self.shadow = shadow
         self.command = command
         self.name = name
         self.policy = policy

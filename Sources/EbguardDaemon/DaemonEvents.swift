@@ -25,6 +25,11 @@ extension Daemon {
             return
         }
         let managed = sessions[decision.sessionID]
+        if decision.isUnheld {
+            // Shadow: left running; judged once its exec event brings the argv (below).
+            managed?.unheld.note(decision)
+            return
+        }
         let facts = processes.facts(of: decision.pid)
         var message = decision.message(home: managed?.record.home)
         var askID: Int?
@@ -69,6 +74,26 @@ extension Daemon {
             detail: process.argvTruncated ? "argv truncated" : "", rule: nil, ruleLocation: nil, reason: .observed,
             exitCode: exitCode, message: message)
         if process.kind == .exit { processes.exit(pid: process.pid) }
+        publish(event, bootNanoseconds: process.time)
+        if let managed, let judged = managed.unheld.judge(process, policy: managed.policy) {
+            publishUnheld(judged.path, argv: judged.argv, decision: judged.decision, process: process, managed: managed)
+        }
+    }
+
+    /// A shadow session's exec that argv or ask rules would have held, as the policy judges
+    /// its command line: would_deny/would_ask (it ran), nothing when the policy allows it.
+    private func publishUnheld(_ path: String, argv: [String], decision: EbguardPolicy.Decision, process: ProcessEvent,
+                               managed: ManagedSession) {
+        guard let message = UnheldExecs.message(argv: argv, path: path, decision: decision) else { return }
+        let rule = decision.rule?.description
+        var event = GovernedEvent(
+            seq: 0, time: clock.rfc3339(bootNanoseconds: process.time, cache: timeText), kind: .exec, action: "exec",
+            session: managed.record.key, sessionID: process.sessionID, pid: process.pid, ppid: process.ppid, uid: process.uid,
+            user: processes.userName(process.uid), comm: process.comm, exe: path, argv: argv,
+            verdict: decision.verdict == .deny ? .wouldDeny : .wouldAsk, blocked: false, object: path, detail: "exec",
+            rule: rule, ruleLocation: rule.flatMap { managed.ruleLocations[$0] },
+            reason: rule == nil ? .default : .rule, exitCode: nil, message: message)
+        event.subject = .kernel(.exec, .path(path), accessMask: 0)
         publish(event, bootNanoseconds: process.time)
     }
 

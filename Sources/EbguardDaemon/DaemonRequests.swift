@@ -180,7 +180,8 @@ extension Daemon {
         guard !name.isEmpty, name.count <= 64, !name.contains("/"), name != ".", name != ".." else {
             throw ControlError("invalid", "session name must be 1-64 characters without '/'")
         }
-        let policy = try Self.compile(request.policy, home: request.home, workspace: request.workspace)
+        var policy = try Self.compile(request.policy, home: request.home, workspace: request.workspace)
+        if request.shadow == true { policy.mode = .shadow }
         let session: Session
         let holder = ResolverHolder()
         do {
@@ -193,7 +194,7 @@ extension Daemon {
         let record = SessionRecord(id: session.id, name: name, key: (session.cgroup.path as NSString).lastPathComponent,
                                    cgroup: session.cgroup.path, policy: request.policy, policyID: session.installed.policyID,
                                    home: request.home, workspace: request.workspace, uid: request.uid, user: request.user,
-                                   started: EventClock.bootNanoseconds(), command: request.command)
+                                   started: EventClock.bootNanoseconds(), command: request.command, shadow: request.shadow)
         do { try store.save(record) } catch {
             session.end()
             holder.resolver?.stop()
@@ -204,14 +205,16 @@ extension Daemon {
         loadOverlay(into: managed, context: policy.context)
         publish(sessionEvent(managed, change: .start,
                              message: "session \(record.key) started under policy \(policy.name) (\(request.policy.source))"))
-        log("session \(record.key) started by pid \(peer.pid) under \(request.policy.source)")
+        log("session \(record.key) started by pid \(peer.pid) under \(request.policy.source)"
+            + (policy.mode == .shadow ? " in SHADOW mode (not enforcing)" : ""))
         return managed
     }
 
     /// Hot reload. The record names both policies while the swap runs, so a daemon killed
     /// in the middle knows which one the kernel applies.
     private func apply(_ text: PolicyText, to managed: ManagedSession, by peer: PeerCredentials) throws {
-        let policy = try Self.compile(text, home: managed.record.home, workspace: managed.record.workspace)
+        var policy = try Self.compile(text, home: managed.record.home, workspace: managed.record.workspace)
+        if managed.record.shadow == true { policy.mode = .shadow }
         let replacement: PolicyMaps
         do {
             replacement = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID())

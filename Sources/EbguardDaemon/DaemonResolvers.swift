@@ -37,7 +37,7 @@ extension Daemon {
         event.kind = .network
         event.pid = 0
         event.comm = "?"
-        event.verdict = EventVerdict(host.verdict)
+        event.verdict = host.reportedVerdict
         event.blocked = host.blocked
         event.object = host.name
         event.detail = host.queryType

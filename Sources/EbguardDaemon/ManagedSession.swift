@@ -29,6 +29,8 @@ final class ManagedSession {
 
     /// The session's DNS resolver (nil only if it could not be restarted after an adoption).
     let resolver: SessionResolver?
+    /// Shadow mode: execs left unheld, waiting for their argv (`UnheldExecs`).
+    let unheld = UnheldExecs()
 
     init(session: Session, record: SessionRecord, policy: CompiledPolicy, resolver: SessionResolver?) {
         self.session = session
@@ -71,7 +73,7 @@ final class ManagedSession {
                            uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
                            events: events, denied: denied, attached: owner != nil, notes: session.installed.unenforced.map {
                                "unix socket subtree rule not enforced (exact socket paths only): \($0)"
-                           })
+                           }, mode: policy.mode.rawValue)
     }
 
     /// Processes in the session cgroup and all below it.

@@ -21,9 +21,12 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var attached: Bool
     /// Rules this kernel or build cannot enforce, said out loud.
     public var notes: [String]
+    /// `enforce` or `shadow` (nothing the policy denies or asks is refused); nil from a daemon
+    /// that predates shadow mode.
+    public var mode: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes
+        case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes, mode
         case policySource = "policy_source"
         case policySHA256 = "policy_sha256"
     }

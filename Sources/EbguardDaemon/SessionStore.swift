@@ -24,9 +24,12 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     public var started: UInt64
     /// The command `ebguard run` started (nil from clients that did not say).
     public var command: [String]?
+    /// `ebguard run --shadow`: shadow mode whatever the policy's `mode:` says (kept across
+    /// policy swaps and daemon restarts).
+    public var shadow: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, key, cgroup, policy, home, workspace, uid, user, started, command
+        case id, name, key, cgroup, policy, home, workspace, uid, user, started, command, shadow
         case policyID = "policy_id"
         case previousPolicy = "previous_policy"
         case previousPolicyID = "previous_policy_id"
@@ -34,7 +37,9 @@ public struct SessionRecord: Codable, Sendable, Equatable {
 
     public func compile(_ text: PolicyText) throws -> CompiledPolicy {
         let policy = try Policy.parse(yaml: text.yaml, file: text.source)
-        return policy.compile(in: try PolicyContext(home: home, workspace: workspace))
+        var compiled = policy.compile(in: try PolicyContext(home: home, workspace: workspace))
+        if shadow == true { compiled.mode = .shadow }
+        return compiled
     }
 }
 

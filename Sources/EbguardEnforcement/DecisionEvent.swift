@@ -75,7 +75,7 @@ public struct DecisionEvent: Sendable, Equatable {
             pid = event.task.pid
             uid = event.task.uid
             comm = string(fromCArray: event.task.comm)
-            verdict = Self.verdict(event.verdict)
+            verdict = Self.verdict(event.verdict, refused: event.ret != 0, reason: event.reason)
             blocked = event.ret != 0
             rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : RuleID(isExec ? .exec : .file, Int(event.rule))
             object = event.path_len == 0 ? .unresolvedPath : .path(string(fromCArray: event.path))
@@ -92,7 +92,7 @@ public struct DecisionEvent: Sendable, Equatable {
             pid = event.task.pid
             uid = event.task.uid
             comm = string(fromCArray: event.task.comm)
-            verdict = Self.verdict(event.verdict)
+            verdict = Self.verdict(event.verdict, refused: event.ret != 0, reason: event.reason)
             blocked = event.ret != 0
             rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : RuleID(.network, Int(event.rule))
             reason = EventReason(kernelCode: event.reason)
@@ -133,12 +133,20 @@ public struct DecisionEvent: Sendable, Equatable {
     /// An exec stopped for userspace to decide from its argv.
     public var isHeld: Bool { kind == .exec && reason == .held }
 
-    private static func verdict(_ value: UInt8) -> EventVerdict {
+    /// A shadow session's exec that argv or ask rules would have held: it runs; userspace
+    /// judges its command line from the process's exec event (`UnheldExecs`).
+    public var isUnheld: Bool { kind == .exec && reason == .unheld }
+
+    /// The kernel's verdict as the event reports it. A deny or ask the kernel let through
+    /// (ret 0) is a shadow session's (EG_SESSION_SHADOW) would_deny/would_ask; a held exec's
+    /// verdict is its path's, decided once its argv is read, so it keeps it.
+    private static func verdict(_ value: UInt8, refused: Bool, reason: UInt8) -> EventVerdict {
+        let shadowed = !refused && UInt32(reason) != EG_REASON_HELD.rawValue
         switch UInt32(value) {
-        case EG_VERDICT_ALLOW.rawValue: .allow
-        case EG_VERDICT_AUDIT.rawValue: .audit
-        case EG_VERDICT_ASK.rawValue: .ask
-        default: .deny
+        case EG_VERDICT_ALLOW.rawValue: return .allow
+        case EG_VERDICT_AUDIT.rawValue: return .audit
+        case EG_VERDICT_ASK.rawValue: return shadowed ? .wouldAsk : .ask
+        default: return shadowed ? .wouldDeny : .deny
         }
     }
 

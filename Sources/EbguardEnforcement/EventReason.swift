@@ -31,6 +31,8 @@ public struct EventReason: RawRepresentable, Hashable, Sendable, Codable, Custom
     public static let socket = EventReason("socket")
     public static let host = EventReason("host")
     public static let resolver = EventReason("resolver")
+    /// Shadow mode: an exec argv or ask rules would hold, left running (its argv judged later).
+    public static let unheld = EventReason("unheld")
     // Userspace's.
     /// A held exec decided from its command line.
     public static let argv = EventReason("argv")
@@ -53,6 +55,7 @@ public struct EventReason: RawRepresentable, Hashable, Sendable, Codable, Custom
         case EG_REASON_SOCKET.rawValue: self = .socket
         case EG_REASON_HOST.rawValue: self = .host
         case EG_REASON_RESOLVER.rawValue: self = .resolver
+        case EG_REASON_UNHELD.rawValue: self = .unheld
         default: self = EventReason("reason-\(code)")
         }
     }

@@ -34,6 +34,9 @@ public final class HostGate: @unchecked Sendable {
     /// decides then). nil: no one can answer (standalone sessions), so an ask denies.
     private let ask: (@Sendable (_ name: String, _ type: String, _ rule: RuleID?) -> AskAnswer)?
     private let report: @Sendable (HostEvent) -> Void
+    /// A shadow session's resolver (the policy's `mode`): a name its policy denies or asks is
+    /// forwarded all the same and reported as would_deny/would_ask (the resolver's limits apply).
+    public var shadow: Bool { policy.mode == .shadow }
     private let lock = NSLock()
     private var remembered: [String: Bool] = [:]
     /// Answers that came with no query left to take them: the next query for the name, within
@@ -66,7 +69,9 @@ public final class HostGate: @unchecked Sendable {
     /// ("A", "AAAA", "TXT", ...). May block while an operator is asked.
     public func decide(name rawName: String, type: String) -> Outcome {
         let name = HostPattern.canonical(rawName)
-        var decision = policy.decideHost(name: name)
+        let rules = policy
+        var decision = rules.decideHost(name: name)
+        if rules.mode == .shadow { return shadowDecide(name: name, type: type, decision: decision) }
         if decision.verdict == .ask {
             guard let answer = answerFor(name: name, type: type, rule: decision.rule) else {
                 report(event(name, type, decision, blocked: true, reason: "ask",
@@ -96,6 +101,26 @@ public final class HostGate: @unchecked Sendable {
         }
     }
 
+    /// A shadow session's query: always forwarded; what enforcing would have refused is reported.
+    private func shadowDecide(name: String, type: String, decision: CompiledPolicy.HostDecision) -> Outcome {
+        let why = decision.rule.map { "by \($0) (host \(decision.pattern!))" } ?? "no host rule names it (network default \(decision.verdict.rawValue))"
+        let reason = decision.rule == nil ? "default" : "rule"
+        switch decision.verdict {
+        case .deny, .ask:
+            let what = decision.verdict == .deny ? "would deny" : "would ask"
+            report(event(name, type, decision, blocked: false, reason: reason,
+                         message: "\(what) lookup of \(name) \(why) (shadow, not enforced)"))
+        case .allow, .audit:
+            if decision.rules.isEmpty && Self.dataTypes.contains(type) {
+                var refused = decision
+                refused.verdict = .deny
+                report(event(name, type, refused, blocked: false, reason: "type",
+                             message: "would refuse \(type) lookup of \(name): data records are served only for names a host rule allows (shadow, not enforced)"))
+            }
+        }
+        return .resolve
+    }
+
     /// Opens the answered addresses for the session, before the answer reaches the client.
     /// false: a limit was reached, so the client gets SERVFAIL rather than an address it
     /// could not reach.
@@ -104,7 +129,8 @@ public final class HostGate: @unchecked Sendable {
                       flags: [String] = []) -> Bool {
         let name = HostPattern.canonical(rawName)
         var decision = policy.decideHost(name: name)
-        let approved = decision.verdict == .ask
+        // In shadow nobody approved an ask: its rules go in as ask, so a connect reports would_ask.
+        let approved = decision.verdict == .ask && !shadow
         var rules = decision.rules
         if approved {
             // The operator answered for the name: its ask rules (or the ask default) become allows.
@@ -198,6 +224,17 @@ public struct HostEvent: Sendable, Equatable {
     /// DNS-tunnelling signs in the name (long or high-entropy labels).
     public var flags: [String]
     public var message: String
+
+    /// The verdict events and audit records carry: a shadow session's deny or ask that was
+    /// forwarded is `would_deny`/`would_ask`.
+    public var reportedVerdict: EventVerdict {
+        guard !blocked else { return EventVerdict(verdict) }
+        switch verdict {
+        case .deny: return .wouldDeny
+        case .ask: return .wouldAsk
+        case .allow, .audit: return EventVerdict(verdict)
+        }
+    }
 
     public init(name: String, queryType: String, verdict: Verdict, blocked: Bool, rule: RuleID?, pattern: String?,
                 reason: String, addresses: [String], cnames: [String], flags: [String], message: String) {

@@ -40,6 +40,7 @@ public struct PolicyMaps {
                                    policy.defaults.network.kernelValue)
         session.flags = (auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0) | (processEvents ? UInt8(EG_SESSION_PROCESS_EVENTS) : 0)
             | (Self.fileExecCanRefuse(policy) ? UInt8(EG_SESSION_FILE_EXEC) : 0)
+            | (policy.mode == .shadow ? UInt8(EG_SESSION_SHADOW) : 0)
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)

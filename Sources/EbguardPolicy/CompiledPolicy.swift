@@ -4,6 +4,8 @@
 public struct CompiledPolicy: Sendable, Hashable {
     public var name: String
     public var description: String?
+    /// `shadow`: the kernel reports denials and asks (would_deny/would_ask) and refuses none.
+    public var mode: PolicyMode = .enforce
     public var context: PolicyContext
     public var defaults: PolicyDefaults
     public var noNewPrivs: Bool
@@ -113,7 +115,7 @@ extension Policy {
     /// could be wrong with a path was rejected when the policy was parsed, and `PolicyContext`
     /// only holds absolute, normalized paths.
     public func compile(in context: PolicyContext) -> CompiledPolicy {
-        CompiledPolicy(
+        var compiled = CompiledPolicy(
             name: name, description: description, context: context, defaults: defaults,
             noNewPrivs: noNewPrivs, askTimeout: askTimeout, onTimeout: onTimeout,
             exec: exec.map {
@@ -137,5 +139,7 @@ extension Policy {
                 return compiled
             }
         )
+        compiled.mode = mode
+        return compiled
     }
 }

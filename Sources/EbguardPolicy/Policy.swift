@@ -8,6 +8,8 @@ public struct Policy: Sendable, Hashable {
     /// `[A-Za-z0-9._-]`, 1 to 64 characters.
     public var name: String
     public var description: String?
+    /// `enforce` (default) or `shadow` (report, refuse nothing but self-protection).
+    public var mode: PolicyMode = .enforce
     public var defaults: PolicyDefaults
     /// Whether the session runs with `PR_SET_NO_NEW_PRIVS` (no setuid gains). Default true.
     public var noNewPrivs: Bool

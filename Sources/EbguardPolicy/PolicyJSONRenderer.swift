@@ -16,6 +16,7 @@ private struct JSONPolicy: Encodable {
     var version = 1
     var name: String
     var description: String?
+    var mode: String
     var context: [String: String]
     var defaults: [String: String]
     var no_new_privs: Bool
@@ -28,6 +29,7 @@ private struct JSONPolicy: Encodable {
     init(_ p: CompiledPolicy) {
         name = p.name
         description = p.description
+        mode = p.mode.rawValue
         context = ["home": p.context.home, "workspace": p.context.workspace]
         defaults = ["exec": p.defaults.exec.rawValue, "file": p.defaults.file.rawValue,
                     "network": p.defaults.network.rawValue]
@@ -75,6 +77,7 @@ private struct JSONPolicy: Encodable {
         try c.encode(name, forKey: .name)
         // An explicit null keeps the set of keys the same for every policy.
         try c.encode(description, forKey: .description)
+        try c.encode(mode, forKey: .mode)
         try c.encode(context, forKey: .context)
         try c.encode(defaults, forKey: .defaults)
         try c.encode(no_new_privs, forKey: .no_new_privs)
@@ -86,7 +89,7 @@ private struct JSONPolicy: Encodable {
     }
 
     enum Keys: String, CodingKey {
-        case version, name, description, context, defaults, no_new_privs, ask_timeout, on_timeout, exec, file, network
+        case version, name, description, mode, context, defaults, no_new_privs, ask_timeout, on_timeout, exec, file, network
     }
 }
 

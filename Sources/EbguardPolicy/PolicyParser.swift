@@ -4,7 +4,7 @@ import Yams
 extension Policy {
     /// The top-level keys of a version 1 policy.
     static let topLevelKeys = [
-        "version", "name", "description", "defaults", "no_new_privs", "capabilities", "ask_timeout", "on_timeout",
+        "version", "name", "description", "mode", "defaults", "no_new_privs", "capabilities", "ask_timeout", "on_timeout",
         "exec", "file", "network",
     ]
 
@@ -105,6 +105,9 @@ struct PolicyParser {
 
         if let node = f["description"], !reader.isNull(node) {
             policy.description = reader.string(node, "description")
+        }
+        if let node = f["mode"], let text = reader.choice(node, "mode", PolicyMode.allCases.map(\.rawValue)) {
+            policy.mode = PolicyMode(rawValue: text)!
         }
         if let node = f["defaults"] {
             policy.defaults = defaults(node)

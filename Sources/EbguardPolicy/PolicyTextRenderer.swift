@@ -5,6 +5,7 @@ extension CompiledPolicy {
         var lines: [String] = []
         lines.append("policy: \(name)")
         if let description { lines.append("description: " + Self.oneLine(description)) }
+        if mode == .shadow { lines.append("mode: shadow (nothing the policy denies or asks is refused: reported as would_deny/would_ask)") }
         lines.append("context: home=\(context.home) workspace=\(context.workspace)")
         lines.append("defaults: exec=\(defaults.exec.rawValue) file=\(defaults.file.rawValue) network=\(defaults.network.rawValue)")
         lines.append("session: no_new_privs=\(noNewPrivs) ask_timeout=\(askTimeout)s on_timeout=\(onTimeout.rawValue)")

@@ -23,6 +23,14 @@ public enum Verdict: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
+/// Whether a session carries its policy out (`enforce`, the default) or only reports what it
+/// would have denied or asked (`shadow`: `would_deny`/`would_ask` events, nothing refused but
+/// self-protection). Written `mode:` in a policy; `ebguard run --shadow` sets it for one session.
+public enum PolicyMode: String, Sendable, Hashable, CaseIterable, Codable {
+    case enforce
+    case shadow
+}
+
 /// What an unanswered `ask` becomes once `Policy.askTimeout` runs out.
 public enum TimeoutVerdict: String, Sendable, Hashable, CaseIterable, Codable {
     case deny

@@ -121,7 +121,9 @@ enum EventTable {
         let text = line([time, event.session.isEmpty ? "-" : event.session, String(event.pid), event.comm, event.kind.rawValue,
                          verdict, object, rule])
         guard color else { return text }
-        let code = event.blocked || event.verdict == .deny ? "31" : event.verdict == .ask ? "33" : event.verdict == .audit ? "36" : "0"
+        // Shadow sessions' would-be denials in magenta: let through, unlike red refusals.
+        let code = event.blocked || event.verdict == .deny ? "31" : event.verdict == .ask ? "33" : event.verdict == .audit ? "36"
+            : event.verdict == .wouldDeny || event.verdict == .wouldAsk ? "35" : "0"
         return code == "0" ? text : "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 }

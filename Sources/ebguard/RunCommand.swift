@@ -39,6 +39,10 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Load and enforce without the daemon even when one is running.")
     var standalone = false
 
+    @Flag(help: ArgumentHelp("Shadow mode: refuse nothing the policy denies or asks, report it as would_deny/would_ask.",
+                             discussion: "As the policy's `mode: shadow`. Self-protection (leaving the cgroup, disarming ebguard, signals outside the session) stays enforced."))
+    var shadow = false
+
     @Option(help: ArgumentHelp("DNS server the session's resolver forwards allowed names to, ADDR or ADDR:PORT ([V6]:PORT).",
                                discussion: "Default: resolver.upstream in /etc/ebguard/ebguard.yaml, else the first nameserver of /etc/resolv.conf. Standalone sessions only; the daemon's sessions use the daemon's setting."))
     var resolverUpstream: String?
@@ -99,19 +103,26 @@ struct RunCommand: ParsableCommand {
                 SessionRequest(name: name ?? Self.sessionName(command[0]),
                                policy: PolicyText(source: resolvedPolicyPath(policyPath), yaml: yaml),
                                home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
-                               quiet: quiet, command: command),
+                               quiet: quiet, command: command, shadow: shadow ? true : nil),
                 requireFull: requireFull, quiet: quiet)
         } else {
             daemonSession = nil
         }
         // The daemon compiles what it installs; only a session of our own needs the compiled form.
         var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
+        if shadow { compiled?.mode = .shadow }
+        let shadowMode = shadow || parsed!.mode == .shadow || daemonSession?.info.mode == "shadow"
         let noNewPrivileges = parsed!.noNewPrivs
         let keptCapabilities = Capability.mask(parsed!.capabilities)
         // Neither form is kept longer than needed: with a large policy they are most of our memory.
         parsed = nil
         let standaloneSession = compiled.map(startStandalone)
         let sessionName = daemonSession?.info.key ?? standaloneSession!.session.name
+        if shadowMode {
+            // Loud whatever --quiet says: nobody may mistake this session for a governed one.
+            warn("SHADOW MODE: session \(sessionName) is NOT ENFORCING its policy: what it would deny or ask is "
+                 + "allowed and reported as would_deny/would_ask. Self-protection stays enforced.")
+        }
         let cgroup = daemonSession.map { Cgroup(path: $0.info.cgroup) } ?? standaloneSession!.session.cgroup
 
         var childEnvironment = environment.filter { !$0.key.hasPrefix("SUDO_") }
@@ -176,11 +187,12 @@ struct RunCommand: ParsableCommand {
             try enforcer.ensureLoaded(lsm: lsmWorks)
             let settings = try resolverSettings()
             let (names, quiet) = (compiled.hostRulesOnly, quiet)
+            // A shadow session's unheld execs are judged from its process events (UnheldExecs).
             session = try Session(name: name ?? Self.sessionName(command[0]), policy: compiled, enforcer: enforcer,
-                                  auditAllows: false, hostLimits: settings.limits, resolver: { _, hosts in
+                                  auditAllows: false, processEvents: compiled.mode == .shadow, hostLimits: settings.limits, resolver: { _, hosts in
                 // No one can answer an ask here: a name an ask rule covers is refused, and says so.
                 let gate = HostGate(policy: names, hosts: hosts, ask: nil) { event in
-                    if !quiet && (event.blocked || event.verdict == .audit || !event.flags.isEmpty) { warn(event.message) }
+                    if !quiet && (event.blocked || event.verdict != .allow || !event.flags.isEmpty) { warn(event.message) }
                 }
                 let started = try SessionResolver(upstream: settings.upstream, gate: gate, limits: settings.dnsLimits)
                 resolver = started

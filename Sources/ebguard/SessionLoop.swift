@@ -27,14 +27,25 @@ struct StandaloneEvents {
 
     func reader() -> RingBuffer? {
         guard let channel = session.events else { return nil }
+        let unheld = UnheldExecs()
         do {
             return try RingBuffer(channel, name: "events of \(session.name)") { record in
                 switch SessionEvent(record: record, hosts: { $0 == session.id ? session.hosts : nil }) {
                 case .held(let event)? where event.sessionID == session.id:
                     resolveHold(event)
                 case .decision(let event)? where event.sessionID == session.id:
+                    if event.isUnheld {
+                        unheld.note(event)
+                        return
+                    }
                     guard !quiet, RunLine.shows(verdict: event.verdict, blocked: event.blocked, reason: event.reason) else { return }
                     warn(event.message(home: home))
+                case .process(let process)?:
+                    // A shadow session's process life: the command line of an exec left unheld.
+                    if let judged = unheld.judge(process, policy: policy), !quiet,
+                       let line = UnheldExecs.message(argv: judged.argv, path: judged.path, decision: judged.decision) {
+                        warn(line)
+                    }
                 default:
                     return
                 }

@@ -140,4 +140,18 @@ static __always_inline struct eg_session *eg_current_session(__u64 *session_id)
 	return bpf_map_lookup_elem(&eg_sessions, &id);
 }
 
+/*
+ * Whether a deny or ask of the policy is carried out. In a shadow session
+ * (EG_SESSION_SHADOW) every decision point reports it and lets the call through:
+ * rules, defaults, the fail-closed reasons (unresolved or too long a path, a
+ * policy not loaded: a shadow session learns that the enforced one would fail
+ * there) and held execs alike. What keeps a session inside ebguard is not the
+ * policy's to waive: tamper (lib/guard.h, tamper.bpf.c, contain.bpf.c, never
+ * routed here) and another session's resolver port stay refused.
+ */
+static __always_inline bool eg_enforced(const struct eg_session *session, __u8 reason)
+{
+	return !(session->flags & EG_SESSION_SHADOW) || reason == EG_REASON_TAMPER || reason == EG_REASON_RESOLVER;
+}
+
 #endif /* EG_LIB_MAPS_H */

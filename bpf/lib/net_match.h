@@ -251,6 +251,12 @@ static __always_inline bool eg_net_denies(struct eg_net_decision d)
 	return d.verdict == EG_VERDICT_DENY || d.verdict == EG_VERDICT_ASK;
 }
 
+/* Whether the call is refused: a deny or ask, unless the session only shadows it. */
+static __always_inline bool eg_net_refuses(const struct eg_session *session, struct eg_net_decision d)
+{
+	return eg_net_denies(d) && eg_enforced(session, d.reason);
+}
+
 /*
  * Reserves and fills an EG_EVENT_NET/EG_EVENT_UNIX event; the caller adds what is
  * specific (the Unix path) and submits. NULL when the ring buffer is full: the
@@ -260,8 +266,14 @@ static __always_inline struct eg_net_event *
 eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *session,
 		   struct eg_net_decision d, const struct eg_net_dest *dest)
 {
+	/*
+	 * Decided before the reservation, into a plain int: with the shadow test inline
+	 * between the stores, clang 14 dropped the stores of ret..port in the Unix hooks.
+	 */
+	int ret = eg_net_refuses(session, d) ? -EPERM : 0;
 	struct eg_net_event *ev;
 
+	barrier_var(ret);
 	ev = eg_event_reserve(session_id, sizeof(*ev));
 	if (!ev)
 		return NULL;
@@ -269,7 +281,7 @@ eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *sessio
 	eg_fill_task(&ev->task);
 	ev->session_id = session_id;
 	ev->policy_id = session->policy_id;
-	ev->ret = eg_net_denies(d) ? -EPERM : 0;
+	ev->ret = ret;
 	ev->rule = d.rule;
 	ev->verdict = d.verdict;
 	ev->reason = d.reason;
@@ -431,7 +443,7 @@ static __always_inline int eg_unix_check(struct sock *peer)
 			bpf_ringbuf_submit(ev, 0);
 		}
 	}
-	return eg_net_denies(d) ? -EPERM : 0;
+	return eg_net_refuses(session, d) ? -EPERM : 0;
 }
 
 #endif /* EG_LIB_NET_MATCH_H */

@@ -12,6 +12,7 @@
  *            EG_REASON_ANSWERED, always reported
  *   audit -> 0 + event
  *   allow -> 0, an event only when the session has EG_SESSION_AUDIT_ALLOWS
+ *   shadow session (EG_SESSION_SHADOW): deny and ask -> 0 + event (would deny/ask)
  * A path that cannot be resolved or is too long, or a policy without its
  * EG_PATH_LOADED marker, is denied with the reason saying so.
  */
@@ -230,7 +231,7 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 static __always_inline int eg_enforce(struct eg_path_scratch *s, __u16 type, __u64 session_id,
 				      const struct eg_session *session, struct eg_path_verdict *v, int deny_ret)
 {
-	int ret = v->d.verdict >= EG_VERDICT_ASK ? deny_ret : 0;
+	int ret = v->d.verdict >= EG_VERDICT_ASK && eg_enforced(session, v->d.reason) ? deny_ret : 0;
 
 	/* An operator's allow is reported too: the audit trail shows what was approved. */
 	if (v->d.verdict != EG_VERDICT_ALLOW || v->d.reason == EG_REASON_ANSWERED ||

@@ -250,7 +250,7 @@ static __always_inline int eg_net_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 			bpf_ringbuf_submit(ev, 0);
 		}
 	}
-	return eg_net_denies(d) ? 0 : 1;
+	return eg_net_refuses(session, d) ? 0 : 1;
 }
 
 #endif /* EG_LIB_SOCK_ADDR_H */

@@ -84,7 +84,7 @@ static __always_inline int eg_sock_decide_create(int family, int type, int proto
 		if (ev)
 			bpf_ringbuf_submit(ev, 0);
 	}
-	return eg_net_denies(d) ? -EPERM : 0;
+	return eg_net_refuses(session, d) ? -EPERM : 0;
 }
 
 /* Whether `sock` is an ICMP ping socket; its protocol number in *protocol. */
@@ -158,7 +158,7 @@ decided:
 		if (ev)
 			bpf_ringbuf_submit(ev, 0);
 	}
-	return eg_net_denies(d) ? -EPERM : 0;
+	return eg_net_refuses(session, d) ? -EPERM : 0;
 }
 
 #endif /* EG_LIB_SOCK_MATCH_H */
