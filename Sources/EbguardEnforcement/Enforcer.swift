@@ -133,7 +133,7 @@ public final class Enforcer {
 
     /// The kernel's record of answered addresses (`host` rules), nil where no network
     /// programs are loaded.
-    public func hostsMap() -> BPFMap<eg_host_key, eg_host_allowance>? {
+    func hostsMap() -> BPFMap<eg_host_key, eg_host_allowance>? {
         try? map(KernelMaps.hosts)
     }
 
@@ -145,7 +145,7 @@ public final class Enforcer {
     }
 
     /// Rewrites a live session's entry (an adopted session's new resolver port).
-    public func updateSessionEntry(_ entry: eg_session, sessionID: UInt64) throws {
+    func updateSessionEntry(_ entry: eg_session, sessionID: UInt64) throws {
         try map(KernelMaps.sessions).update(sessionID, entry)
     }
 
