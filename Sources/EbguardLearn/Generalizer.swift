@@ -1,4 +1,5 @@
 import EbguardPolicy
+import Foundation
 
 /// Turns a session's allowed operations into rules, generalised the way a person writes them.
 ///
@@ -134,6 +135,8 @@ public struct Generalizer: Sendable {
     }
 
     static func unwritable(_ path: String) -> String? {
+        // Most paths have none of these bytes: look before splitting.
+        guard path.utf8.contains(where: { "*?[{$\\\0".utf8.contains($0) }) else { return nil }
         for c in Anchoring.components(path) {
             if let bad = Anchoring.unwritable(c) {
                 return "its path has '\(bad == "\0" ? "NUL" : String(bad))', which a path rule cannot name exactly"
@@ -154,10 +157,10 @@ public struct Generalizer: Sendable {
                exec: (String) -> SuggestedRule.Target) -> [SuggestedRule] {
         var out: [SuggestedRule] = []
         var trees: [Anchoring.Anchor: [Item]] = [:]
-        for (path, usage) in used.sorted(by: { $0.key < $1.key }) {
-            let target: Observation.Target = domain == .exec ? .exec(path: path, argv: nil) : .file(path: path, access: usage.access)
-            let why = guards.withheld(target) ?? Self.unwritable(path)
-            if let why {
+        let sorted = used.sorted(by: { $0.key < $1.key })
+        let reasons = withheldReasons(sorted.map { domain == .exec ? .exec(path: $0.key, argv: nil) : .file(path: $0.key, access: $0.value.access) })
+        for ((path, usage), withheld) in zip(sorted, reasons) {
+            if let why = withheld ?? Self.unwritable(path) {
                 var rule = SuggestedRule(target: makeTarget(domain, anchoring.text(path), usage.access),
                                          uses: usage.uses, programs: usage.programs, withheld: why)
                 rule.objects = 1
@@ -169,6 +172,22 @@ public struct Generalizer: Sendable {
         }
         for anchor in trees.keys.sorted() {
             widen(anchor, prefix: [], items: trees[anchor]!, domain: domain, into: &out)
+        }
+        return out
+    }
+
+    /// `guards.withheld` for each target, on every core (it is pure).
+    func withheldReasons(_ targets: [Observation.Target]) -> [String?] {
+        var out = [String?](repeating: nil, count: targets.count)
+        let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, targets.count / 512 + 1))
+        let guards = self.guards
+        out.withUnsafeMutableBufferPointer { buffer in
+            let buffer = UnsafeSendable(buffer)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                for i in (targets.count * c / chunks)..<(targets.count * (c + 1) / chunks) {
+                    buffer.value[i] = guards.withheld(targets[i])
+                }
+            }
         }
         return out
     }

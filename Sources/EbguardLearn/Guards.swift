@@ -21,6 +21,8 @@ public struct Guards: Sendable {
     public let base: CompiledPolicy
     public let baseName: String
     public private(set) var guards: [RuleID: Guard] = [:]
+    /// The file guards, for the quick check in `withheld`.
+    private var fileGuards: [Guard] = []
 
     public init(base policy: Policy, context: PolicyContext) {
         base = policy.compile(in: context)
@@ -37,6 +39,7 @@ public struct Guards: Sendable {
             guards[rule.id] = Guard(id: rule.id, location: rule.location, verdict: rule.verdict, matcher: matcher,
                                     access: rule.access, text: rule.target.description)
         }
+        fileGuards = guards.values.filter { $0.id.domain == .file }.sorted { $0.id < $1.id }
         for rule in policy.network where rule.verdict == .deny || rule.verdict == .ask {
             let text: String
             var matcher: PathMatcher?
@@ -64,6 +67,12 @@ public struct Guards: Sendable {
 
     /// Why `target` (with these file access kinds) is never suggested, or nil.
     public func withheld(_ target: Observation.Target) -> String? {
+        // Only a guard can withhold: a path no guard matches needs no full decision (most
+        // paths of a build; the evaluator's every-rule scan is what a 100,000-event trail pays).
+        if case .file(let path, let access) = target,
+           !fileGuards.contains(where: { !$0.access.intersection(access).isEmpty && $0.matcher!.matches(path) }) {
+            return nil
+        }
         let decisions: [Decision]
         switch target {
         case .exec(let path, let argv): decisions = [base.decideExec(path: path, argv: argv)]

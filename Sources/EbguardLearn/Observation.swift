@@ -50,8 +50,9 @@ public struct Observation: Sendable, Hashable {
 
     /// The program that did it, for comments: the executable's base name, else the task name.
     public var program: String {
-        if let exe, let last = exe.split(separator: "/").last { return String(last) }
-        return comm
+        guard let exe, !exe.isEmpty else { return comm }
+        guard let slash = exe.utf8.lastIndex(of: UInt8(ascii: "/")) else { return exe }
+        return String(exe[exe.utf8.index(after: slash)...])
     }
 
     /// `file /a/b (read,write)`, `exec /usr/bin/cc`, `connect 10.0.0.1:443/tcp (example.org)`.

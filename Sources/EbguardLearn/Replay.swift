@@ -1,4 +1,5 @@
 import EbguardPolicy
+import Foundation
 
 /// A candidate policy against a recorded session, with the userspace reference matcher (the
 /// semantics the kernel's programs are tested against).
@@ -54,11 +55,10 @@ public struct Replay: Sendable {
     /// reported once with their count.
     public init(_ observations: [Observation], against policy: CompiledPolicy) {
         var index: [String: Int] = [:]
-        var cache: [Observation.Target: Decision] = [:]
+        let cache = Self.decisions(for: observations, policy)
         for o in observations {
             operations += o.count
-            let d: Decision
-            if let hit = cache[o.target] { d = hit } else { d = Self.decide(o.target, policy); cache[o.target] = d }
+            let d = cache[o.target]!
             let lets = d.verdict == .allow || d.verdict == .audit
             let direction: Change.Direction
             switch (o.outcome, lets) {
@@ -79,6 +79,29 @@ public struct Replay: Sendable {
                                   recorded: "\(o.recordedVerdict) by \(o.recordedRule)", candidate: d,
                                   candidateLocation: location, source: o.source))
         }
+    }
+
+    /// Each distinct operation decided once, on every core: the evaluator is pure, and a long
+    /// session holds tens of thousands of distinct paths.
+    static func decisions(for observations: [Observation], _ policy: CompiledPolicy) -> [Observation.Target: Decision] {
+        var seen = Set<Observation.Target>()
+        var targets: [Observation.Target] = []
+        for o in observations where seen.insert(o.target).inserted { targets.append(o.target) }
+        var out = [Decision?](repeating: nil, count: targets.count)
+        let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, targets.count / 512 + 1))
+        let all = targets
+        out.withUnsafeMutableBufferPointer { buffer in
+            let buffer = UnsafeSendable(buffer)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                for i in (all.count * c / chunks)..<(all.count * (c + 1) / chunks) {
+                    buffer.value[i] = decide(all[i], policy)
+                }
+            }
+        }
+        var map: [Observation.Target: Decision] = [:]
+        map.reserveCapacity(targets.count)
+        for (t, d) in zip(targets, out) { map[t] = d! }
+        return map
     }
 
     static func location(of id: RuleID, in policy: CompiledPolicy) -> SourceLocation? {
