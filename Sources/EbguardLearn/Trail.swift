@@ -50,24 +50,35 @@ public struct Trail: Sendable {
         let key = try resolveSession(name, in: stored, files: files)
         var trail = Trail(session: key, observations: [])
         var answers: [UInt64: Bool] = [:]
-        for s in stored where s.record.type == "ask_answer" && s.record.data["session"]?.stringValue == key {
-            if let id = s.record.data["ask_id"]?.intValue, let answer = s.record.data["answer"]?.stringValue {
+        for s in stored where s.session == key {
+            guard let record = s.record, record.type == "ask_answer" else { continue }
+            if let id = record.data["ask_id"]?.intValue, let answer = record.data["answer"]?.stringValue {
                 answers[UInt64(id)] = answer == "allow"
             }
         }
         trail.observations.reserveCapacity(stored.count)
         for s in stored {
-            let data = s.record.data
-            switch s.record.type {
-            case "decision":
-                guard data["session"]?.stringValue == key else { continue }
-                try trail.add(decision: data, at: "\(s.file):\(s.line)", answers: answers)
-            case "session_start" where data["session"]?.stringValue == key:
+            if let decoded = s.decision {
+                guard s.session == key else { continue }
+                switch decoded {
+                case .failure(let error): throw error
+                case .success(.tamper(let n)): trail.tamper += n
+                case .success(.notDecidedByPolicy(let n)): trail.notDecidedByPolicy += n
+                case .success(.observation(var o, let askID)):
+                    // A held exec runs if the operator's answer allowed it.
+                    if o.recordedVerdict == "ask", case .exec = o.target, let askID, answers[askID] == true { o.outcome = .allowed }
+                    trail.observations.append(o)
+                }
+                continue
+            }
+            guard let record = s.record else { continue }
+            let data = record.data
+            switch record.type {
+            case "session_start" where s.session == key:
                 trail.policyName = data["policy"]?.stringValue
                 trail.command = data["command"]?.arrayValue?.compactMap(\.stringValue)
             case "lost_events":
-                let session = data["session"]?.stringValue
-                if session == nil || session == key { trail.lostEvents += UInt64(data["count"]?.intValue ?? 0) }
+                if s.session == nil || s.session == key { trail.lostEvents += UInt64(data["count"]?.intValue ?? 0) }
             default:
                 continue
             }
@@ -79,7 +90,19 @@ public struct Trail: Sendable {
     struct Stored {
         var file: String
         var line: Int
-        var record: AuditRecord
+        /// `data.session`, when the record has one.
+        var session: String?
+        /// The record, except for decisions, which are kept decoded (a trail is mostly
+        /// decisions, and their parsed JSON is most of the memory).
+        var record: AuditRecord?
+        var decision: Result<Decoded, TrailError>?
+    }
+
+    /// A decision record, decoded.
+    enum Decoded {
+        case observation(Observation, askID: UInt64?)
+        case tamper(UInt64)
+        case notDecidedByPolicy(UInt64)
     }
 
     /// Every line of `file` parsed with `AuditRecord(line:)`, EbguardAudit's own parser, on
@@ -98,7 +121,7 @@ public struct Trail: Sendable {
         }
         let unterminated = start < bytes.count
         if unterminated { lines.append(start..<bytes.count) }
-        var parsed = [Result<AuditRecord, AuditRecordError>?](repeating: nil, count: lines.count)
+        var parsed = [Result<Stored, AuditRecordError>?](repeating: nil, count: lines.count)
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 2048 + 1))
         let ranges = lines
         parsed.withUnsafeMutableBufferPointer { out in
@@ -107,7 +130,17 @@ public struct Trail: Sendable {
                 let lo = ranges.count * c / chunks, hi = ranges.count * (c + 1) / chunks
                 for n in lo..<hi {
                     do throws(AuditRecordError) {
-                        out.value[n] = .success(try AuditRecord(line: bytes[ranges[n]]))
+                        let record = try AuditRecord(line: bytes[ranges[n]])
+                        var stored = Stored(file: file, line: n + 1, session: record.data["session"]?.stringValue, record: record)
+                        if record.type == "decision" {
+                            stored.record = nil
+                            do throws(TrailError) {
+                                stored.decision = .success(try decode(decision: record.data, at: "\(file):\(n + 1)"))
+                            } catch {
+                                stored.decision = .failure(error)
+                            }
+                        }
+                        out.value[n] = .success(stored)
                     } catch {
                         out.value[n] = .failure(error)
                     }
@@ -119,12 +152,12 @@ public struct Trail: Sendable {
         var bad: [(Int, AuditRecordError)] = []
         for (n, result) in parsed.enumerated() {
             switch result! {
-            case .success(let record): out.append(Stored(file: file, line: n + 1, record: record))
+            case .success(let stored): out.append(stored)
             case .failure(let error): bad.append((n + 1, error))
             }
         }
         let recovered = Set(out.compactMap { s -> Int? in
-            guard s.record.type == "recovery", let line = s.record.data["line"]?.intValue else { return nil }
+            guard let record = s.record, record.type == "recovery", let line = record.data["line"]?.intValue else { return nil }
             return Int(line)
         })
         if let (number, error) = bad.first(where: { !recovered.contains($0.0) }) {
@@ -138,7 +171,7 @@ public struct Trail: Sendable {
         var keys: [String] = []
         var seen = Set<String>()
         for s in stored {
-            guard let key = s.record.data["session"]?.stringValue, !key.isEmpty, seen.insert(key).inserted else { continue }
+            guard let key = s.session, !key.isEmpty, seen.insert(key).inserted else { continue }
             keys.append(key)
         }
         if keys.contains(name) { return name }
@@ -156,7 +189,7 @@ public struct Trail: Sendable {
         throw TrailError("\(place): no session '\(name)' (\(known))")
     }
 
-    mutating func add(decision data: JSONValue, at place: String, answers: [UInt64: Bool]) throws(TrailError) {
+    static func decode(decision data: JSONValue, at place: String) throws(TrailError) -> Decoded {
         func field(_ name: String) throws(TrailError) -> String {
             guard let value = data[name]?.stringValue else { throw TrailError("\(place): decision lacks a valid \"\(name)\" field") }
             return value
@@ -167,8 +200,8 @@ public struct Trail: Sendable {
         guard repeats >= 0 else { throw TrailError("\(place): decision has a negative \"repeats\"") }
         // A summary of repeats stands for that many more occurrences (docs/audit.md).
         let count = data["repeats"] == nil ? 1 : UInt64(repeats)
-        if kind == "tamper" { tamper += count; return }
-        guard Self.isPolicyRule(rule) else { notDecidedByPolicy += count; return }
+        if kind == "tamper" { return .tamper(count) }
+        guard isPolicyRule(rule) else { return .notDecidedByPolicy(count) }
         let outcome: Observation.Outcome
         switch verdict {
         case "allow", "audit": outcome = .allowed
@@ -177,9 +210,8 @@ public struct Trail: Sendable {
         case "deny": outcome = .refused
         case "ask":
             // File and network asks refuse at once (the retry after an answer is another
-            // event); a held exec runs if the answer allowed it.
-            let id = data["ask_id"]?.intValue.map(UInt64.init)
-            outcome = kind == "exec" && id.flatMap { answers[$0] } == true ? .allowed : .refused
+            // event); a held exec runs if the answer allowed it (decided once answers are read).
+            outcome = .refused
         default:
             throw TrailError("\(place): decision has an unknown verdict '\(verdict)'")
         }
@@ -202,7 +234,7 @@ public struct Trail: Sendable {
             target = .file(path: object, access: bits)
         case "unix":
             // Abstract sockets have no path and no rule can name them.
-            guard object.hasPrefix("/") else { notDecidedByPolicy += count; return }
+            guard object.hasPrefix("/") else { return .notDecidedByPolicy(count) }
             target = .unix(path: object)
         case "network":
             guard let net = data["network"], let transport = net["transport"]?.stringValue else {
@@ -227,8 +259,9 @@ public struct Trail: Sendable {
         default:
             throw TrailError("\(place): decision has an unknown kind '\(kind)'")
         }
-        observations.append(Observation(target: target, recordedVerdict: verdict, recordedRule: rule, outcome: outcome,
-                                        comm: comm, exe: data["exe"]?.stringValue, count: count, source: place))
+        let askID = data["ask_id"]?.intValue.map(UInt64.init)
+        return .observation(Observation(target: target, recordedVerdict: verdict, recordedRule: rule, outcome: outcome,
+                                        comm: comm, exe: data["exe"]?.stringValue, count: count, source: place), askID: askID)
     }
 }
 
