@@ -57,6 +57,16 @@ struct AgentPolicyVMTests {
     static let allowedWrites = ["~/.cache/x", "~/.claude/projects/p.jsonl", "~/.gradle/caches/x", "~/.cargo/registry/x",
                                 "~/.local/share/x", "W/notes.txt", "W/a/.git/info/x"]
 
+    /// Secrets agent.yaml keeps unreadable, in the home and copied into the workspace (made
+    /// beforehand, readable by the user: only ebguard can refuse them).
+    static let secrets = ["~/.ssh/id_ed25519", "~/.aws/credentials", "~/.netrc", "~/.git-credentials", "~/.pypirc",
+                          "~/.kube/config", "~/.docker/config.json", "~/.cargo/credentials.toml", "~/.config/gh/hosts.yml",
+                          "W/.env", "W/a/.env.local", "W/certs/server.key", "W/certs/server.pem", "W/keys/id_rsa.bak",
+                          "W/keys/id_ed25519", "W/deploy/kubeconfig", "W/a/vendor/.netrc", "W/certs/client.p12"]
+    /// Reads that stay allowed: a .envrc, ordinary files, and a CA bundle an installed package
+    /// ships (the pip install above puts egdemo/cacert.pem there).
+    static let allowedReads = ["W/.envrc", "W/README.md", "~/.bashrc"]
+
     static func absolute(_ spot: String) -> String {
         spot.hasPrefix("~/") ? home + spot.dropFirst(1) : spot.hasPrefix("W/") ? workspace + spot.dropFirst(1) : spot
     }
@@ -85,12 +95,14 @@ struct AgentPolicyVMTests {
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let toolchain = try #require(Self.cargoToolchain(), "no cargo: run make deps")
         let spots = Self.spots(python: python)
+        let site = Self.home + "/.local/lib/\(python)/site-packages"
 
         // A wheel with one module, made outside the session.
         let made = try runProcess(["/usr/bin/python3", "-c", """
         import zipfile
         with zipfile.ZipFile("\(work)/egdemo-1.0-py3-none-any.whl", "w") as z:
             z.writestr("egdemo/__init__.py", "VALUE = 42\\n")
+            z.writestr("egdemo/cacert.pem", "-----BEGIN CERTIFICATE-----\\n")
             z.writestr("egdemo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: egdemo\\nVersion: 1.0\\n")
             z.writestr("egdemo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
             z.writestr("egdemo-1.0.dist-info/RECORD", "")
@@ -137,6 +149,15 @@ struct AgentPolicyVMTests {
           && echo 'fn main() { println!("crate-ok"); }' > crate/src/main.rs \
           && (cd crate && cargo build --offline -q && ./target/debug/egcrate | grep -q crate-ok) && echo "cargo=OK"
         /usr/bin/python3 '\(work)/probe.py' \(quoted(spots)) \(quoted(Self.allowedWrites))
+        /usr/bin/python3 -c '
+        import errno, sys
+        for path in sys.argv[1:]:
+            try:
+                open(path).read()
+                print("read=OK " + path, flush=True)
+            except OSError as e:
+                print("read=" + errno.errorcode.get(e.errno, str(e.errno)) + " " + path, flush=True)
+        ' \(quoted(Self.secrets)) \(quoted(Self.allowedReads)) '\(site)/egdemo/cacert.pem'
         """
         try session.write(toFile: work + "/session.sh", atomically: true, encoding: .utf8)
         // Root, in a mount namespace of its own: /home becomes a tmpfs with the user's home in
@@ -149,6 +170,7 @@ struct AgentPolicyVMTests {
         mount --bind '\(work)/passwd' /etc/passwd && mount --bind '\(work)/group' /etc/group
         mkdir '\(work)/toolchain' && mount --bind '\((toolchain as NSString).deletingLastPathComponent)' '\(work)/toolchain'
         mkdir -p '\(Self.workspace)' \(homeParents.sorted().map { "'\($0)'" }.joined(separator: " "))
+        for f in \(quoted(Self.secrets + Self.allowedReads)); do mkdir -p "$(dirname "$f")" && echo secret > "$f"; done
         chown -R 4242:4242 '\(Self.home)'
         cd '\(Self.workspace)'
         rc=0
@@ -187,11 +209,20 @@ struct AgentPolicyVMTests {
         }
         // Nothing else was refused: the installs, builds and git met no denial on their way
         // (`git config --global` is refused at ~/.gitconfig.lock, the lock beside ~/.gitconfig).
-        let expected = spots.flatMap { spot in
+        let expected = (spots + Self.secrets).flatMap { spot in
             [spot, (spot as NSString).deletingLastPathComponent].map { $0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0 }
         } + ["~/.gitconfig.lock"]
         for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) {
             Issue.record("unexpected denial: \(line)\n\(all)")
+        }
+        // Secrets: unreadable at home and wherever they were copied; a CA bundle an installed
+        // package ships, a .envrc and ordinary files stay readable.
+        for secret in Self.secrets {
+            let path = Self.absolute(secret)
+            #expect(lines.contains("read=EACCES \(path)") || lines.contains("read=EPERM \(path)"), "\(secret) was readable: \(all)")
+        }
+        for read in Self.allowedReads.map(Self.absolute) + [site + "/egdemo/cacert.pem"] {
+            #expect(lines.contains("read=OK \(read)"), "\(read): \(all)")
         }
         for write in Self.allowedWrites {
             #expect(lines.contains("write=OK \(Self.absolute(write))"), "\(write): \(all)")
