@@ -157,6 +157,23 @@ struct AuditMappingTests {
         #expect(a.pid == 4242 && a.comm == "cat" && a.askID == decision.askID)
     }
 
+    /// A name a session looked up (a host rule's ask or refusal) is a network decision about
+    /// that name, and its answer names the same name.
+    @Test func aLookupAndItsAnswerAreNetworkRecordsOfTheName() throws {
+        var asked = Self.event(.decision, action: "ask", verdict: .ask, subject: .lookup(name: "evil.example", queryType: "A"),
+                               rule: "network[4]", reason: .ask)
+        asked.askID = 5
+        guard case .decision(let d)? = AuditMapping.record(for: asked, context: nil) else { Issue.record("ask not recorded"); return }
+        #expect(d.kind == .network && d.object == "evil.example/A" && d.access == "resolve" && d.askID == 5)
+        #expect(d.network == AuditNetworkTarget(address: nil, port: 53, transport: "dns", hostname: "evil.example"))
+        var answer = Self.event(.decision, action: "answer", verdict: .deny, subject: .lookup(name: "evil.example", queryType: "dns"),
+                                reason: .answered)
+        answer.askID = 5
+        answer.answeredBy = "alice"
+        guard case .askAnswer(let a)? = AuditMapping.record(for: answer, context: nil) else { Issue.record("no answer"); return }
+        #expect(a.kind == .network && a.object == "evil.example/dns" && a.answer == .deny && a.askID == 5)
+    }
+
     /// `session_start` and `session_stop` say what ran; `session_stop` how it exited.
     @Test func sessionsCarryTheirCommandAndTheStopItsExitStatus() {
         var facts = Self.facts
