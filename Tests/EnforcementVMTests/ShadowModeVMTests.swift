@@ -70,9 +70,14 @@ struct ShadowModeVMTests {
         attempt("unix_deny", lambda: unix(D + "/deny.sock"))
         attempt("unix_ask", lambda: unix(D + "/ask.sock"))
         attempt("control", lambda: open(D + "/free", "rb").read())
+        attempt("too_long", lambda: open(D + "/\(Self.longTail)", "rb").read())
 
         """
     }
+
+    /// Below the workspace, a file whose resolved path is longer than EG_PATH_MAX (256): the
+    /// kernel cannot match it and fails closed (reason too-long), unless the session only shadows.
+    static let longTail = String(repeating: "d", count: 120) + "/" + String(repeating: "e", count: 120) + "/f"
 
     struct Outcome: CustomStringConvertible {
         let results: [String: String]
@@ -112,6 +117,9 @@ struct ShadowModeVMTests {
             try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: dir + "/" + name)
         }
         for name in ["secret", "asked", "free"] { try "x\n".write(toFile: dir + "/" + name, atomically: false, encoding: .utf8) }
+        let long = dir + "/" + longTail
+        try FileManager.default.createDirectory(atPath: (long as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "x\n".write(toFile: long, atomically: false, encoding: .utf8)
         let chown = try runProcess(["/bin/chown", "-R", "nobody:nogroup", dir])
         try #require(chown.status == 0, "chown: \(chown.stderr)")
         return dir
@@ -129,6 +137,8 @@ struct ShadowModeVMTests {
         for probe in Self.probes where !probe.hasPrefix("file") { #expect(out[probe] == "EPERM", "\(probe): \(out)") }
         #expect(out["exec_argv_ok"] == "OK", "\(out)")
         #expect(out["control"] == "OK", "\(out)")
+        #expect(out["too_long"] == "EACCES", "a path too long to match fails closed: \(out)")
+        #expect(out.lines("denied open", "(path too long: fail closed)").count == 1, "\(out)")
         #expect(!out.result.stderr.contains("SHADOW"), "\(out)")
         #expect(!out.result.stderr.contains("would "), "\(out)")
     }
@@ -140,7 +150,9 @@ struct ShadowModeVMTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = try Self.run(Self.policy(dir, mode: "shadow"), asNobody: true, dir: dir, Self.script(dir))
         #expect(out.result.status == 0, "\(out)")
-        for probe in Self.probes + ["exec_argv_ok", "control"] { #expect(out[probe] == "OK", "\(probe): \(out)") }
+        for probe in Self.probes + ["exec_argv_ok", "control", "too_long"] { #expect(out[probe] == "OK", "\(probe): \(out)") }
+        // The fail-closed reasons are the policy's too: let through, reported once, saying why.
+        #expect(out.lines("would deny (shadow, not enforced) open", "(read) (path too long)").count == 1, "\(out.result.stderr)")
         #expect(out.result.stderr.contains("SHADOW MODE"), "the banner says it: \(out)")
         #expect(out.result.stderr.contains("NOT ENFORCING"), "\(out)")
         let expected: [(what: String, object: String, rule: String)] = [
@@ -157,7 +169,7 @@ struct ShadowModeVMTests {
         for (what, object, rule) in expected {
             #expect(out.lines(what, object, "by rule \(rule)").count == 1, "\(what) \(object) \(rule): \(out.result.stderr)")
         }
-        #expect(out.lines("(shadow, not enforced)").count == expected.count, "nothing else is reported: \(out.result.stderr)")
+        #expect(out.lines("(shadow, not enforced)").count == expected.count + 1, "nothing else is reported: \(out.result.stderr)")
         #expect(out.lines("--good").isEmpty, "an argv the policy allows is not reported: \(out.result.stderr)")
         #expect(!out.result.stderr.contains("denied "), "nothing was refused: \(out.result.stderr)")
     }
