@@ -122,17 +122,8 @@ static __always_inline int eg_exec_mapping(struct file *file, bool d_path_allowe
 	/* No rule spoke: a library mapping, not a decision; even observe mode skips it. */
 	if (v.d.reason == EG_REASON_DEFAULT && v.d.verdict == EG_VERDICT_ALLOW)
 		return 0;
-	/*
-	 * Shadow: execve mapping the program it runs (already the new mm's exe_file) was
-	 * reported by eg_exec_check; one would-deny per exec, not two. An interpreter or
-	 * a loader's mapping of another file is still reported.
-	 */
-	if (v.d.verdict >= EG_VERDICT_ASK && !eg_enforced(session, v.d.reason)) {
-		task = bpf_get_current_task_btf();
-		if (BPF_CORE_READ_BITFIELD_PROBED(task, in_execve) &&
-		    BPF_CORE_READ(task, mm, exe_file, f_inode) == file->f_inode)
-			return 0;
-	}
+	if (eg_shadow_seen_exec(session, &v, file))
+		return 0;
 	return eg_enforce(s, EG_EVENT_EXEC, session_id, session, &v, -EPERM);
 }
 

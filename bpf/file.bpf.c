@@ -345,6 +345,8 @@ static __always_inline int eg_file_mapping(struct file *file, bool d_path_allowe
 	if (v.d.reason == EG_REASON_DEFAULT && v.d.verdict == EG_VERDICT_ALLOW)
 		return 0;
 	eg_file_answered(session_id, &v);
+	if (eg_shadow_seen_exec(session, &v, file))
+		return 0;
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
 }
 

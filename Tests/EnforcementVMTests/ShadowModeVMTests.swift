@@ -208,4 +208,31 @@ struct ShadowModeVMTests {
         #expect(out.result.stderr.contains("signal to pid 1"), "\(out)")
         #expect(out.lines("would deny", "open \(dir)/secret (read)", "by rule file[0]").count == 1, "\(out)")
     }
+
+    /// Every file access kind the grammar has (`FileAccess.named`, with `RuleFormTests`' probes):
+    /// refused enforced, done in shadow with exactly one would_deny naming the rule (a rename or
+    /// an exec, which several hooks see, is still one report).
+    @Test(arguments: FileAccess.named.map(\.name))
+    func everyFileAccessKindIsShadowed(kind: String) throws {
+        let probe = try #require(RuleFormTests.fileProbes[kind], "no VM probe for the file access kind '\(kind)'")
+        for mode in ["enforce", "shadow"] {
+            let dir = try Self.workspace("kind-\(kind)-\(mode)")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let target = dir + "/target"
+            if kind != "create" { try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: target) }
+            let chown = try runProcess(["/bin/chown", "-R", "nobody:nogroup", dir])
+            try #require(chown.status == 0)
+            let policy = "version: 1\nname: kinds\nmode: \(mode)\nfile:\n  - { action: deny, path: \"\(target)\", access: [\(kind)] }\n"
+            let script = ContainmentRun.prelude + RuleFormTests.helpers + "attempt(\"probe\", lambda: \(probe("\"\(target)\"")))\n"
+            let out = try Self.run(policy, asNobody: true, dir: dir, script)
+            if mode == "enforce" {
+                #expect(["EACCES", "EPERM"].contains(out["probe"]), "\(kind) enforced: \(out)")
+                #expect(out.lines("would ").isEmpty, "\(out)")
+            } else {
+                #expect(out["probe"] == "OK", "\(kind) shadow: \(out)")
+                #expect(out.lines("would deny (shadow, not enforced)", "by rule file[0]").count == 1, "\(kind): \(out.result.stderr)")
+                #expect(out.lines("(shadow, not enforced)").count == 1, "\(kind): one report: \(out.result.stderr)")
+            }
+        }
+    }
 }

@@ -227,6 +227,24 @@ static __always_inline void eg_emit(struct eg_path_scratch *s, __u16 type, __u64
 	eg_emit_to(s, type, session_id, session, v, ret, false);
 }
 
+/*
+ * Shadow (EG_SESSION_SHADOW): an executable mapping of the program execve is running
+ * (already the new mm's exe_file) repeats what execve's own check reported (the exec
+ * domain's bprm check, the file domain's FMODE_EXEC open): one would-deny per exec, not
+ * two. An interpreter's or a loader's mapping of another file is still reported.
+ */
+static __always_inline bool eg_shadow_seen_exec(const struct eg_session *session, const struct eg_path_verdict *v,
+						struct file *file)
+{
+	struct task_struct *task;
+
+	if (v->d.verdict < EG_VERDICT_ASK || eg_enforced(session, v->d.reason))
+		return false;
+	task = bpf_get_current_task_btf();
+	return BPF_CORE_READ_BITFIELD_PROBED(task, in_execve) &&
+	       BPF_CORE_READ(task, mm, exe_file, f_inode) == BPF_CORE_READ(file, f_inode);
+}
+
 /* The hook's return value for a decision, with its event. */
 static __always_inline int eg_enforce(struct eg_path_scratch *s, __u16 type, __u64 session_id,
 				      const struct eg_session *session, struct eg_path_verdict *v, int deny_ret)
