@@ -24,6 +24,9 @@ extension DaemonVMSuites {
               - { action: deny, path: \(secret), access: [read] }
             network:
               - { action: ask, cidr: 127.0.0.3/32 }
+            exec:
+              - { action: deny, path: /usr/bin/id, argv: [-u] }
+              - { action: ask, path: /usr/bin/true }
             """)
             let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
             var subscribed = false
@@ -36,7 +39,7 @@ extension DaemonVMSuites {
             try #require(subscribed, "ebguard events never subscribed")
             let go = daemon.scratch + "/go"
             let script = "echo READY; while [ ! -e \(go) ]; do sleep 0.05; done; cat \(secret); echo cat=$?; "
-                + "(exec 3<>/dev/tcp/127.0.0.3/9) 2>/dev/null; echo connect-tried=1"
+                + "(exec 3<>/dev/tcp/127.0.0.3/9) 2>/dev/null; echo connect-tried=1; /usr/bin/id -u; echo id=$?; /usr/bin/true; echo true=$?"
             let session = try daemon.spawn(["run", "--shadow", "--policy", file, "--name", "shadowed", "--",
                                             "/bin/bash", "-c", script], name: "shadowed")
             try #require(session.waitFor { $0.contains("READY") }, "\(session.stderr)")
@@ -73,6 +76,17 @@ extension DaemonVMSuites {
             #expect(connect["blocked"] as? Bool == false)
             #expect(connect["rule"] as? String == "network[0]")
             #expect(connect["rule_location"] as? String == file + ":7:5")
+            // Execs argv and ask rules would hold run unheld and are judged from their argv.
+            #expect(session.stdout.contains("id=0") && session.stdout.contains("true=0"), "\(session.stdout)")
+            let id = try #require(mine.first { $0["kind"] as? String == "exec" && $0["object"] as? String == "/usr/bin/id" }, "\(mine)")
+            #expect(id["verdict"] as? String == "would_deny")
+            #expect(id["argv"] as? [String] == ["/usr/bin/id", "-u"])
+            #expect(id["rule"] as? String == "exec[0]")
+            #expect(id["rule_location"] as? String == file + ":9:5")
+            let asked = try #require(mine.first { $0["kind"] as? String == "exec" && $0["object"] as? String == "/usr/bin/true" }, "\(mine)")
+            #expect(asked["verdict"] as? String == "would_ask")
+            #expect(asked["rule"] as? String == "exec[1]")
+            #expect(session.stderr.contains("would deny (shadow, not enforced) exec /usr/bin/id -u by rule exec[0]"), "\(session.stderr)")
             #expect(mine.filter { $0["blocked"] as? Bool == true }.isEmpty, "nothing refused: \(mine)")
             #expect(!mine.contains { $0["kind"] as? String == "decision" && $0["action"] as? String == "ask" },
                     "a shadow session raises no ask: \(mine)")
