@@ -50,7 +50,9 @@ func heldMaps() throws -> [BPFMap<UInt32, UInt64>] {
 }
 
 /// Waits up to `seconds` for `path` to hold a line, and returns it.
-func awaitLine(_ path: String, seconds: Double = 30) -> String? {
+/// 90 s by default: the first session of a fresh VM loads and verifies every program under TCG
+/// first, 29-37 s on a loaded 2-core host, and a suite's first case can be that session.
+func awaitLine(_ path: String, seconds: Double = 90) -> String? {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") {
