@@ -41,10 +41,14 @@ public struct SessionRequest: Codable, Sendable, Equatable {
     /// `ebguard run --shadow`: the session reports what its policy would deny or ask and refuses
     /// none of it, whatever the policy's `mode:` says.
     public var shadow: Bool?
+    /// `ebguard run --learn`: shadow mode with every allow of the policy (its base) turned into
+    /// audit, so the trail records everything the session did (`CompiledPolicy.learning()`).
+    public var learn: Bool?
     public init(name: String, policy: PolicyText, home: String, workspace: String, uid: UInt32, user: String,
-                quiet: Bool? = nil, command: [String]? = nil, shadow: Bool? = nil) {
+                quiet: Bool? = nil, command: [String]? = nil, shadow: Bool? = nil, learn: Bool? = nil) {
         self.quiet = quiet
         self.shadow = shadow
+        self.learn = learn
         self.command = command
         self.name = name
         self.policy = policy
@@ -67,6 +71,9 @@ public struct EventFilter: Codable, Sendable, Equatable {
     /// Only what `ebguard run` shows: blocked operations, `audit` verdicts, userspace decisions
     /// and session notes; not every allowed open of a busy session.
     public var notable: Bool?
+    /// With `notable`: not the audits either (a learning session's run, which audits all it
+    /// does). Set by the daemon for a session's owner; not part of the protocol.
+    var hidesAudits = false
 
     public init(sessions: [String] = [], kinds: [String] = [], verdicts: [String] = [], sinceSeconds: Double? = nil,
                 follow: Bool = true, notable: Bool? = nil) {

@@ -81,16 +81,21 @@ extension Daemon {
     }
 
     /// A shadow session's exec that argv or ask rules would have held, as the policy judges
-    /// its command line: would_deny/would_ask (it ran), nothing when the policy allows it.
+    /// its command line: would_deny/would_ask (it ran), audit when the policy audits it (a learning
+    /// session's allows too: the trail must hold them), nothing when it plainly allows it.
     private func publishUnheld(_ path: String, argv: [String], decision: EbguardPolicy.Decision, process: ProcessEvent,
                                managed: ManagedSession) {
-        guard let message = UnheldExecs.message(argv: argv, path: path, decision: decision) else { return }
+        let audited = decision.verdict == .audit
+            ? "audited exec \(argv.isEmpty ? path : argv.joined(separator: " ")) \(decision.rule.map { "by rule \($0)" } ?? "by the exec default")"
+            : nil
+        guard let message = UnheldExecs.message(argv: argv, path: path, decision: decision) ?? audited else { return }
         let rule = decision.rule?.description
         var event = GovernedEvent(
             seq: 0, time: clock.rfc3339(bootNanoseconds: process.time, cache: timeText), kind: .exec, action: "exec",
             session: managed.record.key, sessionID: process.sessionID, pid: process.pid, ppid: process.ppid, uid: process.uid,
             user: processes.userName(process.uid), comm: process.comm, exe: path, argv: argv,
-            verdict: decision.verdict == .deny ? .wouldDeny : .wouldAsk, blocked: false, object: path, detail: "exec",
+            verdict: decision.verdict == .deny ? .wouldDeny : decision.verdict == .ask ? .wouldAsk : .audit, blocked: false,
+            object: path, detail: "exec",
             rule: rule, ruleLocation: rule.flatMap { managed.ruleLocations[$0] },
             reason: rule == nil ? .default : .rule, exitCode: nil, message: message)
         event.subject = .kernel(.exec, .path(path), accessMask: 0)

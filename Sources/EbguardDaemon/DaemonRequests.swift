@@ -147,8 +147,11 @@ extension Daemon {
     /// allowed opens, or of denials under `--quiet`, is not decoded twice for nothing.
     static func ownerFilter(_ managed: ManagedSession) -> EventFilter {
         if managed.ownerIsQuiet { return EventFilter(sessions: [managed.record.key], kinds: [GovernedEvent.Kind.session.rawValue]) }
-        return EventFilter(sessions: [managed.record.key],
-                           kinds: GovernedEvent.Kind.allCases.filter { $0 != .process }.map(\.rawValue), notable: true)
+        var filter = EventFilter(sessions: [managed.record.key],
+                                 kinds: GovernedEvent.Kind.allCases.filter { $0 != .process }.map(\.rawValue), notable: true)
+        // A learning session audits every operation: its run shows what enforcing would refuse.
+        filter.hidesAudits = managed.record.learn == true
+        return filter
     }
 
     func find(_ selector: String) throws -> ManagedSession {
@@ -182,6 +185,7 @@ extension Daemon {
         }
         var policy = try Self.compile(request.policy, home: request.home, workspace: request.workspace)
         if request.shadow == true { policy.mode = .shadow }
+        if request.learn == true { policy = policy.learning() }
         let session: Session
         let holder = ResolverHolder()
         do {
@@ -194,7 +198,8 @@ extension Daemon {
         let record = SessionRecord(id: session.id, name: name, key: (session.cgroup.path as NSString).lastPathComponent,
                                    cgroup: session.cgroup.path, policy: request.policy, policyID: session.installed.policyID,
                                    home: request.home, workspace: request.workspace, uid: request.uid, user: request.user,
-                                   started: EventClock.bootNanoseconds(), command: request.command, shadow: request.shadow)
+                                   started: EventClock.bootNanoseconds(), command: request.command, shadow: request.shadow,
+                                   learn: request.learn)
         do { try store.save(record) } catch {
             session.end()
             holder.resolver?.stop()
@@ -206,7 +211,8 @@ extension Daemon {
         publish(sessionEvent(managed, change: .start,
                              message: "session \(record.key) started under policy \(policy.name) (\(request.policy.source))"))
         log("session \(record.key) started by pid \(peer.pid) under \(request.policy.source)"
-            + (policy.mode == .shadow ? " in SHADOW mode (not enforcing)" : ""))
+            + (request.learn == true ? " in LEARNING mode (shadow, allows audited: not enforcing)"
+               : policy.mode == .shadow ? " in SHADOW mode (not enforcing)" : ""))
         return managed
     }
 
@@ -215,6 +221,7 @@ extension Daemon {
     private func apply(_ text: PolicyText, to managed: ManagedSession, by peer: PeerCredentials) throws {
         var policy = try Self.compile(text, home: managed.record.home, workspace: managed.record.workspace)
         if managed.record.shadow == true { policy.mode = .shadow }
+        if managed.record.learn == true { policy = policy.learning() }
         let replacement: PolicyMaps
         do {
             replacement = try PolicyMaps(policy, policyID: try enforcer.freshPolicyID())

@@ -83,7 +83,7 @@ extension EventFilter {
         if !kinds.isEmpty && !kinds.contains(event.kind.rawValue) { return false }
         if !verdicts.isEmpty && !verdicts.contains(event.verdict.rawValue) { return false }
         if notable == true {
-            return event.blocked || event.verdict == .audit || event.verdict == .wouldDeny || event.verdict == .wouldAsk
+            return event.blocked || (event.verdict == .audit && !hidesAudits) || event.verdict == .wouldDeny || event.verdict == .wouldAsk
                 || event.kind == .decision || event.kind == .session
         }
         return true

@@ -73,7 +73,7 @@ final class ManagedSession {
                            uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
                            events: events, denied: denied, attached: owner != nil, notes: session.installed.unenforced.map {
                                "unix socket subtree rule not enforced (exact socket paths only): \($0)"
-                           }, mode: policy.mode.rawValue)
+                           }, mode: record.learn == true ? "learn" : policy.mode.rawValue)
     }
 
     /// Processes in the session cgroup and all below it.

@@ -21,8 +21,8 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var attached: Bool
     /// Rules this kernel or build cannot enforce, said out loud.
     public var notes: [String]
-    /// `enforce` or `shadow` (nothing the policy denies or asks is refused); nil from a daemon
-    /// that predates shadow mode.
+    /// `enforce`, `shadow` (nothing the policy denies or asks is refused) or `learn` (shadow,
+    /// and every allow audited: `ebguard run --learn`); nil from a daemon that predates shadow mode.
     public var mode: String? = nil
 
     enum CodingKeys: String, CodingKey {

@@ -27,9 +27,11 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     /// `ebguard run --shadow`: shadow mode whatever the policy's `mode:` says (kept across
     /// policy swaps and daemon restarts).
     public var shadow: Bool? = nil
+    /// `ebguard run --learn`: the policy runs as `CompiledPolicy.learning()` (kept like `shadow`).
+    public var learn: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, key, cgroup, policy, home, workspace, uid, user, started, command, shadow
+        case id, name, key, cgroup, policy, home, workspace, uid, user, started, command, shadow, learn
         case policyID = "policy_id"
         case previousPolicy = "previous_policy"
         case previousPolicyID = "previous_policy_id"
@@ -39,6 +41,7 @@ public struct SessionRecord: Codable, Sendable, Equatable {
         let policy = try Policy.parse(yaml: text.yaml, file: text.source)
         var compiled = policy.compile(in: try PolicyContext(home: home, workspace: workspace))
         if shadow == true { compiled.mode = .shadow }
+        if learn == true { compiled = compiled.learning() }
         return compiled
     }
 }

@@ -77,12 +77,15 @@ struct SessionsCommand: ParsableCommand {
 func printSessions(_ sessions: [SessionInfo]) {
     guard !sessions.isEmpty else { return print("(no sessions)") }
     printTable(header: ["SESSION", "MODE", "POLICY", "USER", "PIDS", "EVENTS", "DENIED", "RUN", "STARTED"], rows: sessions.map {
-        [$0.key, $0.mode == "shadow" ? "SHADOW (NOT ENFORCING)" : $0.mode ?? "enforce", $0.policy, $0.user, String($0.processes),
+        [$0.key, $0.mode == "shadow" ? "SHADOW (NOT ENFORCING)" : $0.mode == "learn" ? "LEARNING (NOT ENFORCING)" : $0.mode ?? "enforce", $0.policy, $0.user, String($0.processes),
          String($0.events), String($0.denied), $0.attached ? "attached" : "detached", $0.started]
     })
     for session in sessions { for note in session.notes { print("note: \(session.key): \(note)") } }
     for session in sessions where session.mode == "shadow" {
         print("WARNING: \(session.key) is in SHADOW mode: its policy is NOT ENFORCED (would-be denials are only reported)")
+    }
+    for session in sessions where session.mode == "learn" {
+        print("WARNING: \(session.key) is LEARNING (ebguard run --learn): its base policy is NOT ENFORCED (everything it does is recorded)")
     }
 }
 

@@ -10,7 +10,7 @@ struct LearnSourceOptions: ParsableArguments {
     @Option(help: "The session: its name (as `ebguard run --name` gave it) or its key (name-1a2b3c4d).")
     var session: String
 
-    @Option(name: .customLong("from-audit"), help: "Read this audit-format file (e.g. one `ebguard run --learn` wrote) instead of the daemon's trail. Repeat for rotated files, oldest first.")
+    @Option(name: .customLong("from-audit"), help: "Read this audit-format file (e.g. a copy of the daemon's trail) instead of the daemon's trail. Repeat for rotated files, oldest first.")
     var fromAudit: [String] = []
 
     @Option(help: "The daemon's audit log, read with its rotated files when --from-audit is not given.")

@@ -43,6 +43,13 @@ struct RunCommand: ParsableCommand {
                              discussion: "As the policy's `mode: shadow`. Self-protection (leaving the cgroup, disarming ebguard, signals outside the session) stays enforced."))
     var shadow = false
 
+    @Flag(help: ArgumentHelp("Learn: shadow mode over a base policy with everything the session does recorded, for `ebguard policy suggest --session NAME`.",
+                             discussion: "Refuses nothing of the base policy's (self-protection stays enforced); every operation the base would allow is recorded as audit, every one it would deny or ask as would_deny/would_ask, in the daemon's audit trail. Needs the daemon (not --standalone). The base is --base, not --policy."))
+    var learn = false
+
+    @Option(help: ArgumentHelp("With --learn: the base policy (default: agent.yaml, found as --policy's default).", valueName: "policy"))
+    var base: String?
+
     @Option(help: ArgumentHelp("DNS server the session's resolver forwards allowed names to, ADDR or ADDR:PORT ([V6]:PORT).",
                                discussion: "Default: resolver.upstream in /etc/ebguard/ebguard.yaml, else the first nameserver of /etc/resolv.conf. Standalone sessions only; the daemon's sessions use the daemon's setting."))
     var resolverUpstream: String?
@@ -60,10 +67,24 @@ struct RunCommand: ParsableCommand {
         if let name, name.isEmpty || name.contains("/") || name.count > 64 {
             throw ValidationError("--name must be 1-64 characters without '/'")
         }
+        try Self.validateLearn(learn: learn, base: base, policy: policy, standalone: standalone)
         if let resolverUpstream {
             do { _ = try DNSUpstream(parsing: resolverUpstream) } catch {
                 throw ValidationError("--resolver-upstream: \(error)")
             }
+        }
+    }
+
+    /// `--learn`'s arguments. Its policy is named `--base` (what suggestions are checked against
+    /// too), never `--policy`, so that nobody reads a learning session as enforcing a policy; and
+    /// its record is the daemon's audit trail, which a standalone session does not write.
+    static func validateLearn(learn: Bool, base: String?, policy: String?, standalone: Bool) throws {
+        if base != nil && !learn { throw ValidationError("--base names the policy --learn learns over; add --learn, or use --policy to enforce it") }
+        guard learn else { return }
+        if policy != nil { throw ValidationError("--learn takes its base policy as --base POLICY, not --policy (nothing is enforced)") }
+        if standalone {
+            throw ValidationError("--learn records the session in the daemon's audit trail, which a standalone session does not write; "
+                                  + "run it through the daemon (ebguard daemon), without --standalone")
         }
     }
 
@@ -84,7 +105,7 @@ struct RunCommand: ParsableCommand {
             warn("running the command as root (no SUDO_USER); use sudo or --user to run it as yourself")
         }
 
-        let policyPath = policy ?? Self.defaultPolicyPath()
+        let policyPath = (learn ? base : policy) ?? Self.defaultPolicyPath()
         var parsed: Policy?
         do {
             parsed = try Policy.load(path: policyPath)
@@ -97,18 +118,27 @@ struct RunCommand: ParsableCommand {
         do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
 
         let daemonSession: DaemonSessionClient?
+        if learn && !ControlClient.daemonIsListening() {
+            fail("--learn records the session in the daemon's audit trail, and no daemon is listening at "
+                 + "\(ControlProtocol.defaultSocketPath): start it (ebguard daemon, or systemctl start ebguard)")
+        }
         if !standalone && ControlClient.daemonIsListening() {
             let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
             daemonSession = DaemonSessionClient.register(
                 SessionRequest(name: name ?? Self.sessionName(command[0]),
                                policy: PolicyText(source: resolvedPolicyPath(policyPath), yaml: yaml),
                                home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
-                               quiet: quiet, command: command, shadow: shadow ? true : nil),
+                               quiet: quiet, command: command, shadow: shadow ? true : nil, learn: learn ? true : nil),
                 requireFull: requireFull, quiet: quiet)
         } else {
             daemonSession = nil
         }
-        // The daemon compiles what it installs; only a session of our own needs the compiled form.
+        if learn, let daemonSession, daemonSession.info.mode != "learn" {
+            // A daemon that predates --learn ignores the field and would enforce the base instead.
+            daemonSession.finish(exitStatus: 125)
+            fail("the daemon does not support --learn (it reports mode \(daemonSession.info.mode ?? "none")); upgrade it")
+        }
+                // The daemon compiles what it installs; only a session of our own needs the compiled form.
         var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
         if shadow { compiled?.mode = .shadow }
         let shadowMode = shadow || parsed!.mode == .shadow || daemonSession?.info.mode == "shadow"
@@ -118,7 +148,12 @@ struct RunCommand: ParsableCommand {
         parsed = nil
         let standaloneSession = compiled.map(startStandalone)
         let sessionName = daemonSession?.info.key ?? standaloneSession!.session.name
-        if shadowMode {
+        if learn {
+            // Loud whatever --quiet says: nobody may mistake this session for a governed one.
+            warn("LEARNING: session \(sessionName) is NOT ENFORCING its base policy \(policyPath): everything it does is "
+                 + "recorded (allowed: audit; what the base would deny or ask: would_deny/would_ask). Self-protection stays "
+                 + "enforced. Afterwards: ebguard policy suggest --session \(sessionName)")
+        } else if shadowMode {
             // Loud whatever --quiet says: nobody may mistake this session for a governed one.
             warn("SHADOW MODE: session \(sessionName) is NOT ENFORCING its policy: what it would deny or ask is "
                  + "allowed and reported as would_deny/would_ask. Self-protection stays enforced.")
