@@ -25,11 +25,20 @@ public struct Generalizer: Sendable {
         self.treeThreshold = treeThreshold
     }
 
+    struct PortUsage {
+        var uses: UInt64 = 0
+        var programs: [String: UInt64] = [:]
+    }
+
     struct Usage {
         var uses: UInt64 = 0
         var programs: [String: UInt64] = [:]
         var access = FileAccess()
         var ports = Set<UInt16>()
+        /// Per port, the addresses a widened cidr (loopback as 127.0.0.0/8) was seen at, and its
+        /// use: the base decides those addresses, not the network's first one, and a port it
+        /// guards is withheld on its own.
+        var byPort: [UInt16: (addresses: Set<IPAddress>, usage: PortUsage)] = [:]
         var objects = 1
 
         mutating func add(_ o: Observation) {
@@ -77,6 +86,9 @@ public struct Generalizer: Sendable {
                     key = Self.cidr(address) + "\0" + transport.rawValue
                     addresses[key, default: Usage()].add(o)
                     addresses[key]!.ports.insert(port)
+                    addresses[key]!.byPort[port, default: ([], PortUsage())].addresses.insert(address)
+                    addresses[key]!.byPort[port]!.usage.uses += o.count
+                    addresses[key]!.byPort[port]!.usage.programs[o.program, default: 0] += o.count
                 }
             }
         }
@@ -107,18 +119,31 @@ public struct Generalizer: Sendable {
         }
         for (key, usage) in addresses.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: "\0").map(String.init)
-            var rule = SuggestedRule(target: .cidr(network: parts[0], ports: usage.ports.sorted(), protocol: parts[1]),
-                                     uses: usage.uses, programs: usage.programs)
-            if let network = try? IPNetwork(parsing: parts[0]) {
-                for port in usage.ports.sorted() {
-                    if let why = guards.withheld(.connect(address: network.address, port: port,
-                                                          transport: TransportProtocol(rawValue: parts[1]) ?? .tcp, host: nil)) {
-                        rule.withheld = why
-                        break
-                    }
-                }
+            let transport = TransportProtocol(rawValue: parts[1]) ?? .tcp
+            // Per port, as the base decides each address seen there (127.0.0.1:22 may be guarded
+            // where 127.0.0.0, the widened network's first address, is not): the guarded ports
+            // come out as rules of their own, withheld, the rest allowed together.
+            var groups: [String?: [UInt16]] = [:]
+            for port in usage.ports.sorted() {
+                let addresses = usage.byPort[port]?.addresses.sorted { $0.description < $1.description } ?? []
+                let why = addresses.lazy.compactMap {
+                    self.guards.withheld(.connect(address: $0, port: port, transport: transport, host: nil))
+                }.first
+                groups[why, default: []].append(port)
             }
-            rules.append(rule)
+            for (why, ports) in groups.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
+                var uses: UInt64 = 0
+                var programs: [String: UInt64] = [:]
+                for port in ports {
+                    guard let p = usage.byPort[port]?.usage else { continue }
+                    uses += p.uses
+                    for (k, v) in p.programs { programs[k, default: 0] += v }
+                }
+                var rule = SuggestedRule(target: .cidr(network: parts[0], ports: ports, protocol: parts[1]),
+                                         uses: uses, programs: programs)
+                rule.withheld = why
+                rules.append(rule)
+            }
         }
         var notes: [String] = []
         if refused > 0 { notes.append("\(refused) operations the session was refused are not suggested") }

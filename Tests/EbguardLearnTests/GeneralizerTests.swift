@@ -119,6 +119,35 @@ import Testing
         #expect(policy.compile(in: Fixture.context).decideFile(path: path, access: kinds).verdict == .deny)
     }
 
+    /// A base that guards one loopback address and port: the widened loopback rule is decided
+    /// per address and port seen (not at 127.0.0.0, the network's first address), and only the
+    /// guarded port is withheld, with its own count.
+    @Test func aGuardedLoopbackPortIsWithheldAlone() throws {
+        let base = try Policy.parse(yaml: """
+        version: 1
+        name: base
+        network:
+          - { action: deny, cidr: 127.0.0.1/32, ports: [22], protocol: tcp }
+        """, file: "base.yaml")
+        var t = TestTrail()
+        t.connect("127.0.0.1", 8080)
+        t.connect("127.0.0.2", 8080)
+        t.connect("127.0.0.1", 22)
+        t.connect("127.0.0.2", 22)
+        let dir = TempDir()
+        defer { dir.remove() }
+        try t.write(to: dir.file("trail.jsonl"))
+        let read = try Trail.read(files: [dir.file("trail.jsonl")], session: "agent")
+        let g = Generalizer(guards: Guards(base: base, context: Fixture.context), anchoring: Anchoring(Fixture.context))
+        let text = g.suggest(read, name: "learned").render()
+        #expect(text.contains(#"  - { action: allow, cidr: "127.0.0.0/8", ports: [8080], protocol: tcp }   # used 2 times"#), "\(text)")
+        #expect(text.contains(#"  # - { action: allow, cidr: "127.0.0.0/8", ports: [22], protocol: tcp }"#) && text.contains("base.yaml:4 says deny"),
+                "\(text)")
+        let policy = try Policy.parse(yaml: text, file: "learned.yaml").compile(in: Fixture.context)
+        #expect(policy.decideConnect(address: IPAddress("127.0.0.1")!, port: 22, protocol: .tcp).verdict == .deny)
+        #expect(policy.decideConnect(address: IPAddress("127.0.0.1")!, port: 8080, protocol: .tcp).verdict == .allow)
+    }
+
     @Test func guardedProgramsAndDestinationsAreWithheld() throws {
         var t = TestTrail()
         t.exec("/usr/bin/sudo")

@@ -64,10 +64,24 @@ public func runProcess(_ arguments: [String], in cgroup: Cgroup? = nil,
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    // Both pipes drain at once: read one after the other, a command that fills the other's
+    // 64 KiB (an `ebguard run` printing thousands of audit lines on stderr) blocks writing it
+    // while we wait for the first to end, and neither ever does.
+    let stderrBox = DataBox()
+    let stderrRead = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        stderrBox.data = err.fileHandleForReading.readDataToEndOfFile()
+        stderrRead.signal()
+    }
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    stderrRead.wait()
+    let stderr = stderrBox.data
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus,
                          stdout: String(decoding: stdout, as: UTF8.self),
                          stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
 }
