@@ -27,20 +27,42 @@ public struct AuditRepeats {
     private var tallies: [AuditDecision: Tally] = [:]
     /// The decision admitted last: a retry loop repeats it, and comparing is cheaper than hashing.
     private var latest: (decision: AuditDecision, tally: Tally)?
+    /// The event `latest` was made from, without its sequence number and time: an equal event
+    /// makes an equal record, so a retry is counted before any record is built for it.
+    private var latestEvent: GovernedEvent?
 
     public init(capacity: Int = 4096, idleNanoseconds: Int64 = 1_000_000_000) {
         self.capacity = capacity
         self.idle = idleNanoseconds
     }
 
+    /// True when `event` repeats the event whose decision was admitted last, and was counted
+    /// as such: the caller then needs no record for it.
+    /// `event` is borrowed to compare it without its number and time, and handed back as it came
+    /// (a copy of an event costs more than the comparison).
+    public mutating func countRepeat(of event: inout GovernedEvent, at time: AuditTime) -> Bool {
+        guard let latest, let latestEvent else { return false }
+        let (seq, eventTime) = (event.seq, event.time)
+        event.seq = 0
+        event.time = ""
+        let same = event == latestEvent
+        (event.seq, event.time) = (seq, eventTime)
+        guard same else { return false }
+        count(latest.tally, at: time)
+        return true
+    }
+
     /// True when `decision` must be written now; false when it was counted as a repeat.
-    public mutating func admit(_ decision: AuditDecision, at time: AuditTime) -> Bool {
+    /// `event`, the one `decision` was made from, lets `countRepeat` recognise its retries.
+    public mutating func admit(_ decision: AuditDecision, at time: AuditTime, from event: GovernedEvent? = nil) -> Bool {
         if let latest, latest.decision == decision {
             count(latest.tally, at: time)
             return false
         }
+        latestEvent = nil
         if let tally = tallies[decision] {
             latest = (decision, tally)
+            latestEvent = event.map(Self.identity)
             count(tally, at: time)
             return false
         }
@@ -48,8 +70,17 @@ public struct AuditRepeats {
             let tally = Tally(last: time)
             tallies[decision] = tally
             latest = (decision, tally)
+            latestEvent = event.map(Self.identity)
         }
         return true
+    }
+
+    /// What an event's audit record is made of: all of it but its number and time.
+    private static func identity(of event: GovernedEvent) -> GovernedEvent {
+        var event = event
+        event.seq = 0
+        event.time = ""
+        return event
     }
 
     private func count(_ tally: Tally, at time: AuditTime) {
@@ -63,6 +94,7 @@ public struct AuditRepeats {
     public mutating func drain(at now: AuditTime, session: String? = nil, forgetAll: Bool = false) -> [AuditDecision] {
         var records: [AuditDecision] = []
         latest = nil
+        latestEvent = nil
         for (decision, tally) in tallies where session == nil || decision.session == session {
             let counted = tally.repeats > 0
             if counted {

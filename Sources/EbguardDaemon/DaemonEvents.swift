@@ -31,16 +31,20 @@ extension Daemon {
             return
         }
         let facts = processes.facts(of: decision.pid)
-        var message = decision.message(home: managed?.record.home)
+        let object = decision.objectText
+        var message = decision.message(home: managed?.record.home, objectText: object)
         var askID: Int?
         if let managed, decision.verdict == .ask, decision.blocked, decision.reason == .rule {
             (message, askID) = raiseAsk(for: decision, managed: managed)
         }
+        // The rule's text is both the location's key and the event's `rule`.
+        let rule = decision.rule?.description
+        let ruleLocation = rule.flatMap { managed?.ruleLocations[$0] }
         let event = GovernedEvent(
             decision, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText),
             session: managed?.record.key ?? "session-\(decision.sessionID)", ppid: facts.ppid,
             user: processes.userName(decision.uid), exe: facts.exe,
-            ruleLocation: decision.rule.flatMap { managed?.ruleLocations[$0.description] }, message: message, askID: askID)
+            ruleLocation: ruleLocation, message: message, askID: askID, objectText: object)
         publish(event, bootNanoseconds: decision.time)
     }
 
@@ -134,11 +138,12 @@ extension Daemon {
             // Only session records use the context; decisions come at the ring's pace.
             let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
             if event.subject == .session(.end) { submitRepeats(session: event.session) }
-            guard let record = AuditMapping.record(for: event, context: context) else { return }
             // The time the kernel decided (its stamp in the ring record), not when the loop got to
             // it: a burst read at once would otherwise share one time. Session records: now.
             let time = AuditTime(nanoseconds: clock.realNanoseconds(bootNanoseconds: bootNanoseconds))
-            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: time) { return }
+            if event.kind != .session, auditRepeats.countRepeat(of: &event, at: time) { return }
+            guard let record = AuditMapping.record(for: event, context: context) else { return }
+            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: time, from: event) { return }
             audit.submit(record, at: time)
         }
     }

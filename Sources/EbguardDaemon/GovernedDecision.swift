@@ -6,8 +6,8 @@ extension GovernedEvent {
     /// typed subject the audit record is made from. Pure, so every output of one decision is
     /// tested from the same value.
     public init(_ decision: DecisionEvent, time: String, session: String, ppid: UInt32?, user: String?, exe: String?,
-                ruleLocation: String?, message: String, askID: Int? = nil) {
-        let object = decision.objectText
+                ruleLocation: String?, message: String, askID: Int? = nil, objectText: String? = nil) {
+        let object = objectText ?? decision.objectText
         let kind: Kind = switch decision.kind {
         case .exec: .exec
         case .file: .file

@@ -43,8 +43,11 @@ extension DecisionEvent {
     public func line(home: String?) -> String { "ebguard: " + message(home: home) }
 
     /// `line(home:)` without the `ebguard: ` prefix: what the daemon publishes as the message.
-    public func message(home: String?) -> String {
-        let object = objectText
+    public func message(home: String?) -> String { message(home: home, objectText: objectText) }
+
+    /// The same, for a caller that already rendered `objectText` (the daemon renders it once
+    /// per event, for the message and the event's `object`).
+    public func message(home: String?, objectText object: String) -> String {
         if kind == .tamper { return "denied \(object) by self-protection" }
         var text = ""
         text.reserveCapacity(object.utf8.count + 80)

@@ -6,14 +6,34 @@ public struct EventDestination: Sendable, Equatable, Hashable {
     public let family: UInt8
     public let protocolNumber: UInt8
     public let port: UInt16
-    /// 16 bytes; IPv4 in the first 4.
-    public let address: [UInt8]
+    /// The 16 address bytes in memory order, held inline: every denied connect decodes one, and
+    /// an array would be one more allocation per event.
+    private let bytes: (UInt64, UInt64)
 
+    /// 16 bytes (shorter input is zero-filled, longer cut); IPv4 in the first 4.
     public init(family: UInt8, protocolNumber: UInt8, port: UInt16, address: [UInt8]) {
         self.family = family
         self.protocolNumber = protocolNumber
         self.port = port
-        self.address = address
+        var bytes: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: address.prefix(16)) }
+        self.bytes = bytes
+    }
+
+    /// 16 bytes; IPv4 in the first 4.
+    public var address: [UInt8] { withUnsafeBytes(of: bytes) { Array($0) } }
+
+    public static func == (a: EventDestination, b: EventDestination) -> Bool {
+        a.family == b.family && a.protocolNumber == b.protocolNumber && a.port == b.port
+            && a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(family)
+        hasher.combine(protocolNumber)
+        hasher.combine(port)
+        hasher.combine(bytes.0)
+        hasher.combine(bytes.1)
     }
 
     public var isIPv6: Bool { Int32(family) == AF_INET6 }
@@ -50,7 +70,7 @@ public struct EventDestination: Sendable, Equatable, Hashable {
     }
 
     private func appendAddress(into text: inout [UInt8]) {
-        address.withUnsafeBytes { bytes in
+        withUnsafeBytes(of: bytes) { bytes in
             if isIPv6 {
                 Self.appendIPv6(bytes, into: &text)
             } else {
@@ -63,8 +83,18 @@ public struct EventDestination: Sendable, Equatable, Hashable {
     }
 
     private static func appendDecimal(_ value: UInt32, into text: inout [UInt8]) {
-        if value >= 10 { appendDecimal(value / 10, into: &text) }
-        text.append(UInt8(ascii: "0") + UInt8(value % 10))
+        // At most 5 digits (a port), written backwards into a fixed buffer, then appended at once.
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var value = value
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            } while value > 0
+            text.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
     }
 
     /// An IPv6 address in RFC 5952's canonical text: lowercase hex without leading zeros, the

@@ -89,4 +89,34 @@ struct AuditRepeatsTests {
         for (ms, pid): (Int64, Int32) in [(5, 2), (6, 3), (7, 1), (8, 2)] { #expect(!folder.written(Self.denial(pid: pid), at: ms)) }
         #expect(folder.drain(at: 10).map(\.pid) == [2, 3, 1])
     }
+    /// The event's fast path: a retry (the same event, another number and time) is counted with
+    /// no record built; anything else still goes through the record.
+    @Test func anEventEqualToTheLastAdmittedOneButForItsNumberAndTimeIsCountedWithoutARecord() throws {
+        var repeats = AuditRepeats()
+        let first = AuditMappingTests.event(.file, action: "open")
+        guard case .decision(let decision)? = AuditMapping.record(for: first, context: nil) else {
+            Issue.record("a denial is a decision record"); return
+        }
+        var retry = first
+        let early = repeats.countRepeat(of: &retry, at: Self.at(0))
+        #expect(!early, "nothing admitted yet")
+        let written = repeats.admit(decision, at: Self.at(0), from: first)
+        #expect(written)
+        retry.seq = 8
+        retry.time = "2026-11-23T16:01:02.124Z"
+        let counted = repeats.countRepeat(of: &retry, at: Self.at(1))
+        #expect(counted)
+        #expect(retry.seq == 8 && retry.time == "2026-11-23T16:01:02.124Z", "handed back as it came")
+        for change in [{ (e: inout GovernedEvent) in e.pid = 4243 }, { $0.rule = "file[3]" }, { $0.verdict = .ask },
+                       { $0.subject = .kernel(.file, .path("/home/u/.ssh/id_rsa"), accessMask: 1) }] {
+            var other = first
+            change(&other)
+            let folded = repeats.countRepeat(of: &other, at: Self.at(2))
+            #expect(!folded)
+        }
+        let summary = try #require(repeats.drain(at: Self.at(1000)).first)
+        #expect(summary.repeats == 1 && summary.firstTime == Self.at(1).rfc3339)
+        let afterDrain = repeats.countRepeat(of: &retry, at: Self.at(1001))
+        #expect(!afterDrain, "a drain forgets the last event")
+    }
 }
