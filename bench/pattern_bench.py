@@ -4,13 +4,16 @@
           pattern rules (a quarter exec, the rest file; N = 1,000 in the full profile), same run,
           each a ratio to the ungoverned baseline taken around it. The patterns are the kernel's
           worst case for that path: 8 patterns headed at one of its directories (the most one
-          anchor holds, all checked on every open and exec) and one anchored on one of its
-          components, the rest on anchors it never meets; the exact rules are siblings of it.
+          anchor holds, all checked on every open and exec), `**/d/*.zz` (keyed by its suffix
+          ".zz" since the final-component index: looked up, not checked), the rest on anchors it
+          never meets (the first 8 `*.x` and `*.y` on their suffixes, the others at their heads,
+          `**/nI/**` on nI); the exact rules are siblings of it.
           The same open at a path of the same depth that no pattern's anchor meets: the
           ordinary case, where the kernel only looks the anchors up.
   names   open+close under policies/agent.yaml and under the same file without its `name:`
-          file rules (.env, *.key, id_rsa*, ...), which the kernel checks on every open of a
-          governed process.
+          file rules (.env, *.key, id_rsa*, ...): what they add to every open of a governed
+          process (since the final-component index, lookups of the name's start and end at the
+          policy's lengths; before it, 7 patterns checked under the root).
 
 Everything is on the guest's tmpfs (bench.VMDIR); the workers and the interleaved rounds are
 bench.py's, the sizes PROFILES[...]["patterns"] (fewer than the hook tables': the whole
@@ -143,12 +146,15 @@ def render(pm, p):
          f"open+close of `{pm['target']}` and fork+exec of a static no-op program beside it, under {n:,} exact "
          f"rules (siblings of the path) and under {n:,} pattern rules (a quarter exec, the rest file): 8 "
          "patterns headed at a directory of the path (the most one anchor holds; every one is checked on every "
-         "operation), one anchored on one of its components (`**/d/*.zz`), and the rest anchored where the path "
-         "never goes, so the kernel checks 9 patterns per operation whatever N is (the worst case for one path). "
+         "operation), `**/d/*.zz` (keyed by its suffix `.zz`, which the path's name lacks: looked up, not checked), "
+         "and the rest anchored where the path never goes, so the kernel checks 8 patterns per operation "
+         "whatever N is (the worst case for one path; 9 before the final-component index, which keyed `*.zz` on "
+         "`d`). "
          f"Then the same open at `{MISSED}/target`, as deep, where no anchor holds a pattern (the common case: "
          "the kernel looks the anchors up and checks none). Then open+close under "
          f"policies/agent.yaml and under agent.yaml without its {pm['names_removed']} file `name:` rules "
-         "(.env, *.key, id_rsa*, kubeconfig, ...): their cost on every open. Same workers and interleaved "
+         "(.env, *.key, id_rsa*, kubeconfig, ...): their cost on every open (lookups of the name's literal start "
+         "and end at the policy's lengths). Same workers and interleaved "
          f"baseline as the hook tables ({pm.get('rounds', p['vm_rounds'])} rounds, {pm.get('seconds', '?')} s in the VM; "
          "`bench/pattern_bench.py`).", ""]
     if pm.get("command"):

@@ -156,6 +156,8 @@ enum eg_path_kind {
 	EG_PATH_ANCESTOR = 5,	/* a directory with exact/subtree file rules below it: their verdicts, for renames */
 	EG_PATH_GLOB_DIR = 6,	/* a pattern's literal directory ("" the root); value struct eg_path_glob */
 	EG_PATH_GLOB_NAME = 7,	/* a literal component after a pattern's `**`; value struct eg_path_glob */
+	EG_PATH_GLOB_PREFIX = 8,	/* the literal start of a pattern's final `pre*suf` ("id_" of id_*) */
+	EG_PATH_GLOB_SUFFIX = 9,	/* its literal end (".pem" of *.pem), hashed backwards */
 };
 
 /*
@@ -199,7 +201,9 @@ struct eg_path_lengths {
 	__u64 bits[EG_PATH_MAX / 64];		/* EXACT, SUBTREE and NAME keys */
 	__u64 glob_dir_bits[EG_PATH_MAX / 64];	/* EG_PATH_GLOB_DIR keys */
 	__u64 glob_name_bits[EG_PATH_MAX / 64];	/* EG_PATH_GLOB_NAME keys */
-	char _unused[EG_PATH_MAX - 64];		/* never read */
+	__u64 glob_prefix_bits;			/* EG_PATH_GLOB_PREFIX keys (lengths 1..EG_AFFIX_MAX) */
+	__u64 glob_suffix_bits;			/* EG_PATH_GLOB_SUFFIX keys */
+	char _unused[EG_PATH_MAX - 80];		/* never read */
 };
 
 /*
@@ -211,6 +215,14 @@ struct eg_path_lengths {
 #define EG_GLOB_TOKENS 16
 #define EG_GLOB_TEXT 188
 #define EG_GLOB_CHAIN 8
+/*
+ * A pattern whose final component is `pre*suf` may be keyed by pre (GLOB_PREFIX) or by suf
+ * (GLOB_SUFFIX, its bytes hashed last to first) instead: the kernel hashes the path's final
+ * component from each end once and looks up only the lengths some key has. At most
+ * EG_AFFIX_LENGTHS lengths per side and domain, each at most EG_AFFIX_MAX bytes.
+ */
+#define EG_AFFIX_MAX 63
+#define EG_AFFIX_LENGTHS 8
 #define EG_RANK_EXACT 511	/* above any count of literal bytes (paths are < EG_PATH_MAX) */
 enum eg_glob_kind {
 	EG_GLOB_LIT = 1,	/* the component is text[off, off + pre) */

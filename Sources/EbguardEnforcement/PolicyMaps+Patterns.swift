@@ -4,22 +4,38 @@ import EbguardPolicy
 /// Path patterns as the kernel reads them (bpf/lib/path_match.h, struct eg_path_glob): each
 /// pattern is one entry under an anchor key, checked against the whole path on a hit.
 extension PolicyMaps {
-    /// Where a pattern is looked up: a literal component that follows a `**` (looked up for
-    /// every component of a path: the longest, which few other patterns share), else the
-    /// pattern's literal head directory (looked up with the subtrees, at every directory of a
-    /// path; "" for the root).
-    static func anchor(of glob: PathGlob) -> (kind: eg_path_kind, key: String) {
+    /// Where a pattern may be looked up, best first; the compiler takes the first with room
+    /// (`fits`). Each is exact (the kernel checks the whole pattern on a hit), they differ in
+    /// which paths pay for the check:
+    /// - the literal start or end of its final component `pre*suf` (GLOB_PREFIX, GLOB_SUFFIX:
+    ///   only names with that start or end; `*.pem`, `id_*`), the longer of the two first;
+    /// - a literal component after a `**` (GLOB_NAME, looked up for every component of a path:
+    ///   the longest, which few other patterns share);
+    /// - its literal head directory (GLOB_DIR, looked up with the subtrees at every directory
+    ///   of a path; "" for the root, which every path meets).
+    static func anchors(of glob: PathGlob) -> [(kind: eg_path_kind, key: String)] {
+        var result: [(kind: eg_path_kind, key: String)] = []
+        if case .star(let prefix, let suffix)? = glob.tokens.last {
+            let ends = prefix.utf8.count > suffix.utf8.count
+                ? [(kind: EG_PATH_GLOB_PREFIX, key: prefix), (kind: EG_PATH_GLOB_SUFFIX, key: suffix)]
+                : [(kind: EG_PATH_GLOB_SUFFIX, key: suffix), (kind: EG_PATH_GLOB_PREFIX, key: prefix)]
+            result += ends.filter { !$0.key.isEmpty && $0.key.utf8.count <= Int(EG_AFFIX_MAX) }
+        }
         if let firstAny = glob.tokens.firstIndex(of: .any) {
             let literals = glob.tokens[firstAny...].compactMap { token -> String? in
                 if case .literal(let text) = token { return text }
                 return nil
             }
             if let longest = literals.max(by: { $0.utf8.count < $1.utf8.count }) {
-                return (EG_PATH_GLOB_NAME, longest)
+                result.append((EG_PATH_GLOB_NAME, longest))
             }
         }
-        return (EG_PATH_GLOB_DIR, headPath(of: glob))
+        result.append((EG_PATH_GLOB_DIR, headPath(of: glob)))
+        return result
     }
+
+    /// Whether the kernel looks an anchor's key up by its bytes last to first.
+    static func isReversed(_ kind: eg_path_kind) -> Bool { kind == EG_PATH_GLOB_SUFFIX }
 
     /// `file[3] (agent.yaml:40:5)`: how a compile error names a path rule.
     static func named(_ id: RuleID, in policy: CompiledPolicy) -> String {
@@ -78,8 +94,14 @@ extension PolicyMaps {
     }
 
     /// The key of the `index`-th pattern on one anchor: the anchor's key, its hash + index.
+    /// A suffix's key hashes its bytes last to first, as the kernel's backward walk does.
     static func globKey(policyID: UInt32, domain: UInt8, anchor: (kind: eg_path_kind, key: String), index: Int) -> eg_path_key {
         var key = Self.key(policyID: policyID, domain: domain, kind: UInt8(anchor.kind.rawValue), path: anchor.key)
+        if isReversed(anchor.kind) {
+            // Bytes, not a String: a suffix's UTF-8 read backwards is no valid UTF-8.
+            let bytes = Array(anchor.key.utf8.reversed())
+            key.hash = bytes.withUnsafeBytes { eg_path_hash($0.baseAddress, UInt32($0.count)) }
+        }
         key.hash &+= UInt64(index)
         return key
     }

@@ -151,16 +151,31 @@ public struct PolicyMaps {
         var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
         var seen: [PathKey: Int] = [:]  // position in `entries`
         var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
+        var affixLengths: [PathSlot: Set<Int>] = [:]  // per domain and GLOB_PREFIX/SUFFIX (path "")
         for (slot, creator) in zip(order, creators) {
             if let glob = slot.glob {
                 let named = Self.named(creator, in: policy)
-                let anchor = Self.anchor(of: glob)
+                // The first anchor with room: a chain of fewer than EG_GLOB_CHAIN patterns, and for
+                // a prefix or suffix, a length the domain has or one of its EG_AFFIX_LENGTHS.
+                let candidates = Self.anchors(of: glob)
+                let fits = candidates.first { anchor in
+                    guard chains[PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: anchor.key), default: 0]
+                            < Int(EG_GLOB_CHAIN) else { return false }
+                    guard anchor.kind == EG_PATH_GLOB_PREFIX || anchor.kind == EG_PATH_GLOB_SUFFIX else { return true }
+                    let lengths = affixLengths[PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: ""), default: []]
+                    return lengths.contains(anchor.key.utf8.count) || lengths.count < Int(EG_AFFIX_LENGTHS)
+                }
+                guard let anchor = fits else {
+                    let tried = candidates.map { "\"\($0.key)\"" }.joined(separator: ", ")
+                    throw CompileError(rule: named, message: "pattern \(glob) has no room under any key it can be looked up by (\(tried)): the kernel checks at most \(EG_GLOB_CHAIN) patterns per key and \(EG_AFFIX_LENGTHS) lengths of a final component's literal start or end: give some a longer or another literal part")
+                }
                 let chain = PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: anchor.key)
                 let index = chains[chain, default: 0]
-                guard index < Int(EG_GLOB_CHAIN) else {
-                    throw CompileError(rule: named, message: "more than \(EG_GLOB_CHAIN) patterns are looked up under \"\(anchor.key)\" (pattern \(glob)); the kernel checks at most \(EG_GLOB_CHAIN) there: give some a longer literal part")
-                }
                 chains[chain] = index + 1
+                if anchor.kind == EG_PATH_GLOB_PREFIX || anchor.kind == EG_PATH_GLOB_SUFFIX {
+                    affixLengths[PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: ""), default: []]
+                        .insert(anchor.key.utf8.count)
+                }
                 let key = Self.globKey(policyID: policyID, domain: slot.domain, anchor: anchor, index: index)
                 if seen[PathKey(key)] != nil {
                     throw CompileError(rule: named, message: "pattern \(glob) has the same kernel key hash as another key; rename one of them")
@@ -227,6 +242,8 @@ public struct PolicyMaps {
             switch key.kind {
             case UInt8(EG_PATH_GLOB_DIR.rawValue): set(&lengths.glob_dir_bits, Int(key.len))
             case UInt8(EG_PATH_GLOB_NAME.rawValue): set(&lengths.glob_name_bits, Int(key.len))
+            case UInt8(EG_PATH_GLOB_PREFIX.rawValue): lengths.glob_prefix_bits |= UInt64(1) << UInt64(key.len)
+            case UInt8(EG_PATH_GLOB_SUFFIX.rawValue): lengths.glob_suffix_bits |= UInt64(1) << UInt64(key.len)
             default: set(&lengths.bits, Int(key.len))
             }
         }

@@ -236,10 +236,6 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail("\(error)")
         }
-        if !quiet && !session.installed.unenforced.isEmpty {
-            warn("note: unix socket subtree rules are not enforced yet, only exact socket paths: "
-                 + session.installed.unenforced.joined(separator: ", "))
-        }
         if !enforcer.coverage.execAndFile {
             let why = lsmWorks ? "this build carries no exec/file programs" : "this kernel refuses BPF-LSM programs"
             warn("""

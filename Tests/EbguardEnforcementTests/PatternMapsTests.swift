@@ -11,7 +11,8 @@ import Testing
     }
 
     func globs(_ maps: PolicyMaps) -> [(key: eg_path_key, glob: eg_path_glob)] {
-        maps.paths.filter { $0.key.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) || $0.key.kind == UInt8(EG_PATH_GLOB_NAME.rawValue) }
+        let kinds = [EG_PATH_GLOB_DIR, EG_PATH_GLOB_NAME, EG_PATH_GLOB_PREFIX, EG_PATH_GLOB_SUFFIX].map { UInt8($0.rawValue) }
+        return maps.paths.filter { kinds.contains($0.key.kind) }
             .map { ($0.key, unsafeBitCast($0.rule, to: eg_path_glob.self)) }
     }
 
@@ -22,9 +23,10 @@ import Testing
         """)
         let entries = globs(maps)
         #expect(entries.count == 2)
-        let pth = try #require(entries.first { $0.key.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) })
-        #expect(pth.key.len == UInt16("/home/u/.local/lib".utf8.count))
-        #expect(pth.key.hash == PolicyMaps.key(policyID: 7, domain: 1, kind: 6, path: "/home/u/.local/lib").hash)
+        // `*.pth`: keyed by its final component's literal end, hashed last byte first.
+        let pth = try #require(entries.first { $0.key.kind == UInt8(EG_PATH_GLOB_SUFFIX.rawValue) })
+        #expect(pth.key.len == 4)
+        #expect(pth.key.hash == PolicyMaps.key(policyID: 7, domain: 1, kind: 9, path: "htp.").hash)
         #expect(pth.glob.head == UInt8("/home/u/.local/lib".utf8.count) && pth.glob.hdepth == 4)
         #expect(pth.glob.ntok == 3)
         #expect(pth.glob.tok.0.kind == UInt8(EG_GLOB_STAR.rawValue) && pth.glob.tok.0.pre == 7 && pth.glob.tok.0.suf == 0)
@@ -43,25 +45,76 @@ import Testing
         // The marker lists both anchors' lengths in their own bits.
         let marker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
         #expect(marker.glob_name_bits.0 == 1 << 5)
-        #expect(marker.glob_dir_bits.0 == 1 << 18)
+        #expect(marker.glob_suffix_bits == 1 << 4 && marker.glob_dir_bits.0 == 0 && marker.glob_prefix_bits == 0)
         // Renaming the pattern's head (or above it) is judged by the pattern's verdicts.
         let ancestors = maps.paths.filter { $0.key.kind == UInt8(EG_PATH_ANCESTOR.rawValue) }.map(\.key.len)
         #expect(Set(ancestors).isSuperset(of: [18, 14, 7, 5]))
     }
 
     @Test func patternsOnOneAnchorChainUpToTheLimit() throws {
-        let eight = (0..<8).map { "  - { action: deny, path: \"/**/*.e\($0)\" }" }.joined(separator: "\n")
+        // No literal start or end in the final component, none after `**`: the root's chain.
+        let eight = (0..<8).map { "  - { action: deny, path: \"/*\($0)/**\" }" }.joined(separator: "\n")
         let maps = try compile(eight)
         let keys = globs(maps).map(\.key)
         let base = PolicyMaps.key(policyID: 7, domain: 1, kind: 6, path: "").hash
         #expect(keys.map(\.hash) == (0..<8).map { base &+ UInt64($0) })
+        #expect(keys.allSatisfy { $0.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) && $0.len == 0 })
         #expect(throws: PolicyMaps.CompileError.self) {
-            _ = try compile(eight + "\n  - { action: deny, path: \"/**/*.e8\" }")
+            _ = try compile(eight + "\n  - { action: deny, path: \"/*8/**\" }")
         }
-        do { _ = try compile(eight + "\n  - { action: deny, path: \"/**/*.e8\" }") } catch let error as PolicyMaps.CompileError {
+        do { _ = try compile(eight + "\n  - { action: deny, path: \"/*8/**\" }") } catch let error as PolicyMaps.CompileError {
             #expect(error.rule == "file[8] (test.yaml:12:5)")
-            #expect(error.message.contains("more than 8 patterns"))
+            #expect(error.message.contains("no room under any key"), "\(error)")
         }
+    }
+
+    /// A final component `pre*suf` is keyed by its longer literal end: a suffix hashed last byte
+    /// first, a prefix as written; the marker lists their lengths in bits of their own.
+    @Test func finalComponentsAreKeyedByTheirLiteralEnds() throws {
+        let maps = try compile("""
+          - { action: deny, name: "*.key", access: [read] }
+          - { action: deny, name: "id_*", access: [read] }
+          - { action: deny, path: "/**/a*bc", access: [read] }
+          - { action: deny, path: "~/**/ñ*.pem", access: [read] }
+          - { action: deny, path: "/x/*", access: [read] }
+        """)
+        let entries = globs(maps)
+        func hash(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { eg_path_hash($0.baseAddress, UInt32($0.count)) } }
+        let suffix = UInt8(EG_PATH_GLOB_SUFFIX.rawValue), prefix = UInt8(EG_PATH_GLOB_PREFIX.rawValue)
+        #expect(entries[0].key.kind == suffix && entries[0].key.len == 4 && entries[0].key.hash == hash(Array("yek.".utf8)))
+        #expect(entries[1].key.kind == prefix && entries[1].key.len == 3 && entries[1].key.hash == hash(Array("id_".utf8)))
+        #expect(entries[2].key.kind == suffix && entries[2].key.len == 2 && entries[2].key.hash == hash(Array("cb".utf8)))
+        // "ñ" is 2 bytes, ".pem" 4: the suffix, its bytes reversed (not valid UTF-8, hashed as bytes).
+        #expect(entries[3].key.kind == suffix && entries[3].key.hash == hash(Array(".pem".utf8).reversed()))
+        #expect(entries[3].glob.head == UInt8("/home/u".utf8.count))
+        // A bare `*`: no literal end; its head "/x".
+        #expect(entries[4].key.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) && entries[4].key.len == 2)
+        let marker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
+        #expect(marker.glob_suffix_bits == (1 << 4 | 1 << 2))
+        #expect(marker.glob_prefix_bits == 1 << 3)
+        #expect(marker.glob_dir_bits.0 == 1 << 2)
+        #expect(marker.glob_name_bits == (0, 0, 0, 0))
+    }
+
+    /// Past a key's chain, or past the lengths a side holds, a pattern takes its next anchor:
+    /// still decided exactly, only looked up for more paths.
+    @Test func aFullAffixFallsBackToTheNextAnchor() throws {
+        let nine = (0..<9).map { "  - { action: deny, path: \"/d\($0)/**/*.pem\", access: [read] }" }.joined(separator: "\n")
+        let kinds = globs(try compile(nine)).map(\.key.kind)
+        #expect(kinds == Array(repeating: UInt8(EG_PATH_GLOB_SUFFIX.rawValue), count: 8) + [UInt8(EG_PATH_GLOB_DIR.rawValue)])
+        let lengths = (1...9).map { "  - { action: deny, name: \"*.\(String(repeating: "x", count: $0))\", access: [read] }" }
+        let maps = try compile(lengths.joined(separator: "\n"))
+        let entries = globs(maps)
+        #expect(entries.prefix(8).allSatisfy { $0.key.kind == UInt8(EG_PATH_GLOB_SUFFIX.rawValue) })
+        #expect(entries[8].key.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) && entries[8].key.len == 0)
+        let marker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
+        #expect(marker.glob_suffix_bits.nonzeroBitCount == Int(EG_AFFIX_LENGTHS))
+        // Longer than EG_AFFIX_MAX: never a key of its own.
+        let long = String(repeating: "q", count: Int(EG_AFFIX_MAX) + 1)
+        #expect(globs(try compile("  - { action: deny, name: \"*\(long)\", access: [read] }")).map(\.key.kind)
+                == [UInt8(EG_PATH_GLOB_DIR.rawValue)])
+        #expect(globs(try compile("  - { action: deny, name: \"*\(long.dropLast())\", access: [read] }")).map(\.key.kind)
+                == [UInt8(EG_PATH_GLOB_SUFFIX.rawValue)])
     }
 
     @Test func literalTextPastTheValueIsRefused() throws {

@@ -130,6 +130,52 @@ struct PathPatternVMTests {
         print("pattern table: \(compared) paths x 15 rules, kernel == reference; rules deciding: \(matched.sorted())")
     }
 
+    /// The final component's index (GLOB_PREFIX, GLOB_SUFFIX) at its bounds, on a generated
+    /// table against the reference: a suffix of EG_AFFIX_MAX bytes and a prefix one past it (no
+    /// key of its own: the root's chain), both ends of one component, a multibyte suffix (hashed
+    /// as bytes, last first), a ninth pattern on one suffix and suffixes at a ninth and tenth
+    /// length (each takes its next anchor), names equal to a key, shorter, and one byte off.
+    @Test func finalComponentIndexAgreesWithTheReferenceAtItsBounds() throws {
+        let dir = try ScratchDirectory("pataffix")
+        let d = dir.path
+        let m = String(repeating: "m", count: Int(EG_AFFIX_MAX))
+        var rules = ["{ action: deny, name: \"*.\(m.dropFirst())\", access: [read] }",
+                     "{ action: audit, name: \"\(m)n*\", access: [read] }",
+                     "{ action: deny, path: \"\(d)/**/pre*fix\", access: [read] }",
+                     "{ action: audit, name: \"*ñé\", access: [read] }",
+                     "{ action: allow, name: \"ab*\", access: [read] }"]
+        rules += (0..<9).map { "{ action: \($0 % 2 == 0 ? "deny" : "audit"), path: \"\(d)/s\($0)/**/*.pem\", access: [read] }" }
+        rules += (1...9).map { "{ action: deny, name: \"*.\(String(repeating: "x", count: $0))\", access: [read] }" }
+        let yaml = "version: 1\nname: affix\nfile:\n" + rules.map { "  - " + $0 }.joined(separator: "\n") + "\n"
+        let s = try PatternSession("pataffix", workspace: d, yaml: yaml)
+        // The index took what it should, and no more: 8 lengths of suffix, 8 patterns on ".pem".
+        let maps = try PolicyMaps(s.compiled, policyID: 7)
+        let marker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
+        #expect(marker.glob_suffix_bits.nonzeroBitCount == Int(EG_AFFIX_LENGTHS) && marker.glob_prefix_bits == 1 << 2)
+        #expect(maps.paths.filter { $0.key.kind == UInt8(EG_PATH_GLOB_DIR.rawValue) }.count == 4)
+        let dirs = (0..<9).map { "s\($0)" } + ["s3/q/r", "x", "ü"]
+        let leaves = ["k.pem", ".pem", "pem", "k.pemx", "q." + m.dropFirst(), "." + m.dropFirst(), "." + m.dropFirst(2),
+                      m + "n", m + "nq", m, "prefix", "pre-fix", "prefx", "prefixx", "añé", "ñé", "é", "ñéx", "ab", "abc",
+                      "a", ".xxxxxxxxx", "f.xy", "plain"] + (1...9).map { "f." + String(repeating: "x", count: $0) }
+        let paths = dirs.flatMap { dir in leaves.map { "\(d)/\(dir)/\($0)" } }
+        for path in paths {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)), "\(path)")
+        }
+        let events = try s.readAll(paths, list: d + "/list")
+        var matched = Set<Int>()
+        for path in paths {
+            let reference = s.compiled.decideFile(path: path, access: .read)
+            let event = try #require(events[path], "no kernel event for \(path)")
+            #expect(event.verdict == Self.kernelVerdict(reference.verdict), "\(path): kernel \(event), reference \(reference)")
+            #expect(event.rule == UInt16(reference.rule?.index ?? Int(EG_RULE_DEFAULT)), "\(path): kernel \(event), reference \(reference)")
+            if let rule = reference.rule { matched.insert(rule.index) }
+        }
+        #expect(matched.count == rules.count, "rules that decided some path: \(matched.sorted())")
+        print("affix table: \(paths.count) paths x \(rules.count) rules, kernel == reference")
+    }
+
     /// Each way a pattern is anchored and placed: on a component after `**` at the end, on one
     /// between two `**`, on the head directory with a segment at the end or between.
     @Test func everyAnchorAndPlacement() throws {

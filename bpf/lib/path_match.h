@@ -30,6 +30,13 @@
  *                    component: looked up for every component of P. Userspace
  *                    anchors a pattern there when it can, so the patterns that
  *                    share the root's or the home's head stay few.
+ *   EG_PATH_GLOB_PREFIX a pattern whose final component is `pre*suf`, keyed by pre
+ *   EG_PATH_GLOB_SUFFIX ("id_" of `id_*`) or by suf (".pem" of `*.pem`; hashed last
+ *                    byte first): looked up once per length the policy has, from
+ *                    one walk over the final component from both ends
+ *                    (eg_affix_step). Userspace prefers these anchors: only names
+ *                    with that start or end pay for the check, where a `name:`
+ *                    pattern headed at the root was checked on every path.
  *   EG_PATH_LOADED   path "" (len 0), value the lengths of its keys per kind
  *                    (struct eg_path_lengths): this (policy, domain) has all
  *                    its rules in the map. Write it after the rules, delete it
@@ -49,8 +56,10 @@
  * fit, which is never worse for what follows (segments are rigid: a `*` stays
  * in its component). Cost: at most depth(P) * (tokens + 1) component tests for
  * a pattern with a floating segment, tokens + 1 otherwise. Patterns sharing one
- * anchor key take the hashes hash + 0 .. hash + EG_GLOB_CHAIN - 1; the policy
- * compiler refuses a ninth, and refuses patterns with more tokens or text than
+ * anchor key take the hashes hash + 0 .. hash + EG_GLOB_CHAIN - 1; a ninth
+ * takes its next anchor (suffix or prefix, a literal after `**`, its head), as
+ * does an affix at a ninth length of its side; the policy compiler refuses a
+ * pattern with no anchor left, and patterns with more tokens or text than
  * the value holds (`policy check` names them with file:line:column): a pattern
  * is decided exactly or not accepted, never matched loosely.
  *
@@ -91,9 +100,11 @@
  * Cost: one forward pass over P's bytes, eight a step, hashing every prefix
  * that ends before a '/' and every component (eg_path_scan); then 1 (marker) +
  * 1 (exact) + depth(P) (components, only when the policy has GLOB_NAME keys, at
- * their lengths) + 1 + depth(P) (prefixes: subtree and GLOB_DIR keys) + 1 (name)
- * lookups of 16-byte keys at most, only at lengths some key has, whatever the
- * number of rules; a hit on a pattern key costs its check and one more lookup.
+ * their lengths) + 2 * EG_AFFIX_LENGTHS (the final component's ends, only at
+ * the lengths of GLOB_PREFIX/SUFFIX keys, after a walk of at most the longest
+ * such key's bytes) + 1 + depth(P) (prefixes: subtree and GLOB_DIR keys) + 1
+ * (name) lookups of 16-byte keys at most, only at lengths some key has, whatever
+ * the number of rules; a hit on a pattern key costs its check and one more lookup.
  * The prefix walk stops once no shorter prefix can outrank what was found.
  * Keys used to carry the path (264 bytes, hashed whole per lookup): in the
  * qemu/TCG VM that made the file_open hook ~4.8x the cost of the trivial
@@ -137,6 +148,18 @@ struct eg_glob_ctx {
 };
 
 /*
+ * State of eg_affix_step's walk over the final component from both ends (in the
+ * scratch, for the reason eg_glob_ctx is).
+ */
+struct eg_affix_ctx {
+	__u64 pre;		/* hash of name[0, i) */
+	__u64 suf;		/* hash of name[nlen - i, nlen), last byte first */
+	__u32 start, nlen;	/* the final component: path[start, start + nlen) */
+	__u32 slot, policy_id;
+	__u32 what, info;	/* eg_glob_probe's, but the kind */
+};
+
+/*
  * Per-CPU scratch: everything here is far over the 512-byte stack. LSM programs
  * run with migration disabled and never sleep or reschedule, so on kernels with
  * voluntary preemption (Debian's default, PREEMPT_DYNAMIC booted voluntary) one
@@ -163,11 +186,13 @@ struct eg_path_scratch {
 		__u64 exact[EG_PATH_MAX / 64];
 		__u64 glob_dir[EG_PATH_MAX / 64];
 		__u64 glob_name[EG_PATH_MAX / 64];
+		__u64 affix[2];			/* GLOB_PREFIX, GLOB_SUFFIX: bit L for length L */
 	} bits;
 	__u32 best[8];
 	__u32 hold;				/* 1 + rank of the best-ranked ARGV key; 0: none */
 	__u32 _pad;
 	struct eg_glob_ctx gw;			/* eg_glob_check's walk */
+	struct eg_affix_ctx aw;			/* eg_affix_step's walk */
 };
 
 struct {
@@ -427,12 +452,19 @@ __noinline int eg_rule_probe(__u32 what, __u32 policy_id, __u32 span, __u64 hash
 	return 1;
 }
 
-/* Whether path[slot][at, at + n) equals glob.text[off, off + n): word by word, the last word masked. */
+/*
+ * Whether path[slot][at, at + n) equals glob.text[off, off + n): word by word, the
+ * last word masked. It looks the scratch up itself: a pointer handed down costs
+ * eg_glob_step 32 more bytes of stack, which the call chain under eg_walks lacks.
+ */
 static __always_inline int eg_text_equal(__u32 slot, __u32 at, __u32 off, __u32 n)
 {
-	struct eg_path_scratch *s = eg_get_scratch();
+	struct eg_path_scratch *s;
 	const char *a, *b;
 
+	if (!n)
+		return 1;
+	s = eg_get_scratch();
 	if (!s)
 		return 0;
 	a = s->path[slot & (EG_SLOTS - 1)] + (at & (EG_PATH_MAX - 1));
@@ -623,6 +655,31 @@ static long eg_name_step(__u32 j, struct eg_walk_state *w)
 	return 0;
 }
 
+/*
+ * Byte i from each end of the final component: the patterns keyed by its first
+ * i + 1 bytes (GLOB_PREFIX) and by its last i + 1 (GLOB_SUFFIX), at the lengths
+ * the policy has. Ends once no longer key exists.
+ */
+static long eg_affix_step(__u32 i, void *unused)
+{
+	struct eg_path_scratch *s = eg_get_scratch();
+	const __u8 *p;
+	__u32 n = i + 1;
+
+	/* Few live values across the probes: this frame lies under the pattern checks'. */
+	if (!s || i >= s->aw.nlen || n > EG_AFFIX_MAX)
+		return 1;
+	p = (const __u8 *)s->path[s->aw.slot & (EG_SLOTS - 1)];
+	s->aw.pre = (s->aw.pre ^ p[(s->aw.start + i) & (EG_PATH_MAX - 1)]) * EG_PATH_HASH_PRIME;
+	s->aw.suf = (s->aw.suf ^ p[(s->aw.start + s->aw.nlen - n) & (EG_PATH_MAX - 1)]) * EG_PATH_HASH_PRIME;
+	if (s->bits.affix[0] & (1ULL << (n & 63)))
+		eg_glob_probe(EG_PATH_GLOB_PREFIX | s->aw.what, s->aw.policy_id, n, s->aw.pre, s->aw.info);
+	if (s->bits.affix[1] & (1ULL << (n & 63)))
+		eg_glob_probe(EG_PATH_GLOB_SUFFIX | s->aw.what, s->aw.policy_id, n, s->aw.suf, s->aw.info);
+	/* No key longer than n: done. */
+	return ((s->bits.affix[0] | s->bits.affix[1]) >> (n & 63)) >> 1 ? 0 : 1;
+}
+
 /* The j-th longest prefix (a directory of the path): its subtree and the patterns headed there. */
 static long eg_prefix_step(__u32 j, struct eg_walk_state *w)
 {
@@ -709,7 +766,8 @@ __noinline __u32 eg_scan_path(__u32 slot, __u32 len)
 
 /*
  * Every lookup for path[slot] (len bytes, n '/'), most specific first: exact,
- * the patterns anchored on a component (they can rank anywhere), the path as a
+ * the patterns anchored on a component or on the final component's ends (they
+ * can rank anywhere), the path as a
  * subtree, its directories with their patterns (longest first, until nothing
  * shorter can outrank what was found), the name. `dm` is domain | mask << 8.
  * The candidates land in s->best. Its frame, like eg_match_path's, lies under
@@ -736,6 +794,21 @@ __noinline int eg_walks(__u32 slot, __u32 len, __u32 n, __u32 policy_id, __u32 d
 	if (eg_min_rank(s, w.mask) < EG_RANK_EXACT) {
 		if ((s->bits.glob_name[0] | s->bits.glob_name[1] | s->bits.glob_name[2] | s->bits.glob_name[3]) && w.d)
 			bpf_loop(w.d, eg_name_step, &w, 0);
+		/* The final component's ends: the patterns keyed on its literal prefix or suffix. */
+		if ((s->bits.affix[0] | s->bits.affix[1]) && w.d) {
+			name_start = (s->slash[(w.n - 1) & (EG_SLASHES - 1)] + 1) & (EG_PATH_MAX - 1);
+			if (name_start < w.len) {
+				s->aw.pre = EG_PATH_HASH_SEED;
+				s->aw.suf = EG_PATH_HASH_SEED;
+				s->aw.start = name_start;
+				s->aw.nlen = w.len - name_start;
+				s->aw.slot = w.slot;
+				s->aw.policy_id = policy_id;
+				s->aw.what = w.slot << 8 | w.domain << 16;
+				s->aw.info = w.len | w.d << 8 | w.mask << 16;
+				bpf_loop(EG_AFFIX_MAX, eg_affix_step, NULL, 0);
+			}
+		}
 		if (eg_has_length(s->bits.exact, w.len))
 			eg_rule_probe(probe | EG_PATH_SUBTREE, policy_id, w.len << 16, s->full_hash,
 				      (w.len + 1) | w.mask << 16);
