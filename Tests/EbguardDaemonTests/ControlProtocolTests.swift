@@ -1,4 +1,5 @@
 @testable import EbguardDaemon
+import EbguardPolicy
 import Foundation
 import Testing
 
@@ -11,6 +12,7 @@ struct ControlProtocolTests {
             .register(SessionRequest(name: "q", policy: policy, home: "/", workspace: "/", uid: 0, user: "root", quiet: true)),
             .register(SessionRequest(name: "c", policy: policy, home: "/", workspace: "/", uid: 0, user: "root",
                                      command: ["/usr/bin/make", "test"])),
+            .register(SessionRequest(name: "l", policy: policy, home: "/", workspace: "/", uid: 0, user: "root", learn: true)),
             .attach(session: "claude-1a2b"), .end(session: "claude-1a2b"), .end(session: "claude-1a2b", exitStatus: 3),
             .apply(session: "claude", policy: policy),
             .subscribe(EventFilter(sessions: ["a"], kinds: ["file"], verdicts: ["deny"], sinceSeconds: 30, follow: false)),
@@ -230,5 +232,27 @@ struct SessionStoreTests {
         #expect(FileManager.default.fileExists(atPath: directory + "/43.json"))
         store.delete(42)
         #expect(store.load().records.isEmpty)
+    }
+
+    /// `ebguard run --learn`: kept in the record, so a restarted daemon (which compiles the
+    /// record) and `policy apply` run the policy as `learning()`: shadow, allows audited.
+    @Test func aLearningRecordCompilesToShadowWithAllowsAudited() throws {
+        let directory = NSTemporaryDirectory() + "ebguard-store-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = SessionStore(directory: directory)
+        let yaml = "version: 1\nname: b\ndefaults: { file: allow, network: deny }\nfile:\n  - { action: deny, path: /etc/shadow }\n"
+        var record = SessionRecord(id: 9, name: "l", key: "l-1", cgroup: "/sys/fs/cgroup/ebguard/l-1",
+                                   policy: PolicyText(source: "b.yaml", yaml: yaml), policyID: 1, home: "/home/u",
+                                   workspace: "/home/u/w", uid: 1000, user: "u", started: 1)
+        record.learn = true
+        try store.save(record)
+        let loaded = try #require(store.load().records.first)
+        #expect(loaded.learn == true)
+        let compiled = try loaded.compile(loaded.policy)
+        #expect(compiled.mode == .shadow)
+        #expect(compiled.defaults.file == .audit && compiled.defaults.exec == .audit && compiled.defaults.network == .deny)
+        #expect(compiled.decideFile(path: "/etc/shadow", access: .read).verdict == .deny)
+        record.learn = nil
+        #expect(try record.compile(record.policy).mode == .enforce)
     }
 }
