@@ -16,8 +16,10 @@ import PackageDescription
 //   EbguardDoctor                         capability probes shared by `doctor` and tests.
 //   EbguardVersion                        the version string, alone (every module may read it).
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
-//   EbguardDaemon                         the daemon: sessions, event stream (GovernedEvent and audit records
-//                                         rendered from typed subjects), control socket; no C module.
+//   EbguardDaemon                         the daemon: a ServiceGroup (loop: ring reader, control server,
+//                                         decisions; audit trail; forwarders), sessions, event stream
+//                                         (GovernedEvent and audit records rendered from typed subjects),
+//                                         control socket; no C module.
 //   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
 //   EbguardLearn                          learn/suggest/replay/review: recorded decisions -> policies; pure.
 //   ebguard                               the executable.
@@ -35,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf",
@@ -63,6 +66,7 @@ let package = Package(
             "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "Yams",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "EbguardLearn", dependencies: ["EbguardPolicy", "EbguardAudit"]),
         .executableTarget(name: "ebguard", dependencies: [
@@ -87,6 +91,6 @@ let package = Package(
         .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardPolicy",
                                                                "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
-                                                    "EbguardDaemon"]),
+                                                    "EbguardDaemon", "EbguardLearn", "EbguardPolicy", "EbguardAudit"]),
     ]
 )

@@ -1,11 +1,12 @@
-import Dispatch
 import EbguardAudit
 import Glibc
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// The daemon's side of the audit trail: takes records from the synchronous loop without ever
-/// making it wait, and feeds them to the `AuditLog` actor and its forwarders on Swift tasks.
+/// making it wait, and feeds them to the `AuditLog` actor and its forwarders, which run as
+/// services of the daemon's service group (DaemonServices.swift).
 ///
 /// The hand-over is a bounded queue behind a lock and a doorbell: `submit` appends, and rings
 /// only when the queue was empty. The writer then lets the burst gather for `gatherInterval`
@@ -37,8 +38,8 @@ public final class AuditSink: Sendable {
     private let ring: AsyncStream<Void>.Continuation
     /// nil until the log task first reports.
     private let snapshot = Mutex<AuditLogStatus?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
+    private let intakeClosed = Mutex(false)
 
     /// Opens the log (continuing its chain); starts nothing yet.
     public init(settings: AuditSettings, version: String, logger: Logger) throws(AuditError) {
@@ -55,49 +56,59 @@ public final class AuditSink: Sendable {
     /// is sent after the restart, from each destination's state file).
     static let deliveryTimeout = Duration.seconds(10)
 
-    /// Starts the log's flush timer, the forwarders and the writer task, and records
-    /// `daemon_start` first.
+    /// Records `daemon_start`, first of all records. The writing is done by `trailService` and
+    /// `forwarderServices`, which the daemon's service group runs; until they start, records wait
+    /// in the queue.
     public func start(pid: Int32 = getpid()) {
         guard !started.withLock({ let was = $0; $0 = true; return was }) else { return }
         submit(.daemonStart(AuditDaemon(version: version, pid: pid)))
-        let log = self.log, forwarders = self.forwarders, logger = self.logger
-        Task.detached { [self] in
-            let background = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await log.run() }
-                    group.addTask { await self.refreshStatus() }
-                }
-            }
-            let delivery = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for forwarder in forwarders {
-                        group.addTask {
-                            do { try await forwarder.run() } catch {
-                                logger.error("audit forwarder stopped", metadata: ["destination": "\(forwarder.configuration.name)",
-                                                                                   "error": "\(error)"])
-                            }
-                        }
-                    }
-                }
-            }
-            await self.write()
-            // Stopping: everything handed over is appended. Make it durable, then have the
-            // forwarders deliver through the last record before they end (`daemon_stop` included).
-            try? await log.flush()
-            background.cancel()  // `run()` flushes once more when cancelled
-            await background.value
-            try? await log.close()
-            await self.refreshOnce()
-            let last = await log.status().durableSeq
-            for forwarder in forwarders { forwarder.finish(through: last) }
-            let deadline = Task {
-                try? await Task.sleep(for: Self.deliveryTimeout)
-                delivery.cancel()
-            }
-            await delivery.value
-            deadline.cancel()
-            self.finished.signal()
+    }
+
+    /// Records `daemon_stop` and closes the intake: the trail service writes what was handed over,
+    /// makes it durable and ends. Safe from any thread; only the first call counts.
+    public func finishIntake(reason: String) {
+        guard !intakeClosed.withLock({ let was = $0; $0 = true; return was }) else { return }
+        if started.withLock({ $0 }) { submit(.daemonStop(AuditDaemon(version: version, pid: getpid(), reason: reason))) }
+        ring.finish()
+    }
+
+    /// The log's writer, flush timer and status: runs until the intake is closed (by the daemon's
+    /// loop as it stops, or by a graceful shutdown that reaches it first), then writes and fsyncs
+    /// everything handed over, closes the log and tells the forwarders where the trail ends.
+    var trailService: some Service { AuditTrailService(sink: self) }
+
+    /// One per destination: delivers until the trail service says where the trail ends and that
+    /// record is acknowledged, or `deliveryTimeout` after the group's graceful shutdown reaches it.
+    var forwarderServices: [ServiceGroupConfiguration.ServiceConfiguration] {
+        forwarders.map { forwarder in
+            // A forwarder that fails is logged and left: the daemon and the trail go on without it.
+            .init(service: AuditForwarderService(forwarder: forwarder, logger: logger),
+                  successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
         }
+    }
+
+    fileprivate func runTrail() async {
+        let log = self.log
+        let background = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await log.run() }
+                group.addTask { await self.refreshStatus() }
+            }
+        }
+        await withGracefulShutdownHandler {
+            await self.write()
+        } onGracefulShutdown: {
+            self.finishIntake(reason: "shutdown")
+        }
+        // Everything handed over is appended. Make it durable, then have the forwarders deliver
+        // through the last record before they end (`daemon_stop` included).
+        try? await log.flush()
+        background.cancel()  // `run()` flushes once more when cancelled
+        await background.value
+        try? await log.close()
+        await refreshOnce()
+        let last = await log.status().durableSeq
+        for forwarder in forwarders { forwarder.finish(through: last) }
     }
 
     /// Hands a record over; never blocks. Safe from any thread.
@@ -118,20 +129,6 @@ public final class AuditSink: Sendable {
     public func recordLost(count: UInt64, session: String? = nil) {
         guard count > 0 else { return }
         submit(.lostEvents(AuditLostEvents(source: "ringbuf", count: count, session: session)))
-    }
-
-    /// Records `daemon_stop`, ends the hand-over, and waits up to `timeout` for everything to
-    /// be written and fsync'd and delivered to the forwarders' destinations (at most
-    /// `deliveryTimeout` of it). Returns false if the wait timed out (records may then be lost,
-    /// as after a `kill -9`).
-    @discardableResult
-    public func stop(reason: String, timeout: Duration = .seconds(15)) -> Bool {
-        guard started.withLock({ $0 }) else { return true }
-        submit(.daemonStop(AuditDaemon(version: version, pid: getpid(), reason: reason)))
-        ring.finish()
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-        return finished.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
     }
 
     /// The log's state as of a moment ago (the loop cannot await the actor).
@@ -217,5 +214,56 @@ extension AuditSink {
         case .syslog(let d): "syslog\(d.tls == nil ? "" : "+tls")://\(d.host.contains(":") ? "[\(d.host)]" : d.host):\(d.port)"
         case .otlp(let d): "\(d.tls == nil ? "http" : "https")://\(d.host.contains(":") ? "[\(d.host)]" : d.host):\(d.port)\(d.path)"
         }
+    }
+}
+
+private struct AuditTrailService: Service, CustomStringConvertible {
+    let sink: AuditSink
+    var description: String { "audit trail (\(sink.settings.log.path))" }
+    func run() async {
+        await sink.runTrail()
+        await endWhenTold()
+    }
+}
+
+/// A service of the trail that is done waits for the group to stop it: one that ends while the
+/// group is stopping another makes the group cancel every service left, forwarders still
+/// delivering included.
+private func endWhenTold() async {
+    try? await gracefulShutdown()
+}
+
+private struct AuditForwarderService: Service, CustomStringConvertible {
+    let forwarder: AuditForwarder
+    let logger: Logger
+    var description: String { "audit forwarder \(forwarder.configuration.name)" }
+
+    func run() async throws {
+        let forwarder = self.forwarder
+        do {
+            let delivered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await forwarder.run()
+                    return true
+                }
+                group.addTask {
+                    // The trail service, stopped before us, said where the trail ends: deliver
+                    // through it, for a bounded time.
+                    try await gracefulShutdown()
+                    try? await Task.sleep(for: AuditSink.deliveryTimeout)
+                    return false
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
+            if !delivered {
+                logger.warning("audit forwarder: not everything was delivered before the stop; the rest is sent after the restart",
+                               metadata: ["destination": "\(forwarder.configuration.name)"])
+            }
+        } catch {
+            logger.error("audit forwarder stopped", metadata: ["destination": "\(forwarder.configuration.name)", "error": "\(error)"])
+            throw error
+        }
+        await endWhenTold()
     }
 }

@@ -193,8 +193,10 @@ public final class Daemon {
         enforcer.removeRules(maps)
     }
 
-    /// Runs until SIGTERM or SIGINT. Sessions stay enforced after it returns.
-    public func run() {
+    /// The loop: runs until SIGTERM or SIGINT (or a `.stop` letter), on the calling thread, which
+    /// it blocks; `DaemonLoopService` gives it a thread of its own. Sessions stay enforced after
+    /// it returns.
+    func run() {
         var lastTick = EventClock.bootNanoseconds()
         var gathering = false
         while !stopping {
@@ -288,11 +290,9 @@ public final class Daemon {
     private func shutdown() {
         publishDaemonNote("daemon stopping (sessions stay enforced)")
         submitRepeats(all: true)
-        // daemon_stop, then write and fsync everything handed over; bounded, since a dead disk
-        // must not keep the daemon from exiting (what is lost then is what a kill -9 loses).
-        if let audit, !audit.stop(reason: stopSignal == SIGINT ? "SIGINT" : "SIGTERM") {
-            log("audit log: not all records were written and delivered within 15 s; the log keeps what was written")
-        }
+        // daemon_stop, last record: the audit trail's services, stopped after this one, write
+        // and fsync everything handed over, then deliver it (DaemonServices.swift).
+        audit?.finishIntake(reason: stopSignal == SIGINT ? "SIGINT" : "SIGTERM")
         flushClients()
         for fd in Array(clients.keys) { closeClient(fd, endingOwnedSession: false) }
         for managed in sessions.values { managed.session.release() }
@@ -335,6 +335,8 @@ public final class Daemon {
                 publish(event, sessionID: sessionID)
             case .hostAsk(let sessionID, let name, let type, let rule, let reply):
                 raiseHostAsk(sessionID: sessionID, name: name, type: type, rule: rule, reply: reply)
+            case .stop:
+                stopping = true
             case .holdResolved(let sessionID, let pid, let path, let outcome, let afterRestart):
                 guard let outcome else {
                     enforcer.releaseHold(pid: pid)
@@ -388,6 +390,8 @@ final class Mailbox: Sendable {
         case hostEvent(sessionID: UInt64, HostEvent)
         /// A session's resolver holds a query for an ask rule.
         case hostAsk(sessionID: UInt64, name: String, type: String, rule: String?, reply: HostAskReply)
+        /// The service group shuts down (not by a signal the loop caught itself).
+        case stop
     }
 
     private let letters = Mutex<[Letter]>([])

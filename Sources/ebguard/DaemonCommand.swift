@@ -7,7 +7,7 @@ import Glibc
 import Logging
 
 /// `ebguard daemon`: the host agent (see packaging/ebguard.service).
-struct DaemonCommand: ParsableCommand {
+struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
         abstract: "Run the ebguard host daemon: sessions, the live event stream, the control socket.",
@@ -38,7 +38,7 @@ struct DaemonCommand: ParsableCommand {
         guard geteuid() == 0 else { throw ValidationError("ebguard daemon needs root to load BPF programs") }
     }
 
-    func run() throws {
+    func run() async throws {
         LogOutput.bootstrap(level: logLevel)
         let logger = Logger(label: "ebguard.daemon")
         // Read first: a bad file stops the daemon before it loads or changes anything.
@@ -73,7 +73,8 @@ struct DaemonCommand: ParsableCommand {
             fail("\(error)")
         }
         logger.notice("daemon listening on \(configuration.socketPath)")
-        daemon.run()
+        // Ends once the loop stopped on SIGTERM/SIGINT and the audit trail was written and delivered.
+        try await daemon.serviceGroup(logger: logger).run()
     }
 }
 
