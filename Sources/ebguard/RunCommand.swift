@@ -186,7 +186,7 @@ struct RunCommand: ParsableCommand {
         // Root in a session keeps only the capabilities the policy names (`capabilities:`).
         spawn.keptCapabilities = keptCapabilities
         let lostBefore = standaloneSession.flatMap { try? $0.enforcer.lostEvents().reduce(0, +) }
-        let status = SessionLoop(cgroup: cgroup, ring: ring).run(spawn)
+        let status = GovernedCommand(cgroup: cgroup, ring: ring).run(spawn)
         // The kernel counts what no ring had room for, for every session together (eg_lost):
         // the summary says how many went unreported while this one ran.
         if let lostBefore, let lostAfter = try? standaloneSession!.enforcer.lostEvents().reduce(0, +),
