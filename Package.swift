@@ -19,10 +19,11 @@ import PackageDescription
 //   EbguardDaemon                         the daemon: a ServiceGroup (loop: ring reader, control server,
 //                                         decisions; audit trail; forwarders), sessions, event stream
 //                                         (GovernedEvent and audit records rendered from typed subjects),
-//                                         control socket; no C module.
+//                                         control socket; imports neither a C module nor EbguardBPF.
 //   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
 //   EbguardLearn                          learn/suggest/replay/review: recorded decisions -> policies; pure.
-//   ebguard                               the executable.
+//   ebguard                               the executable; reaches the kernel only through EbguardEnforcement,
+//                                         EbguardDaemon and EbguardDoctor's probes (no EbguardBPF).
 let package = Package(
     name: "ebguard",
     platforms: [.macOS(.v13)],
@@ -63,14 +64,14 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "EbguardDaemon", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "Yams",
+            "EbguardSystem", "EbguardPolicy", "EbguardEnforcement", "EbguardAudit", "EbguardDNS", "Yams",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "EbguardLearn", dependencies: ["EbguardPolicy", "EbguardAudit"]),
         .executableTarget(name: "ebguard", dependencies: [
-            "EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
+            "EbguardSystem", "EbguardPolicy", "EbguardDoctor", "EbguardEnforcement", "EbguardAudit",
             "EbguardDaemon", "EbguardVersion", "EbguardDNS", "EbguardLearn",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,4 @@
 import EbguardAudit
-import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
@@ -72,9 +71,9 @@ public final class Daemon {
     private let lock: OwnedFileDescriptor
     private let listener: OwnedFileDescriptor
     private let socketGroup: gid_t?
-    private var ring: RingBuffer?
+    private var ring: EventReader?
     /// `eg_urgent`: held execs, which wait stopped until read. Watched even while gathering.
-    private var urgentRing: RingBuffer?
+    private var urgentRing: EventReader?
     private let signals: SignalPipe
     private let statistics: OwnedFileDescriptor?
     let mailbox = Mailbox()
@@ -121,15 +120,15 @@ public final class Daemon {
         overlays = OverlayStore(directory: configuration.overlayDirectory)
         peerCheck = PeerCheck(parentName: configuration.parentName)
         hub = EventHub(capacity: configuration.backlogCapacity)
-        statistics = try? BPFStatistics.enable()
+        statistics = try? Enforcer.enableProgramStatistics()
         signals = try SignalPipe(signals: [SIGTERM, SIGINT, SIGHUP, SIGPIPE])
         socketGroup = getgrnam(configuration.groupName).map { $0.pointee.gr_gid }
         listener = try UnixSocket.listen(at: configuration.socketPath, mode: socketGroup == nil ? 0o600 : 0o660,
                                          group: socketGroup)
         ring = nil
         let sink = EventSink()
-        ring = try enforcer.ring(KernelMaps.events) { record in sink.daemon?.receive(record) }
-        urgentRing = try enforcer.ring(KernelMaps.urgent) { record in sink.daemon?.receive(record) }
+        ring = try enforcer.eventReader(KernelMaps.events) { record in sink.daemon?.receive(record) }
+        urgentRing = try enforcer.eventReader(KernelMaps.urgent) { record in sink.daemon?.receive(record) }
         sink.daemon = self
         lostRecorded = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
         adoptSessions()
@@ -208,8 +207,8 @@ public final class Daemon {
                 pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: signals.readFD, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: mailbox.readFD, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: ring?.epollFD ?? -1, events: gathering ? 0 : Int16(POLLIN), revents: 0),
-                pollfd(fd: urgentRing?.epollFD ?? -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: ring?.pollFD ?? -1, events: gathering ? 0 : Int16(POLLIN), revents: 0),
+                pollfd(fd: urgentRing?.pollFD ?? -1, events: Int16(POLLIN), revents: 0),
             ]
             let order = Array(clients.keys)
             for fd in order {

@@ -1,5 +1,4 @@
 import EbguardAudit
-import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
@@ -275,10 +274,9 @@ extension Daemon {
     func status() -> StatusReport {
         let links = ((try? FileManager.default.contentsOfDirectory(atPath: enforcer.pinRoot)) ?? [])
             .filter { $0.hasPrefix("link-") }.sorted()
-        let programs = links.compactMap { link -> ProgramInfo? in
-            guard let stats = try? BPFProgramStatistics.ofLink(pinnedAt: enforcer.pinRoot + "/" + link) else { return nil }
-            return ProgramInfo(name: String(link.dropFirst("link-".count)), id: stats.programID, runCount: stats.runCount,
-                               runTimeNanoseconds: stats.runTimeNanoseconds, nanosecondsPerCall: stats.nanosecondsPerCall)
+        let programs = enforcer.programStatistics(links: links).map { link, stats in
+            ProgramInfo(name: String(link.dropFirst("link-".count)), id: stats.programID, runCount: stats.runCount,
+                        runTimeNanoseconds: stats.runTimeNanoseconds, nanosecondsPerCall: stats.nanosecondsPerCall)
         }
         let coverage = enforcer.coverage
         let lost = (try? enforcer.lostEvents()) ?? []

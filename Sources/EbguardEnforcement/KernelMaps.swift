@@ -65,11 +65,6 @@ extension Enforcer {
     /// One of the registry's maps, as this enforcer pinned it.
     func map<Key, Value>(_ map: KernelMap<Key, Value>) throws -> BPFMap<Key, Value> { try map.open(in: pinRoot) }
 
-    /// Opens one of the registry's rings with `handler` for its records.
-    public func ring(_ ring: KernelRing, handler: @escaping (UnsafeRawBufferPointer) -> Void) throws -> RingBuffer {
-        try RingBuffer(pinnedAt: ring.path(in: pinRoot), handler: handler)
-    }
-
     /// Ends enforcement for a session whose owner is gone with no daemon to tell (its cgroup was
     /// destroyed): removes its entry, so the kernel stops applying a policy to a dead id. Its
     /// rules stay until a daemon sweeps them.

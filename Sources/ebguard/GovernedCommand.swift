@@ -1,4 +1,3 @@
-import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
@@ -8,7 +7,7 @@ import Glibc
 /// sessions) while it runs.
 struct GovernedCommand {
     let cgroup: Cgroup
-    let ring: RingBuffer?
+    let ring: EventReader?
 
     /// Signals passed on to the command. Terminal-generated ones (Ctrl-C) already reach it directly.
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD]
@@ -36,7 +35,7 @@ struct GovernedCommand {
         }
 
         var fds = [pollfd(fd: signals.readFD, events: Int16(POLLIN), revents: 0)]
-        if let ring { fds.append(pollfd(fd: ring.epollFD, events: Int16(POLLIN), revents: 0)) }
+        if let ring { fds.append(pollfd(fd: ring.pollFD, events: Int16(POLLIN), revents: 0)) }
         while true {
             _ = poll(&fds, nfds_t(fds.count), 200)
             _ = try? ring?.consume()

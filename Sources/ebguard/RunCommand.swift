@@ -1,5 +1,4 @@
 import ArgumentParser
-import EbguardBPF
 import EbguardDNS
 import EbguardDaemon
 import EbguardDoctor

@@ -1,4 +1,3 @@
-import EbguardBPF
 import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
@@ -25,11 +24,10 @@ struct StandaloneEvents {
         }
     }
 
-    func reader() -> RingBuffer? {
-        guard let channel = session.events else { return nil }
+    func reader() -> EventReader? {
         let unheld = UnheldExecs()
         do {
-            return try RingBuffer(channel, name: "events of \(session.name)") { record in
+            return try session.eventReader { record in
                 switch SessionEvent(record: record, hosts: { $0 == session.id ? session.hosts : nil }) {
                 case .held(let event)? where event.sessionID == session.id:
                     resolveHold(event)

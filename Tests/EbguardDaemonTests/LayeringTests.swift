@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// The layers point one way (Package.swift's module map): only EbguardBPF and EbguardSystem
+/// import C modules, and the daemon and the CLI reach the kernel through EbguardEnforcement
+/// (and the CLI through EbguardDoctor's probes), never EbguardBPF. SwiftPM lets a target import a
+/// module it does not list when that module is built anyway, so the rule is checked here.
+struct LayeringTests {
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Sources")
+
+    /// `import X` lines (any access level, `@_exported` too) of every Swift file of `module`.
+    static func imports(of module: String) throws -> [(file: String, module: String)] {
+        let directory = sources.appendingPathComponent(module)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".swift") }
+        #expect(!files.isEmpty, "no Swift file in \(directory.path)")
+        return try files.flatMap { file in
+            try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").compactMap { line in
+                let words = line.split(separator: " ").map(String.init)
+                guard let index = words.firstIndex(of: "import"), index + 1 < words.count,
+                      words[..<index].allSatisfy({ ["@_exported", "public", "package", "internal", "private", "fileprivate"].contains($0) })
+                else { return nil }
+                return (file, words[index + 1])
+            }
+        }
+    }
+
+    @Test(arguments: ["EbguardDaemon", "ebguard", "EbguardPolicy", "EbguardAudit", "EbguardDNS", "EbguardLearn",
+                      "EbguardEnforcement", "EbguardDoctor", "EbguardVersion"])
+    func noModuleButEbguardBPFAndEbguardSystemImportsACModule(module: String) throws {
+        let cModules = try Self.imports(of: module).filter { $0.module.hasPrefix("C") && $0.module != "Crypto" }
+        #expect(cModules.isEmpty, "\(cModules)")
+    }
+
+    @Test(arguments: ["EbguardDaemon", "ebguard"])
+    func theDaemonAndTheCLIDoNotImportEbguardBPF(module: String) throws {
+        let bpf = try Self.imports(of: module).filter { $0.module == "EbguardBPF" }
+        #expect(bpf.isEmpty, "\(bpf)")
+    }
+
+    @Test func theCheckSeesImports() throws {
+        // EbguardBPF's own C imports are found: the scan above is no rubber stamp.
+        #expect(try Self.imports(of: "EbguardBPF").contains { $0.module == "CLibBPF" })
+        #expect(try Self.imports(of: "EbguardDaemon").contains { $0.module == "EbguardEnforcement" })
+    }
+}
