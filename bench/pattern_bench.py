@@ -3,11 +3,15 @@
   rules   open+close and fork+exec at a 6-component path under N exact rules and under N
           pattern rules (a quarter exec, the rest file; N = 1,000 in the full profile), same run,
           each a ratio to the ungoverned baseline taken around it. The patterns are the kernel's
-          worst case for that path: 8 patterns headed at one of its directories (the most one
-          anchor holds, all checked on every open and exec), `**/d/*.zz` (keyed by its suffix
+          worst case for that path: 8 patterns whose only literal component after their heads is
+          one of the path's (`d`), so all 8 share that anchor (the most one holds) and each is
+          checked to its last component on every open and exec, `**/d/*.zz` (keyed by its suffix
           ".zz" since the final-component index: looked up, not checked), the rest on anchors it
           never meets (the first 8 `*.x` and `*.y` on their suffixes, the others at their heads,
           `**/nI/**` on nI); the exact rules are siblings of it.
+  heads   the same open under N patterns whose 8 hits share the path's directory `a/b` but not
+          their literal components (`a/b/*/cK/*`): the row that was the worst case while a
+          pattern was keyed at its head; since literal components are anchors, looked up only.
           The same open at a path of the same depth that no pattern's anchor meets: the
           ordinary case, where the kernel only looks the anchors up.
   names   open+close under policies/agent.yaml and under the same file without its `name:`
@@ -34,20 +38,25 @@ def exact_yaml(n, base):
     return "\n".join(out) + "\n"
 
 
-def pattern_rules(n, base, suffix):
+def pattern_rules(n, base, suffix, heads=False):
     """n patterns: 9 the target's path meets (see the module's docstring), the rest spread."""
-    hit = [f"\"{base}/a/b/*/c{k}/*{suffix}\"" for k in range(8)] + [f"\"{base}/**/d/*.zz{suffix}\""]
+    if heads:
+        hit = [f"\"{base}/a/b/*/c{k}/*{suffix}\"" for k in range(8)]
+    else:
+        # Every literal component after the head is 1 byte: the deepest, `d`, is the anchor.
+        hit = [f"\"{base}/{x}/{y}/{z}/d/*/*\"" for x in ("a", "*") for y in ("b", "*") for z in ("*", "c*")]
+    hit += [f"\"{base}/**/d/*.zz{suffix}\""]
     rest = []
     for i in range(max(0, n - len(hit))):
         rest.append((f"\"{base}/a/b/o{i}/*.x{suffix}\"", f"\"{base}/**/n{i}/**\"", f"\"/srv/p{i}/**/*.y{suffix}\"")[i % 3])
     return (hit + rest)[:n]
 
 
-def pattern_yaml(n, base):
+def pattern_yaml(n, base, heads=False):
     n_exec = n // 4
-    out = ["version: 1", f"name: bench-patterns-{n}", "exec:"]
-    out += [f"  - {{ action: deny, path: {r} }}" for r in pattern_rules(n_exec, base, "e")]
-    out += ["file:"] + [f"  - {{ action: deny, path: {r}, access: [read] }}" for r in pattern_rules(n - n_exec, base, "")]
+    out = ["version: 1", f"name: bench-patterns-{n}{'-heads' if heads else ''}", "exec:"]
+    out += [f"  - {{ action: deny, path: {r} }}" for r in pattern_rules(n_exec, base, "e", heads)]
+    out += ["file:"] + [f"  - {{ action: deny, path: {r}, access: [read] }}" for r in pattern_rules(n - n_exec, base, "", heads)]
     return "\n".join(out) + "\n"
 
 
@@ -79,10 +88,11 @@ def patterns_part(p, ebguard, loops, vmdir, agent_yaml, start_workers, measure_r
     pol = vmdir / "pattern-policies"
     pol.mkdir(exist_ok=True)
     texts = {f"exact-{n}": exact_yaml(n, base), f"patterns-{n}": pattern_yaml(n, base),
-             "agent": Path(agent_yaml).read_text()}
+             f"patterns-{n}-heads": pattern_yaml(n, base, heads=True), "agent": Path(agent_yaml).read_text()}
     texts["agent-no-names"] = without_file_names(texts["agent"])
     names_removed = texts["agent"].count("\n") - texts["agent-no-names"].count("\n")
     labels = {f"exact-{n}": f"{n:,} exact rules", f"patterns-{n}": f"{n:,} pattern rules",
+              f"patterns-{n}-heads": f"{n:,} pattern rules, 8 sharing a directory of the path",
               "agent": "policies/agent.yaml", "agent-no-names": f"agent.yaml without its {names_removed} file `name:` rules"}
     configs = [("direct", "direct (ungoverned)", worker_argv("direct", loops), {})]
     for name, text in texts.items():
@@ -92,7 +102,8 @@ def patterns_part(p, ebguard, loops, vmdir, agent_yaml, start_workers, measure_r
     out = dict(n=n, rounds=q["rounds"], names_removed=names_removed, target=str(target), configs=[], hooks=[], hook_time=[])
     workers = start_workers(configs, str(vmdir), out, "vm")
     rules = ["direct", f"exact-{n}", f"patterns-{n}"]
-    benches = [("open+close, 6-deep path", f"open {target} {{n}}", q["open"], rules + ["agent", "agent-no-names"]),
+    benches = [("open+close, 6-deep path", f"open {target} {{n}}", q["open"],
+                rules + [f"patterns-{n}-heads", "agent", "agent-no-names"]),
                ("open+close, 6-deep path no pattern meets", f"open {missed} {{n}}", q["open"], rules),
                ("fork+exec, 6-deep path", f"exec {prog} {{n}}", q["exec"], rules)]
     measure_rounds(workers, benches, q["rounds"], out, "vm", kind="hooks")
@@ -114,6 +125,8 @@ def comparisons(pm):
     """(name, governed config, reference config, bench): what the targets compare."""
     n = pm["n"]
     return [(f"open+close, {n:,} pattern rules vs {n:,} exact rules (vm)", f"patterns-{n}", f"exact-{n}", "open+close, 6-deep path"),
+            (f"open+close, {n:,} pattern rules vs {n:,} exact rules, 8 sharing a directory of the path, not a literal (vm)",
+             f"patterns-{n}-heads", f"exact-{n}", "open+close, 6-deep path"),
             (f"open+close, {n:,} pattern rules vs {n:,} exact rules, no pattern meets the path (vm)", f"patterns-{n}",
              f"exact-{n}", "open+close, 6-deep path no pattern meets"),
             (f"exec, {n:,} pattern rules vs {n:,} exact rules (vm)", f"patterns-{n}", f"exact-{n}", "fork+exec, 6-deep path"),
@@ -145,11 +158,13 @@ def render(pm, p):
     L = ["## Path patterns (VM)", "",
          f"open+close of `{pm['target']}` and fork+exec of a static no-op program beside it, under {n:,} exact "
          f"rules (siblings of the path) and under {n:,} pattern rules (a quarter exec, the rest file): 8 "
-         "patterns headed at a directory of the path (the most one anchor holds; every one is checked on every "
+         "patterns whose only literal component after their head is the path's `d` (`*/*/c*/d/*/*` and the like: "
+         "all 8 share that anchor, the most one holds, and each is checked to its last component on every "
          "operation), `**/d/*.zz` (keyed by its suffix `.zz`, which the path's name lacks: looked up, not checked), "
          "and the rest anchored where the path never goes, so the kernel checks 8 patterns per operation "
-         "whatever N is (the worst case for one path; 9 before the final-component index, which keyed `*.zz` on "
-         "`d`). "
+         "whatever N is (the worst case for one path). The same open under the pattern set this row used "
+         "before literal components became anchors: 8 patterns `a/b/*/cK/*` sharing the path's directory "
+         "`a/b` (then all checked there; now keyed by `cK`, which the path lacks: looked up, not checked). "
          f"Then the same open at `{MISSED}/target`, as deep, where no anchor holds a pattern (the common case: "
          "the kernel looks the anchors up and checks none). Then open+close under "
          f"policies/agent.yaml and under agent.yaml without its {pm['names_removed']} file `name:` rules "

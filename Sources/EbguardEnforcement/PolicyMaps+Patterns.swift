@@ -9,8 +9,10 @@ extension PolicyMaps {
     /// which paths pay for the check:
     /// - the literal start or end of its final component `pre*suf` (GLOB_PREFIX, GLOB_SUFFIX:
     ///   only names with that start or end; `*.pem`, `id_*`), the longer of the two first;
-    /// - a literal component after a `**` (GLOB_NAME, looked up for every component of a path:
-    ///   the longest, which few other patterns share);
+    /// - each literal component after its head (GLOB_NAME, looked up for every component of a
+    ///   path: `c0` of `/a/b/*/c0/*`, `.ssh` of `/home/*/.ssh/**`, `hooks` of `**/.git/hooks/**`),
+    ///   the longest first and on a tie the deepest: only paths that hold that component pay,
+    ///   where under the head every path below it did;
     /// - its literal head directory (GLOB_DIR, looked up with the subtrees at every directory
     ///   of a path; "" for the root, which every path meets).
     static func anchors(of glob: PathGlob) -> [(kind: eg_path_kind, key: String)] {
@@ -21,14 +23,16 @@ extension PolicyMaps {
                 : [(kind: EG_PATH_GLOB_SUFFIX, key: suffix), (kind: EG_PATH_GLOB_PREFIX, key: prefix)]
             result += ends.filter { !$0.key.isEmpty && $0.key.utf8.count <= Int(EG_AFFIX_MAX) }
         }
-        if let firstAny = glob.tokens.firstIndex(of: .any) {
-            let literals = glob.tokens[firstAny...].compactMap { token -> String? in
-                if case .literal(let text) = token { return text }
-                return nil
-            }
-            if let longest = literals.max(by: { $0.utf8.count < $1.utf8.count }) {
-                result.append((EG_PATH_GLOB_NAME, longest))
-            }
+        // Sound at any position: every path the pattern matches has each of its literal
+        // components as a whole component, and the kernel probes every component of a path.
+        let literals = glob.tail.enumerated().compactMap { position, token -> (text: String, position: Int)? in
+            if case .literal(let text) = token { return (text, position) }
+            return nil
+        }
+        var seen = Set<String>()
+        for literal in literals.sorted(by: { ($0.text.utf8.count, $0.position) > ($1.text.utf8.count, $1.position) })
+        where seen.insert(literal.text).inserted {
+            result.append((EG_PATH_GLOB_NAME, literal.text))
         }
         result.append((EG_PATH_GLOB_DIR, headPath(of: glob)))
         return result

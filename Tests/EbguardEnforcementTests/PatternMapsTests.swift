@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardBPF
 @testable import EbguardEnforcement
 import EbguardPolicy
@@ -115,6 +116,37 @@ import Testing
                 == [UInt8(EG_PATH_GLOB_DIR.rawValue)])
         #expect(globs(try compile("  - { action: deny, name: \"*\(long.dropLast())\", access: [read] }")).map(\.key.kind)
                 == [UInt8(EG_PATH_GLOB_SUFFIX.rawValue)])
+    }
+
+    /// A literal component anywhere after the head is an anchor (the kernel probes every
+    /// component of a path): the longest, on a tie the deepest, before the head directory, so
+    /// patterns that share a head but not their literal parts no longer share one chain.
+    @Test func literalComponentsAfterTheHeadAreAnchors() throws {
+        let eight = (0..<8).map { "  - { action: deny, path: \"/a/b/*/c\($0)/*\", access: [read] }" }
+        let maps = try compile((eight + [
+            "  - { action: deny, path: \"/home/*/.ssh/**\", access: [read] }",
+            "  - { action: deny, path: \"/x/*/ab/*/cd/*\", access: [read] }",
+        ]).joined(separator: "\n"))
+        let entries = globs(maps)
+        let name = UInt8(EG_PATH_GLOB_NAME.rawValue)
+        func key(_ text: String) -> UInt64 { PolicyMaps.key(policyID: 7, domain: 1, kind: name, path: text).hash }
+        // Each `/a/b/*/cK/*` on its own cK (chain index 0), not eight on "/a/b".
+        #expect(entries.prefix(8).map(\.key.kind) == Array(repeating: name, count: 8))
+        #expect(entries.prefix(8).map(\.key.hash) == (0..<8).map { key("c\($0)") })
+        #expect(entries[8].key.kind == name && entries[8].key.len == 4 && entries[8].key.hash == key(".ssh"))
+        #expect(entries[9].key.kind == name && entries[9].key.hash == key("cd"))  // the deeper of two 2-byte literals
+        #expect(entries.allSatisfy { $0.key.kind != UInt8(EG_PATH_GLOB_DIR.rawValue) })
+        let marker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
+        #expect(marker.glob_name_bits.0 == (1 << 2 | 1 << 4) && marker.glob_dir_bits == (0, 0, 0, 0))
+        // The head still moves what the pattern covers: its renames are judged by it.
+        #expect(maps.paths.contains { $0.key.kind == UInt8(EG_PATH_ANCESTOR.rawValue) && $0.key.len == 4 })
+
+        // A full literal chain falls back to the next literal, then to the head.
+        let nine = (0..<10).map { "  - { action: deny, path: \"/q\($0)/*/zz/*/longer/*\", access: [read] }" }
+        let spilled = globs(try compile(nine.joined(separator: "\n")))
+        #expect(spilled.prefix(8).allSatisfy { $0.key.kind == name && $0.key.len == 6 })
+        #expect(spilled[8].key.kind == name && spilled[8].key.hash == key("zz"))
+        #expect(spilled[9].key.kind == name && spilled[9].key.hash == key("zz") &+ 1)
     }
 
     @Test func literalTextPastTheValueIsRefused() throws {

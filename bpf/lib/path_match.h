@@ -25,11 +25,13 @@
  *   EG_PATH_GLOB_DIR a pattern whose literal head (its components before the
  *                    first one holding a wildcard) is the key: looked up at
  *                    every directory prefix of P, with the subtrees.
- *   EG_PATH_GLOB_NAME a pattern with a literal component after a `**` (".git"
- *                    in "${workspace}/ ** /.git/hooks/ **"), keyed by that
- *                    component: looked up for every component of P. Userspace
- *                    anchors a pattern there when it can, so the patterns that
- *                    share the root's or the home's head stay few.
+ *   EG_PATH_GLOB_NAME a pattern with a literal component after its head (".git"
+ *                    in "${workspace}/ ** /.git/hooks/ **", "c0" in "/a/b/ * /c0/ *"),
+ *                    keyed by that component: looked up for every component of
+ *                    P, so any literal component of a pattern is a sound key.
+ *                    Userspace anchors a pattern there when it can (the longest,
+ *                    then the deepest), so patterns sharing a head but not their
+ *                    literal parts are checked only on paths holding those.
  *   EG_PATH_GLOB_PREFIX a pattern whose final component is `pre*suf`, keyed by pre
  *   EG_PATH_GLOB_SUFFIX ("id_" of `id_*`) or by suf (".pem" of `*.pem`; hashed last
  *                    byte first): looked up once per length the policy has, from
