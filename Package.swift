@@ -3,8 +3,9 @@ import PackageDescription
 
 // Module map of responsibilities (see ../shared/DESIGN.md):
 //   CLibBPF, CBPFShims, CEbguardObjects  C interop; imported by EbguardBPF alone.
-//   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h); imported by EbguardBPF
-//                                         (which re-exports it to EbguardEnforcement's map entries).
+//   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h); imported by EbguardBPF,
+//                                         and by EbguardEnforcement and EbguardDoctor as `internal import` (map
+//                                         entries, event layouts): no C type in their public API.
 //   CEbguardProcess                       spawn/pidfd/peer-credential shims; imported by EbguardSystem alone.
 //   EbguardBPF                            owners of libbpf objects, maps, ring buffers.
 //   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.

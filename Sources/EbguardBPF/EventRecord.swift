@@ -1,4 +1,4 @@
-@_exported import CEbguardABI
+public import CEbguardABI
 
 /// Decoding of ring-buffer records laid out by `bpf/ebguard.h`.
 public enum EventRecord {

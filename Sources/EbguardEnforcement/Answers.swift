@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 import Glibc
 
@@ -35,7 +36,7 @@ public struct Answers {
     ///   - once: the first access the answer decides consumes it; otherwise it holds for the
     ///     session (until `expires`, or until the session ends).
     ///   - expires: a `CLOCK_BOOTTIME` deadline in nanoseconds (`Answers.bootTime()`); nil: none.
-    public func answerFile(sessionID: UInt64, inode: UInt64, device: UInt32, access: eg_access, verdict: Verdict,
+    func answerFile(sessionID: UInt64, inode: UInt64, device: UInt32, access: eg_access, verdict: Verdict,
                            once: Bool, expires: UInt64? = nil) throws {
         let key = eg_file_answer_key(session_id: sessionID, inode: inode, device: device, access: access.rawValue)
         try fileAnswers().update(key, Self.answer(verdict, once: once, expires: expires))
@@ -73,12 +74,12 @@ public struct Answers {
     }
 
     /// The answers a session has in the file map (what is left after `once` answers were spent).
-    public func fileAnswers(sessionID: UInt64) throws -> [(key: eg_file_answer_key, answer: eg_answer)] {
+    func fileAnswers(sessionID: UInt64) throws -> [(key: eg_file_answer_key, answer: eg_answer)] {
         try fileAnswers().entries().filter { $0.key.session_id == sessionID }.map { ($0.key, $0.value) }
     }
 
     /// The answers a session has in the network map.
-    public func networkAnswers(sessionID: UInt64) throws -> [(key: eg_net_answer_key, answer: eg_answer)] {
+    func networkAnswers(sessionID: UInt64) throws -> [(key: eg_net_answer_key, answer: eg_answer)] {
         try netAnswers().entries().filter { $0.key.session_id == sessionID }.map { ($0.key, $0.value) }
     }
 

@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 
 /// Why an event's verdict is what it is: the kernel's reason code (`enum eg_reason`) or the

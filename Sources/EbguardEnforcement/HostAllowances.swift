@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 import EbguardPolicy
 import Foundation
@@ -53,7 +54,7 @@ public final class HostAllowances: @unchecked Sendable {
     static let sweepInterval: UInt64 = 10_000_000_000
 
     /// `map` nil keeps the record in memory only (unit tests, kernels without the programs).
-    public init(sessionID: UInt64, map: BPFMap<eg_host_key, eg_host_allowance>?, limits: Limits = Limits()) {
+    init(sessionID: UInt64, map: BPFMap<eg_host_key, eg_host_allowance>?, limits: Limits = Limits()) {
         self.sessionID = sessionID
         self.map = map
         self.limits = limits

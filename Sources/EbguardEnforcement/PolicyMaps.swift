@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 import EbguardPolicy
 
@@ -11,14 +12,14 @@ import EbguardPolicy
 public struct PolicyMaps {
     public let policyID: UInt32
     /// The session entry; `dns_port` is set by whoever starts the session's resolver.
-    public var session: eg_session
-    public let paths: [(key: eg_path_key, rule: eg_path_rule)]
+    var session: eg_session
+    let paths: [(key: eg_path_key, rule: eg_path_rule)]
     /// One EG_PATH_LOADED key per path domain: written after `paths`, removed before them,
     /// so the kernel never decides with half a policy (it fails closed without them).
-    public let loadedMarkers: [(key: eg_path_key, lengths: eg_path_rule)]
-    public let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
-    public let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
-    public let unix: [(key: eg_unix_key, rule: eg_net_rule)]
+    let loadedMarkers: [(key: eg_path_key, lengths: eg_path_rule)]
+    let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
+    let ipv6: [(key: eg_net6_key, rules: eg_net_rules)]
+    let unix: [(key: eg_unix_key, rule: eg_net_rule)]
     /// Rules the kernel-side encoding cannot express, named (`network[10] (agent.yaml:194:5)`)
     /// so they are said out loud, never silently dropped. Empty since Unix subtree rules are
     /// enforced; kept so a future gap has a place to be reported.
@@ -213,7 +214,7 @@ public struct PolicyMaps {
 
     /// The key of one path string: its length and `eg_path_hash` (the C definition in ebguard.h,
     /// which the kernel computes too); the path bytes go into the value.
-    public static func key(policyID: UInt32, domain: UInt8, kind: UInt8, path: String) -> eg_path_key {
+    static func key(policyID: UInt32, domain: UInt8, kind: UInt8, path: String) -> eg_path_key {
         var key = eg_path_key()
         key.policy_id = policyID
         key.domain = domain
@@ -233,7 +234,7 @@ public struct PolicyMaps {
     /// The value of a loaded marker: a `struct eg_path_lengths` with bit L set for each key
     /// length L, in the `eg_path_rule` it shares the map with. The matcher skips a lookup at
     /// a length without a bit, so a length missing here would hide that key's rules.
-    public static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
+    static func lengths(of keys: [eg_path_key]) -> eg_path_rule {
         var lengths = eg_path_lengths()
         func set(_ bits: inout (UInt64, UInt64, UInt64, UInt64), _ length: Int) {
             withUnsafeMutableBytes(of: &bits) { $0.bindMemory(to: UInt64.self)[length / 64] |= UInt64(1) << UInt64(length % 64) }
@@ -458,10 +459,10 @@ extension PolicyMaps {
         public let policyID: UInt32
         /// The loaded markers first: removing them first makes the kernel refuse the policy's
         /// decisions before any of its rules is gone.
-        public let paths: [eg_path_key]
-        public let ipv4: [eg_net4_key]
-        public let ipv6: [eg_net6_key]
-        public let unix: [eg_unix_key]
+        let paths: [eg_path_key]
+        let ipv4: [eg_net4_key]
+        let ipv6: [eg_net6_key]
+        let unix: [eg_unix_key]
         /// Rules this kernel encoding cannot enforce, as `unenforced` names them.
         public let unenforced: [String]
     }

@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 
 /// A governed process started a program, forked or exited: observation from the scheduler

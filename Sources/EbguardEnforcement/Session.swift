@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardBPF
 import EbguardPolicy
 import EbguardSystem

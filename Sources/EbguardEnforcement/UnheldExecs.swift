@@ -1,3 +1,4 @@
+internal import CEbguardABI
 import EbguardPolicy
 
 /// A shadow session's execs that argv or ask rules would have held (EG_REASON_UNHELD): the

@@ -1,7 +1,8 @@
+import CEbguardABI
 import EbguardAudit
 import EbguardBPF
 @testable import EbguardDaemon
-import EbguardEnforcement
+@testable import EbguardEnforcement
 import EbguardPolicy
 import Foundation
 import Glibc

@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardBPF
 @testable import EbguardEnforcement
 import Testing

@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardBPF
 import EbguardSystem
 import EbguardTestSupport

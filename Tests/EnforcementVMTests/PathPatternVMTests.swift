@@ -1,5 +1,6 @@
+import CEbguardABI
 import EbguardBPF
-import EbguardEnforcement
+@testable import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
 import EbguardTestSupport

@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardPolicy
 import EbguardSystem
 import EbguardTestSupport

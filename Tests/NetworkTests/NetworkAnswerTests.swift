@@ -1,5 +1,6 @@
+import CEbguardABI
 import EbguardBPF
-import EbguardEnforcement
+@testable import EbguardEnforcement
 import EbguardSystem
 import EbguardTestSupport
 import Foundation

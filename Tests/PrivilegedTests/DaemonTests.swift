@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardDaemon
 import EbguardSystem
 import EbguardTestSupport

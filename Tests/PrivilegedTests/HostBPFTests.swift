@@ -1,3 +1,4 @@
+import CEbguardABI
 import EbguardBPF
 import EbguardDoctor
 import EbguardSystem

@@ -1,6 +1,7 @@
+import CEbguardABI
 import EbguardBPF
 import EbguardDoctor
-import EbguardEnforcement
+@testable import EbguardEnforcement
 import EbguardPolicy
 import EbguardSystem
 import EbguardTestSupport
