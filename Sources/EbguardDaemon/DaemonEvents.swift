@@ -44,7 +44,7 @@ extension Daemon {
             decision, time: clock.rfc3339(bootNanoseconds: decision.time, cache: timeText),
             session: managed?.record.key ?? "session-\(decision.sessionID)", ppid: facts.ppid,
             user: processes.userName(decision.uid), exe: facts.exe,
-            ruleLocation: ruleLocation, message: message, askID: askID, objectText: object)
+            ruleLocation: ruleLocation, message: message, askID: askID, objectText: object, ruleText: rule)
         publish(event, bootNanoseconds: decision.time)
     }
 

@@ -117,11 +117,13 @@ struct RunCommand: ParsableCommand {
         do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
 
         let daemonSession: DaemonSessionClient?
-        if learn && !ControlClient.daemonIsListening() {
+        // --learn is never standalone (validate refuses it), so one check serves both.
+        let daemonListening = !standalone && ControlClient.daemonIsListening()
+        if learn && !daemonListening {
             fail("--learn records the session in the daemon's audit trail, and no daemon is listening at "
                  + "\(ControlProtocol.defaultSocketPath): start it (ebguard daemon, or systemctl start ebguard)")
         }
-        if !standalone && ControlClient.daemonIsListening() {
+        if !standalone && daemonListening {
             let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
             daemonSession = DaemonSessionClient.register(
                 SessionRequest(name: name ?? Self.sessionName(command[0]),
@@ -137,7 +139,7 @@ struct RunCommand: ParsableCommand {
             daemonSession.finish(exitStatus: 125)
             fail("the daemon does not support --learn (it reports mode \(daemonSession.info.mode ?? "none")); upgrade it")
         }
-                // The daemon compiles what it installs; only a session of our own needs the compiled form.
+        // The daemon compiles what it installs; only a session of our own needs the compiled form.
         var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
         if shadow { compiled?.mode = .shadow }
         let shadowMode = shadow || parsed!.mode == .shadow || daemonSession?.info.mode == "shadow"
