@@ -114,7 +114,14 @@ enum eg_domain {
 	EG_DOMAIN_EXEC = 0,
 	EG_DOMAIN_FILE = 1,
 	EG_DOMAIN_NET = 2,
+	/* `unix:` rules, as path rules in eg_path_rules (lib/unix_match.h); only a key's
+	 * domain: their default is default_verdict[EG_DOMAIN_NET], which has no [3]. */
+	EG_DOMAIN_UNIX = 3,
 };
+/* The access kind of a Unix connect or datagram send in EG_DOMAIN_UNIX keys: the kernel
+ * asks for write permission on a socket's inode to connect to it. (An enum: Swift imports
+ * it, not a macro naming another constant.) */
+enum { EG_UNIX_ACCESS = EG_ACCESS_WRITE };
 
 /* Why a decision came out as it did. */
 enum eg_reason {
@@ -168,7 +175,7 @@ enum eg_path_kind {
  */
 struct eg_path_key {
 	__u32 policy_id;
-	__u8 domain;		/* EG_DOMAIN_EXEC or EG_DOMAIN_FILE */
+	__u8 domain;		/* EG_DOMAIN_EXEC, EG_DOMAIN_FILE or EG_DOMAIN_UNIX */
 	__u8 kind;		/* enum eg_path_kind */
 	__u16 len;		/* bytes of the path */
 	__u64 hash;		/* eg_path_hash() of those bytes */

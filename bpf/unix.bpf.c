@@ -2,7 +2,7 @@
 /*
  * Socket enforcement that needs BPF-LSM, hence apart from net.bpf.c, which must
  * load on kernels that refuse LSM programs: Unix sockets (semantics in
- * lib/net_match.h) and every socket the cgroup programs never see (ping, raw,
+ * lib/unix_match.h) and every socket the cgroup programs never see (ping, raw,
  * packet, SCTP, ...: lib/sock_match.h).
  *
  * Why these hooks: cgroup sock_addr programs never see AF_UNIX. unix_stream_connect

@@ -42,9 +42,10 @@ extension PolicyMaps {
     /// Whether the kernel looks an anchor's key up by its bytes last to first.
     static func isReversed(_ kind: eg_path_kind) -> Bool { kind == EG_PATH_GLOB_SUFFIX }
 
-    /// `file[3] (agent.yaml:40:5)`: how a compile error names a path rule.
+    /// `file[3] (agent.yaml:40:5)`: how a compile error names a path (or `unix:`) rule.
     static func named(_ id: RuleID, in policy: CompiledPolicy) -> String {
         let location = policy.exec.first { $0.id == id }?.location ?? policy.file.first { $0.id == id }?.location
+            ?? policy.network.first { $0.id == id }?.location
         return location.map { "\(id) (\($0))" } ?? "\(id)"
     }
 

@@ -14,7 +14,7 @@ public struct PolicyMaps {
     /// The session entry; `dns_port` is set by whoever starts the session's resolver.
     var session: eg_session
     let paths: [(key: eg_path_key, rule: eg_path_rule)]
-    /// One EG_PATH_LOADED key per path domain: written after `paths`, removed before them,
+    /// One EG_PATH_LOADED key per path domain (exec, file, unix): written after `paths`, removed before them,
     /// so the kernel never decides with half a policy (it fails closed without them).
     let loadedMarkers: [(key: eg_path_key, lengths: eg_path_rule)]
     let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
@@ -45,7 +45,7 @@ public struct PolicyMaps {
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
-        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE].map { [paths] domain in
+        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE, EG_DOMAIN_UNIX].map { [paths] domain in
             let key = Self.key(policyID: policyID, domain: UInt8(domain.rawValue), kind: UInt8(EG_PATH_LOADED.rawValue), path: "")
             // Ancestor keys are looked up by renames alone, never by the matcher: leaving their
             // lengths out keeps opens and execs from probing for them.
@@ -54,7 +54,7 @@ public struct PolicyMaps {
             }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
-        (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
+        (unix, unenforced) = Self.unixEntries(policy, policyID: policyID)
         try Self.checkHostRules(policy)
     }
 
@@ -115,7 +115,7 @@ public struct PolicyMaps {
             merged[slot] = rule
         }
         for rule in policy.exec {
-            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: rule.matcher, rule: rule.id)
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: rule.matcher, rule: rule.id, in: policy)
             // An argv rule only marks the binary for a hold; userspace matches the command line.
             // An ask rule keeps its verdict and is held too (EG_PATH_RULE_ARGV, "hold for
             // userspace"): the exec waits stopped while a human answers, instead of failing.
@@ -123,9 +123,15 @@ public struct PolicyMaps {
                   id: rule.id, argv: rule.argv != nil || rule.verdict == .ask)
         }
         for rule in policy.file {
-            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id)
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id, in: policy)
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             merge(slot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+        }
+        // `unix:` rules are path rules of their own domain, with one access kind (connect or
+        // send: EG_UNIX_ACCESS), decided by the same matcher (bpf/lib/unix_match.h).
+        for rule in policy.unixRules {
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_UNIX.rawValue), matcher: rule.unix!, rule: rule.id, in: policy)
+            merge(slot, access: [Int(EG_UNIX_ACCESS)], verdict: rule.verdict, id: rule.id, argv: false)
         }
         // Every directory above an exact or subtree file rule answers, when it is renamed,
         // for the rules below it (bpf/lib/path_ancestor.h): per kind, the strongest of them.
@@ -146,9 +152,9 @@ public struct PolicyMaps {
                       access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
             }
         }
-        // The two loaded markers share the map with the rules.
-        try checkCapacity(creators, reserved: 2, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
-                          what: "path entries (exec and file rules merged per path, and 2 markers)")
+        // The three loaded markers share the map with the rules.
+        try checkCapacity(creators, reserved: 3, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
+                          what: "path entries (exec, file and unix rules merged per path, and 3 markers)")
         var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
         var seen: [PathKey: Int] = [:]  // position in `entries`
         var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
@@ -328,36 +334,11 @@ public struct PolicyMaps {
         return (v4, v6)
     }
 
-    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError)
-        -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
-        var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
-        var creators: [RuleID] = []  // the rule that made each entry
-        for rule in policy.unixRules {
-            // Exact names as bound; a subtree is its directory with EG_UNIX_LEN_SUBTREE ("" for
-            // `/**`), which the kernel looks up for each '/' of the name, deepest first.
-            var (path, flag): (String, UInt32)
-            switch rule.unix {
-            case .exact(let p)?: (path, flag) = (p, 0)
-            case .subtree(let p)?: (path, flag) = (p == "/" ? "" : p, EG_UNIX_LEN_SUBTREE)
-            default: continue  // `name:` is not in the unix grammar
-            }
-            guard path.utf8.count < Int(EG_UNIX_PATH_MAX) else {
-                throw CompileError(rule: "\(rule.id)", message: "socket path longer than \(EG_UNIX_PATH_MAX - 1) bytes")
-            }
-            var key = eg_unix_key()
-            key.policy_id = policyID
-            key.len = UInt32(path.utf8.count) | flag
-            withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
-            let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue,
-                                    rule: UInt16(rule.id.index))  // checkRuleIndices
-            let slot = (flag == 0 ? "=" : "/") + path
-            if entries[slot] == nil { creators.append(rule.id) }
-            if let existing = entries[slot], existing.rule.verdict >= value.verdict { continue }
-            entries[slot] = (key, value)
-        }
-        try checkCapacity(creators, reserved: 1, limit: Int(EG_UNIX_RULES_MAX), map: "eg_unix_rules",
-                          what: "unix socket paths (and 1 entry for sockets no rule can judge)")
-        return (entries.keys.sorted().map { entries[$0]! } + [socketsEntry(policy, policyID: policyID)], [])
+    /// eg_unix_rules' entries: the one that decides sockets no address rule can judge. Unix
+    /// socket names are path rules (`pathEntries`, domain EG_DOMAIN_UNIX); no policy form names
+    /// abstract sockets, whose keys would go here.
+    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
+        ([socketsEntry(policy, policyID: policyID)], [])
     }
 
     /// The verdict on sockets no address rule can judge (raw, packet, SCTP, DCCP, other
@@ -383,7 +364,8 @@ public struct PolicyMaps {
 }
 
 extension PolicyMaps.PathSlot {
-    init(domain: UInt8, matcher: PathMatcher, rule: RuleID) throws(PolicyMaps.CompileError) {
+    /// Errors name `rule` with its location in `policy` (`PolicyMaps.named`).
+    init(domain: UInt8, matcher: PathMatcher, rule: RuleID, in policy: CompiledPolicy) throws(PolicyMaps.CompileError) {
         let kind: eg_path_kind
         var path = matcher.value
         switch matcher {
@@ -399,7 +381,11 @@ extension PolicyMaps.PathSlot {
             return
         }
         guard path.utf8.count < Int(EG_PATH_MAX) else {
-            throw PolicyMaps.CompileError(rule: "\(rule)", message: "path longer than \(EG_PATH_MAX - 1) bytes cannot be enforced")
+            throw PolicyMaps.CompileError(rule: PolicyMaps.named(rule, in: policy), message: "path longer than \(EG_PATH_MAX - 1) bytes cannot be enforced")
+        }
+        // No socket is bound at a longer name: the rule could never apply.
+        if domain == UInt8(EG_DOMAIN_UNIX.rawValue), path.utf8.count > Int(EG_UNIX_PATH_MAX) {
+            throw PolicyMaps.CompileError(rule: PolicyMaps.named(rule, in: policy), message: "socket path longer than \(EG_UNIX_PATH_MAX) bytes (sun_path) names no socket")
         }
         self.init(domain: domain, kind: UInt8(kind.rawValue), path: path)
     }

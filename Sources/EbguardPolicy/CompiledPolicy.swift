@@ -96,7 +96,8 @@ public struct CompiledNetworkRule: Sendable, Hashable {
     public var address: AddressMatch?
     /// Set for `host` rules.
     public var host: HostMatch?
-    /// Set for `unix` rules: an exact or subtree matcher of the socket's path.
+    /// Set for `unix` rules: an exact, subtree or pattern matcher of the socket's bound name
+    /// (`PathMatcher.matchesSocketName`).
     public var unix: PathMatcher?
 
     public init(id: RuleID, location: SourceLocation, verdict: Verdict, address: AddressMatch? = nil,

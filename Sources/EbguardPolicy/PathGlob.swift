@@ -74,7 +74,11 @@ public struct PathGlob: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `path` (absolute, normalized) is matched.
     public func matches(_ path: String) -> Bool {
-        let components = Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        matches(components: Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true))
+    }
+
+    /// Whether a path split into `components` (UTF-8 bytes, from the root) is matched.
+    func matches(components: [ArraySlice<UInt8>]) -> Bool {
         var memo: [Int: Bool] = [:]
         func match(_ t: Int, _ c: Int) -> Bool {
             let key = t * 1024 + c

@@ -27,6 +27,17 @@ public enum PathMatcher: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether a Unix socket's bound name is matched as the kernel matches it
+    /// (bpf/lib/unix_match.h): the name as bound, not normalized, byte for byte; its components
+    /// are the bytes between its `/`, empty ones (`//`) included. Names bound relative to the
+    /// server's directory match no rule (rules are absolute).
+    public func matchesSocketName(_ name: String) -> Bool {
+        guard name.utf8.first == UInt8(ascii: "/") else { return false }
+        guard case .glob(let glob) = self else { return matches(name) }
+        let bytes = Array(name.utf8).dropFirst()
+        return glob.matches(components: bytes.isEmpty ? [] : bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false))
+    }
+
     /// How specific a match is: the count of literal bytes before the first wildcard (the
     /// kernel's rank, bpf/lib/path_match.h): an exact path 511, above any; `/dir/**` the
     /// bytes of `/dir/` (`/**`: 1); a pattern the bytes before its first `*`; a name 0.

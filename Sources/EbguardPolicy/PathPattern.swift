@@ -96,14 +96,16 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// A `unix:` socket path: exact or `dir/**`. The socket matcher (bpf/lib/sock_match.h) has
-    /// no patterns yet, so `*` and a mid-path `**` are refused rather than matched loosely.
+    /// A `unix:` socket path: exact, `dir/**` or a pattern, in the forms and within the bounds
+    /// of `path:` (the Unix socket hooks decide them with the same path matcher,
+    /// bpf/lib/unix_match.h). A socket name has at most `maxSocketPath` bytes; an exact path
+    /// longer than that is refused when it is compiled (`~` and `${workspace}` expanded).
     public init(parsingUnix raw: String) throws(PolicyValueError) {
         try self.init(parsing: raw)
-        if isGlob {
-            throw PolicyValueError("'\(raw)': 'unix' rules take an exact socket path or 'dir/**'; '*' and a mid-path '**' are not supported there yet")
-        }
     }
+
+    /// sun_path's size: the longest name a Unix socket can be bound at (EG_UNIX_PATH_MAX).
+    public static let maxSocketPath = 108
 
     /// Characters that would make a path a glob the matcher does not have; `{` because `{a,b}`
     /// reads like brace expansion.

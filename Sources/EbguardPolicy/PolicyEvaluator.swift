@@ -76,12 +76,12 @@ extension CompiledPolicy {
         return Self.pick(candidates, default: defaults.network)
     }
 
-    /// Decides a connect to the Unix socket at `path`. Unmatched sockets (and abstract ones,
-    /// which have no path) get the network default.
+    /// Decides a connect to the Unix socket bound at `path`, the name as the server bound it
+    /// (the kernel does not normalize it: `PathMatcher.matchesSocketName`). Unmatched sockets
+    /// (and abstract and relative names, which no rule names) get the network default.
     public func decideUnix(path: String) -> Decision {
-        let path = LexicalPath.normalize(path)
         let candidates = network.compactMap { rule -> (RuleID, Verdict, PathSpecificity)? in
-            guard let matcher = rule.unix, matcher.matches(path) else { return nil }
+            guard let matcher = rule.unix, matcher.matchesSocketName(path) else { return nil }
             return (rule.id, rule.verdict, matcher.specificity)
         }
         return Self.pick(candidates, default: defaults.network)

@@ -30,7 +30,18 @@ extension CompiledPolicy {
         }
     }
 
-    /// Lines saying, for exec and for each file access kind, the rule that decides `path` and
+    /// The `unix:` rules that match a socket bound at `name`, winner first.
+    public func unixCandidates(name: String) -> [PathCandidate] {
+        network.compactMap { rule in
+            guard let matcher = rule.unix, matcher.matchesSocketName(name) else { return nil }
+            return PathCandidate(id: rule.id, location: rule.location, verdict: rule.verdict, matcher: matcher)
+        }.sorted {
+            Self.beats(($0.verdict, $0.matcher.specificity, $0.id), ($1.verdict, $1.matcher.specificity, $1.id))
+        }
+    }
+
+    /// Lines saying, for exec, for each file access kind and for a Unix socket bound there
+    /// (connect or send), the rule that decides `path` and
     /// the others that match it, in precedence order; then the precedence itself.
     public func explain(path: String) -> [String] {
         let normalized = LexicalPath.normalize(path)
@@ -55,6 +66,7 @@ extension CompiledPolicy {
             describe("file \(name)", decideFile(path: normalized, access: kind),
                      pathCandidates(path: normalized, exec: false, kind: kind), defaults.file)
         }
+        describe("unix connect", decideUnix(path: normalized), unixCandidates(name: normalized), defaults.network)
         lines.append(Self.pathPrecedence)
         return lines
     }

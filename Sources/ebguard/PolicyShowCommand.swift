@@ -17,7 +17,7 @@ struct PolicyShowCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(name: .customLong("explain"), help: ArgumentHelp("Print the rule that decides PATH for exec and each file access kind, and why.",
+    @Option(name: .customLong("explain"), help: ArgumentHelp("Print the rule that decides PATH for exec, each file access kind and a Unix socket bound there, and why.",
                                                               valueName: "PATH"))
     var explainPath: String?
 

@@ -25,8 +25,8 @@ import Testing
         #expect(maps.session.default_verdict.0 == UInt8(EG_VERDICT_DENY.rawValue))
         #expect(maps.session.default_verdict.1 == UInt8(EG_VERDICT_AUDIT.rawValue))
         #expect(maps.session.default_verdict.2 == UInt8(EG_VERDICT_ASK.rawValue))
-        #expect(maps.loadedMarkers.map(\.key.kind) == [UInt8(EG_PATH_LOADED.rawValue), UInt8(EG_PATH_LOADED.rawValue)])
-        #expect(maps.loadedMarkers.map(\.key.domain) == [UInt8(EG_DOMAIN_EXEC.rawValue), UInt8(EG_DOMAIN_FILE.rawValue)])
+        #expect(maps.loadedMarkers.map(\.key.kind) == Array(repeating: UInt8(EG_PATH_LOADED.rawValue), count: 3))
+        #expect(maps.loadedMarkers.map(\.key.domain) == [EG_DOMAIN_EXEC, EG_DOMAIN_FILE, EG_DOMAIN_UNIX].map { UInt8($0.rawValue) })
         #expect(maps.loadedMarkers.allSatisfy { $0.key.policy_id == 42 && $0.key.len == 0 })
     }
 
@@ -224,7 +224,9 @@ import Testing
         #expect(error?.description.contains("at most 16") == true)
     }
 
-    @Test func unixSubtreesAreKeyedByTheirDirectory() throws {
+    /// `unix:` rules are path keys of domain EG_DOMAIN_UNIX (bpf/lib/unix_match.h), their verdict
+    /// at EG_UNIX_ACCESS; eg_unix_rules keeps only the entry for sockets no rule can judge.
+    @Test func unixRulesArePathKeysOfTheirOwnDomain() throws {
         let maps = try compile("""
         version: 1
         name: t
@@ -233,13 +235,14 @@ import Testing
           - { action: allow, unix: /run/** }
           - { action: audit, unix: /** }
         """)
-        func key(_ entry: (key: eg_unix_key, rule: eg_net_rule)) -> (UInt32, String) {
-            (entry.key.len, String(decoding: withUnsafeBytes(of: entry.key.path) { Array($0.prefix(Int(entry.key.len & 0xffff))) }, as: UTF8.self))
-        }
-        let named = maps.unix.filter { $0.key.len & EG_UNIX_LEN_SOCKETS == 0 }
-        #expect(named.map { key($0).0 } == [EG_UNIX_LEN_SUBTREE, 4 | EG_UNIX_LEN_SUBTREE, 16])
-        #expect(named.map { key($0).1 } == ["", "/run", "/run/docker.sock"])
-        #expect(named.map(\.rule.verdict) == [EG_VERDICT_AUDIT, EG_VERDICT_ALLOW, EG_VERDICT_DENY].map { UInt8($0.rawValue) })
+        let unix = maps.paths.filter { $0.key.domain == UInt8(EG_DOMAIN_UNIX.rawValue) }
+        #expect(unix.map { pathString($0) } == ["/run/docker.sock", "/run", ""])
+        #expect(unix.map(\.key.kind) == [EG_PATH_EXACT, EG_PATH_SUBTREE, EG_PATH_SUBTREE].map { UInt8($0.rawValue) })
+        #expect(unix.map { $0.rule.verdicts[Int(EG_UNIX_ACCESS)] }
+                == [EG_VERDICT_DENY, EG_VERDICT_ALLOW, EG_VERDICT_AUDIT].map { UInt8($0.rawValue) })
+        #expect(unix.map { $0.rule.rules[Int(EG_UNIX_ACCESS)] } == [0, 1, 2])
+        #expect(unix.allSatisfy { $0.rule.verdicts.enumerated().allSatisfy { $0.offset == Int(EG_UNIX_ACCESS) || $0.element == UInt8(EG_VERDICT_NONE) } })
+        #expect(maps.unix.map(\.key.len) == [EG_UNIX_LEN_SOCKETS])
         #expect(maps.unenforced.isEmpty)
     }
 
@@ -333,18 +336,19 @@ import Testing
     }
 
     @Test func morePathEntriesThanThePathMapHoldsIsACompileError() throws {
-        // 65,536 keys: 65,534 paths and the two loaded markers fit; one path more does not.
+        // 65,536 keys: 65,533 paths and the three loaded markers fit; one path more does not.
         // Top-level paths, so no directory above them needs an ancestor key of its own.
-        #expect(try PolicyMaps(try fileRules(65_534, path: { "/f\($0)" }), policyID: 7).paths.count == 65_534)
+        #expect(try PolicyMaps(try fileRules(65_533, path: { "/f\($0)" }), policyID: 7).paths.count == 65_533)
         let error = #expect(throws: PolicyMaps.CompileError.self) {
-            _ = try PolicyMaps(try fileRules(65_535, path: { "/f\($0)" }), policyID: 7)
+            _ = try PolicyMaps(try fileRules(65_534, path: { "/f\($0)" }), policyID: 7)
         }
-        #expect(error?.rule == "file[65534]")
+        #expect(error?.rule == "file[65533]")
         #expect(error?.description.contains("65,537 path entries") == true)
         #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
     }
 
-    @Test func moreUnixSocketsThanTheUnixMapHoldsIsACompileError() throws {
+    /// Unix socket paths are path entries: they share eg_path_rules' capacity.
+    @Test func unixSocketPathsCountAgainstThePathMap() throws {
         func policy(_ count: Int) throws -> CompiledPolicy {
             var policy = try compiledPolicy("version: 1\nname: t\nnetwork:\n  - { action: deny, unix: /run/s }\n")
             let template = policy.network[0]
@@ -356,11 +360,10 @@ import Testing
             }
             return policy
         }
-        // One key of the map is the policy's entry for sockets no rule can judge.
-        #expect(try PolicyMaps(try policy(16_383), policyID: 7).unix.count == 16_384)
-        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_384), policyID: 7) }
-        #expect(error?.rule == "network[16383]")
-        #expect(error?.description.contains("eg_unix_rules map holds at most 16,384") == true)
+        #expect(try PolicyMaps(try policy(65_533), policyID: 7).paths.count == 65_533)
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(65_534), policyID: 7) }
+        #expect(error?.rule.hasPrefix("network[65533]") == true)
+        #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
     }
 
     // MARK: large policies

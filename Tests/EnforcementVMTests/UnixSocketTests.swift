@@ -1,24 +1,25 @@
 import CEbguardABI
 import EbguardBPF
+@testable import EbguardEnforcement
+import EbguardPolicy
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
 import Glibc
 import Testing
 
-/// unix.bpf.o (lsm/unix_stream_connect, lsm/unix_may_send) in a kernel with BPF-LSM:
-/// rules written by hand into eg_unix_rules, real Unix sockets, errno and events asserted.
+/// unix.bpf.o (lsm/unix_stream_connect, lsm/unix_may_send) in a kernel with BPF-LSM: policies
+/// compiled by the product's compiler (`unix:` rules are path rules of domain EG_DOMAIN_UNIX),
+/// real Unix sockets, errno and events asserted. Patterns: UnixPatternVMTests.
 @Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, Comment(rawValue: TestEnvironment.vmReason)))
 struct UnixSocketTests {
     @Test func pathRulesDecideStreamSeqpacketAndDatagramPeers() throws {
         let unix = try UnixFixture()
-        let session = try unix.session(policy: 1)
         let dir = unix.directory
-        try unix.rule(policy: 1, "\(dir)/docker.sock", .deny, rule: 0)
-        try unix.rule(policy: 1, "\(dir)/ask.sock", .ask, rule: 1)
-        try unix.rule(policy: 1, "\(dir)/audited.sock", .audit, rule: 2)
-        try unix.rule(policy: 1, "\(dir)/log.sock", .deny, rule: 3)
-        try unix.rule(policy: 1, "\(dir)/packet.sock", .deny, rule: 4)
+        let session = try unix.session(policy: 1, rules: [
+            "deny, unix: \"\(dir)/docker.sock\"", "ask, unix: \"\(dir)/ask.sock\"", "audit, unix: \"\(dir)/audited.sock\"",
+            "deny, unix: \"\(dir)/log.sock\"", "deny, unix: \"\(dir)/packet.sock\"",
+        ]).cgroup
         try expectUnixOutcomes([
             "stream:\(dir)/docker.sock", "stream:\(dir)/ask.sock", "stream:\(dir)/audited.sock", "stream:\(dir)/other.sock",
             "dgram:\(dir)/log.sock", "dgramc:\(dir)/log.sock", "dgram:\(dir)/other-dgram.sock",
@@ -50,34 +51,50 @@ struct UnixSocketTests {
         #expect(events.filter { string(fromCArray: $0.unix_path) == "\(dir)/log.sock" }.count == 2)
     }
 
+    /// A name filling sun_path (108 bytes, no NUL) is decided on all its bytes: the rule for it
+    /// applies, and another 108-byte name sharing its first 107 bytes takes the default.
     @Test func defaultAppliesToUnlistedAndAbstractNamesButNotToSocketpairs() throws {
         let unix = try UnixFixture()
-        let session = try unix.session(policy: 2, default: EG_VERDICT_DENY)
         let dir = unix.directory
-        try unix.rule(policy: 2, "\(dir)/allowed.sock", .allow, rule: 0)
         let abstract = "@eg-test-\(getpid())"
-        // 107 bytes is the longest name a key holds; a 108-byte name (sun_path full, no NUL) must
-        // not be read as its 107-byte prefix, which here is allowed.
-        let longest = dir + "/" + String(repeating: "x", count: 106 - dir.count)
-        let tooLong = longest + "y"
-        try unix.rule(policy: 2, longest, .allow, rule: 1)
+        let longest = dir + "/" + String(repeating: "x", count: 106 - dir.utf8.count)
+        let full = longest + "y", fullOther = longest + "z"
+        #expect(full.utf8.count == 108)
+        let session = try unix.session(policy: 2, defaults: "network: deny", rules: [
+            "allow, unix: \"\(dir)/allowed.sock\"", "allow, unix: \"\(full)\"",
+        ]).cgroup
+        // Abstract names keep their whole-name keys in eg_unix_rules (no policy form writes one).
+        try unix.abstractRule(policy: 2, "\0eg-abs-\(getpid())", .allow, rule: 7)
         try expectUnixOutcomes(["stream:\(dir)/allowed.sock", "stream:\(dir)/unlisted.sock", "stream:\(abstract)",
-                                "dgram:\(abstract)-d", "pair:", "raw:\(longest)", "raw:\(tooLong)"], in: session, [
+                                "dgram:\(abstract)-d", "pair:", "raw:\(full)", "raw:\(fullOther)", "stream:@eg-abs-\(getpid())"],
+                               in: session, [
             "stream:\(dir)/allowed.sock": "ok", "stream:\(dir)/unlisted.sock": "EPERM", "stream:\(abstract)": "EPERM",
-            "dgram:\(abstract)-d": "EPERM", "pair:": "ok", "raw:\(longest)": "ok", "raw:\(tooLong)": "EPERM",
+            "dgram:\(abstract)-d": "EPERM", "pair:": "ok", "raw:\(full)": "ok", "raw:\(fullOther)": "EPERM",
+            "stream:@eg-abs-\(getpid())": "ok",
         ])
         let events = try unix.events()
         #expect(events.count == 4)
         #expect(events.allSatisfy { $0.reason == UInt8(EG_REASON_DEFAULT.rawValue) && $0.rule == UInt16(EG_RULE_DEFAULT) })
+        // The event's field holds 107 bytes and a NUL: a 108-byte name shows its first 107.
         #expect(Set(events.map { string(fromCArray: $0.unix_path) }) == ["\(dir)/unlisted.sock", abstract, abstract + "-d", longest])
+    }
+
+    /// A policy whose EG_DOMAIN_UNIX marker is missing (half written) is denied, not matched.
+    @Test func aPolicyWithoutItsUnixMarkerFailsClosed() throws {
+        let unix = try UnixFixture()
+        let dir = unix.directory
+        let policy = try unix.session(policy: 5, rules: ["allow, unix: \"\(dir)/**\""])
+        try unix.paths.delete(policy.maps.loadedMarkers[2].key)
+        try expectUnixOutcomes(["stream:\(dir)/a.sock"], in: policy.cgroup, ["stream:\(dir)/a.sock": "EPERM"])
+        let event = try #require(try unix.events().first)
+        #expect(event.reason == UInt8(EG_REASON_NO_POLICY.rawValue) && event.verdict == UInt8(EG_VERDICT_DENY.rawValue))
     }
 
     @Test func sessionsAndStrangersStayApart() throws {
         let unix = try UnixFixture()
-        let denying = try unix.session(policy: 3)
-        let other = try unix.session(policy: 4)
         let dir = unix.directory
-        try unix.rule(policy: 3, "\(dir)/a.sock", .deny, rule: 0)
+        let denying = try unix.session(policy: 3, rules: ["deny, unix: \"\(dir)/a.sock\""]).cgroup
+        let other = try unix.session(policy: 4, rules: []).cgroup
         let attempt = ["stream:\(dir)/a.sock"]
         try expectUnixOutcomes(attempt, in: denying, ["stream:\(dir)/a.sock": "EPERM"])
         try expectUnixOutcomes(attempt, in: other, ["stream:\(dir)/a.sock": "ok"])
@@ -92,20 +109,21 @@ struct UnixSocketTests {
 }
 
 /// Runs the attempts (see `UnixProbe`) and expects exactly these outcomes, showing the real ones on failure.
-private func expectUnixOutcomes(_ attempts: [String], in cgroup: Cgroup?, _ expected: [String: String],
-                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectUnixOutcomes(_ attempts: [String], in cgroup: Cgroup?, _ expected: [String: String],
+                                sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let outcomes = try UnixProbe.run(attempts, in: cgroup)
     #expect(outcomes == expected, sourceLocation: sourceLocation)
 }
 
 /// unix.bpf.o with its own pin root; programs attached (LSM: host-wide, scoped by session).
-private final class UnixFixture {
+final class UnixFixture {
     let pinRoot: String
     let parent: ScratchCgroup
     let directory: String
     let object: BPFObject
     let sessions: BPFMap<UInt64, eg_session>
     let rules: BPFMap<eg_unix_key, eg_net_rule>
+    let paths: BPFMap<eg_path_key, eg_path_rule>
     private var links: [BPFLink] = []
     private var ring: RingBuffer!
     private let inbox = Inbox()
@@ -124,6 +142,7 @@ private final class UnixFixture {
         try object.load()
         sessions = try object.map("eg_sessions")
         rules = try object.map("eg_unix_rules")
+        paths = try object.map("eg_path_rules")
         for program in ["eg_unix_connect", "eg_unix_send"] {
             links.append(try object.program(program).attach())
         }
@@ -141,22 +160,32 @@ private final class UnixFixture {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func session(policy: UInt32, default verdict: eg_verdict = EG_VERDICT_ALLOW) throws -> Cgroup {
+    /// A session whose policy has these network rules (`"deny, unix: /x"`, in order: rule i is
+    /// network[i]), compiled by PolicyMaps for `home` (default: the fixture's directory) and
+    /// written as `ebguard run` writes it; `auditAllows` reports every decision.
+    func session(policy: UInt32, defaults: String = "network: allow", rules: [String], home: String? = nil,
+                 auditAllows: Bool = false) throws -> (cgroup: Cgroup, compiled: CompiledPolicy, maps: PolicyMaps) {
+        let yaml = "version: 1\nname: unix\ndefaults: { \(defaults) }\nnetwork:"
+            + (rules.isEmpty ? " []\n" : "\n" + rules.map { "  - { action: \($0) }\n" }.joined())
+        let compiled = try Policy.parse(yaml: yaml, file: "unix.yaml")
+            .compile(in: try PolicyContext(home: home ?? directory, workspace: directory))
+        let maps = try PolicyMaps(compiled, policyID: policy, auditAllows: auditAllows, processEvents: false)
+        for (key, rule) in maps.paths { try paths.update(key, rule) }
+        for (key, lengths) in maps.loadedMarkers { try paths.update(key, lengths) }
+        for (key, rule) in maps.unix { try self.rules.update(key, rule) }
         let cgroup = try parent.cgroup.createChild("s\(policy)")
-        var session = eg_session()
-        session.policy_id = policy
-        session.default_verdict = (0, 0, UInt8(verdict.rawValue))
-        try sessions.update(try cgroup.id(), session)
-        return cgroup
+        try sessions.update(try cgroup.id(), maps.session)
+        return (cgroup, compiled, maps)
     }
 
     enum Verdict { case allow, audit, ask, deny }
 
-    func rule(policy: UInt32, _ path: String, _ verdict: Verdict, rule index: UInt16) throws {
+    /// An abstract name's key, written by hand: `name` starts with its NUL.
+    func abstractRule(policy: UInt32, _ name: String, _ verdict: Verdict, rule index: UInt16) throws {
         var key = eg_unix_key()
         key.policy_id = policy
-        key.len = UInt32(path.utf8.count)
-        withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
+        key.len = UInt32(name.utf8.count)
+        withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: name.utf8) }
         let value: eg_verdict = switch verdict {
         case .allow: EG_VERDICT_ALLOW
         case .audit: EG_VERDICT_AUDIT
@@ -177,7 +206,8 @@ private final class UnixFixture {
 /// "ok" or the errno name. Attempts: "stream:PATH", "seqpacket:PATH", "dgram:PATH" (sendto),
 /// "dgramc:PATH" (connect, then send), "pair:" (a datagram socketpair), "raw:PATH" (stream,
 /// bound and connected through libc with no NUL, for 108-byte names). "@name" is abstract.
-private enum UnixProbe {
+/// Missing parent directories of a server's path are created.
+enum UnixProbe {
     static let script = #"""
 import ctypes, errno, os, socket, sys
 servers = {}
@@ -187,8 +217,10 @@ def server(kind, path):
     if path not in servers:
         typ = {'stream': socket.SOCK_STREAM, 'seqpacket': socket.SOCK_SEQPACKET}.get(kind, socket.SOCK_DGRAM)
         s = socket.socket(socket.AF_UNIX, typ)
-        if not path.startswith('@') and os.path.exists(path):
-            os.unlink(path)
+        if not path.startswith('@'):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
         s.bind(addr(path))
         if typ != socket.SOCK_DGRAM:
             s.listen(16)
@@ -205,6 +237,7 @@ for spec in sys.argv[1:]:
     kind, path = spec.split(':', 1)
     try:
         if kind == 'raw':
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             raw(libc.bind, s, path)
             s.listen(1)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Network decisions: which destination a session may reach. Shared by net.bpf.c
- * (cgroup/connect4|6, cgroup/sendmsg4|6) and unix.bpf.c (BPF-LSM Unix sockets).
+ * (cgroup/connect4|6, cgroup/sendmsg4|6) and unix.bpf.c (BPF-LSM sockets; Unix
+ * socket names are decided in lib/unix_match.h).
  *
  * ---- Map semantics (the contract with the policy compiler) -----------------
  *
@@ -28,17 +29,14 @@
  *   per range).
  *
  * eg_unix_rules: hash, pinned by name. key = struct eg_unix_key { policy_id, len,
- *   path }: the peer socket's bound name exactly as the server passed it to bind()
- *   (no normalisation: a server that bound a relative path has a relative name),
- *   len bytes without NUL, the rest of path zero. Abstract names (sun_path[0] == 0)
- *   are keyed with their leading NUL byte included in path and len, so they can
- *   never collide with a filesystem path. value = struct eg_net_rule: only verdict
- *   and rule are read. No entry: default_verdict[EG_DOMAIN_NET]; so do names too
- *   long for a key (a 108-byte path), which no rule can hold. Peers without any
- *   address (socketpair, unbound datagram sockets) are not nameable and are allowed.
- *   A name the kernel's copy of which cannot be read is denied (EG_REASON_UNRESOLVED).
- *   Events are EG_EVENT_UNIX, family AF_UNIX, unix_path the name (abstract: "@name").
- *   The map is declared here, so net.bpf.o creates it too: it has no effect there.
+ *   path }. Holds each policy's EG_UNIX_LEN_SOCKETS entry (lib/sock_match.h) and,
+ *   keyed by name, abstract Unix names (sun_path[0] == 0, keyed with that leading
+ *   NUL in path and len, the rest zero); value = struct eg_net_rule, only verdict
+ *   and rule are read. No policy form writes abstract keys yet: those names get
+ *   default_verdict[EG_DOMAIN_NET]. Filesystem names are not here: `unix:` rules
+ *   are path rules of domain EG_DOMAIN_UNIX in eg_path_rules, decided by the path
+ *   matcher (lib/unix_match.h). The map is declared here, so net.bpf.o creates it
+ *   too: it has no effect there.
  *
  * eg_sessions (lib/maps.h): the session's policy_id, default verdicts and flags.
  *
@@ -311,139 +309,6 @@ static __always_inline __u8 eg_net_protocol(__u32 protocol)
 	if (protocol == 262)	/* IPPROTO_MPTCP */
 		return 6;	/* IPPROTO_TCP */
 	return protocol > 255 ? 255 : protocol;
-}
-
-/* ---- Unix sockets (BPF-LSM) ------------------------------------------------- */
-
-/* What eg_unix_peer_name found. */
-enum eg_unix_name {
-	EG_UNIX_UNREADABLE = -1,	/* the kernel's copy could not be read: fail closed */
-	EG_UNIX_UNNAMED = 0,		/* socketpair, unbound peers: nothing a policy can name */
-	EG_UNIX_NAMED = 1,		/* key holds the name */
-	EG_UNIX_TOO_LONG = 2,		/* longer than any key, so no rule names it: default */
-};
-
-/*
- * Reads the bound name of the peer socket into key: a filesystem path without
- * its NUL, or an abstract name with its leading NUL.
- */
-static __always_inline int eg_unix_peer_name(struct sock *peer, struct eg_unix_key *key)
-{
-	struct unix_address *addr;
-	const char *name;
-	int len, n;
-	__u64 size;
-
-	addr = BPF_CORE_READ((struct unix_sock *)peer, addr);
-	if (!addr)
-		return EG_UNIX_UNNAMED;
-	/* addr->len counts sun_family; for a path it also counts the NUL after it. */
-	len = BPF_CORE_READ(addr, len) - (int)sizeof(__kernel_sa_family_t);
-	if (len <= 0)
-		return EG_UNIX_UNNAMED;
-	name = (const char *)__builtin_preserve_access_index(&addr->name[0].sun_path);
-	if (bpf_probe_read_kernel(key->path, 1, name))
-		return EG_UNIX_UNREADABLE;
-	if (key->path[0]) {
-		/* key is zeroed: the bytes after the NUL stay zero, as the hash wants. */
-		n = bpf_probe_read_kernel_str(key->path, sizeof(key->path), name);
-		if (n <= 1)
-			return EG_UNIX_UNREADABLE;
-		if (len - 1 >= (int)sizeof(key->path))
-			return EG_UNIX_TOO_LONG;	/* key->path keeps a prefix for the event */
-		key->len = n - 1;
-		return EG_UNIX_NAMED;
-	}
-	if (len > (int)sizeof(key->path))
-		return EG_UNIX_TOO_LONG;
-	/* Re-bound the very register the helper gets: the verifier loses the check above. */
-	size = len;
-	barrier_var(size);
-	if (size > sizeof(key->path))
-		return EG_UNIX_TOO_LONG;
-	if (bpf_probe_read_kernel(key->path, size, name))
-		return EG_UNIX_UNREADABLE;
-	key->len = size;
-	return EG_UNIX_NAMED;
-}
-
-/*
- * The deepest subtree rule holding a path name (exact rules come first, in the
- * caller): keys with EG_UNIX_LEN_SUBTREE and the directory as path, "" for
- * the root subtree. A directory matches itself too, as in path rules. Walks the name from
- * its end, zeroing as it goes, so each candidate key is the prefix followed by
- * zeros, as userspace writes it. Relative names (bound relative) meet no subtree.
- */
-static __always_inline struct eg_net_rule *eg_unix_subtree(const struct eg_unix_key *name)
-{
-	struct eg_unix_key key = *name;	/* the caller's stays whole for the event */
-	struct eg_net_rule *rule;
-	__u32 len = name->len;
-	int i;
-	char c;
-
-	if (key.path[0] != '/')
-		return NULL;
-	for (i = EG_UNIX_PATH_MAX - 1; i >= 0; i--) {
-		c = key.path[i];
-		key.path[i] = 0;
-		if ((__u32)i > len || ((__u32)i != len && c != '/'))
-			continue;
-		key.len = i | EG_UNIX_LEN_SUBTREE;
-		rule = bpf_map_lookup_elem(&eg_unix_rules, &key);
-		if (rule)
-			return rule;
-	}
-	return NULL;
-}
-
-/*
- * The whole decision for a Unix connect or datagram send to `peer`: 0 to allow,
- * -EPERM to refuse (what LSM hooks return). An ask denies: Unix sockets have no
- * answer map (eg_net_answers is keyed by IP destinations), so nothing answers it.
- */
-static __always_inline int eg_unix_check(struct sock *peer)
-{
-	struct eg_net_dest dest = { .family = AF_UNIX };
-	struct eg_unix_key key = {};
-	struct eg_net_decision d;
-	struct eg_session *session;
-	struct eg_net_rule *rule;
-	struct eg_net_event *ev;
-	__u64 session_id = 0;
-	int named;
-
-	session = eg_current_session(&session_id);
-	if (!session)
-		return 0;
-	named = eg_unix_peer_name(peer, &key);
-	if (named == EG_UNIX_UNNAMED)
-		return 0;
-	d = eg_net_default(session);
-	if (named == EG_UNIX_UNREADABLE) {
-		d = eg_net_fail_closed();
-		d.reason = EG_REASON_UNRESOLVED;
-	} else if (named == EG_UNIX_NAMED) {
-		key.policy_id = session->policy_id;
-		rule = bpf_map_lookup_elem(&eg_unix_rules, &key);
-		if (!rule && key.path[0])
-			rule = eg_unix_subtree(&key);
-		if (rule && rule->verdict <= EG_VERDICT_DENY)
-			d = (struct eg_net_decision){ rule->rule, rule->verdict, EG_REASON_RULE };
-		else if (rule)
-			d = eg_net_fail_closed();
-	}
-	if (eg_net_reported(session, d)) {
-		ev = eg_net_event_start(EG_EVENT_UNIX, session_id, session, d, &dest);
-		if (ev) {
-			/* Abstract names are shown the way ss(8) does: @name. */
-			__builtin_memcpy(ev->unix_path, key.path, sizeof(ev->unix_path));
-			if (named == EG_UNIX_NAMED && !key.path[0])
-				ev->unix_path[0] = '@';
-			bpf_ringbuf_submit(ev, 0);
-		}
-	}
-	return eg_net_refuses(session, d) ? -EPERM : 0;
 }
 
 #endif /* EG_LIB_NET_MATCH_H */

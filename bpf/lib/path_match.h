@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Path rules: the map both enforcement objects (exec.bpf.c, file.bpf.c) share,
+ * Path rules: the map the enforcement objects (exec.bpf.c, file.bpf.c, and
+ * unix.bpf.c for `unix:` rules, domain EG_DOMAIN_UNIX: lib/unix_match.h) share,
  * and the matcher that turns a resolved path into a verdict.
  *
  * ---- What userspace writes into eg_path_rules (pinned by name) ----------------

@@ -4,9 +4,9 @@
  * unix.bpf.c). net.bpf.c judges TCP, UDP (UDP-Lite, MPTCP) connects and UDP
  * sends by destination; every other socket a session creates is judged here:
  *
- *  - AF_UNIX (unix_stream_connect/unix_may_send) and AF_NETLINK are allowed at
- *    creation. Netlink talks to the local kernel, never to a network destination,
- *    and glibc needs NETLINK_ROUTE for getaddrinfo(AI_ADDRCONFIG), `ip` and
+ *  - AF_UNIX (unix_stream_connect/unix_may_send: lib/unix_match.h) and AF_NETLINK
+ *    are allowed at creation. Netlink talks to the local kernel, never to a network
+ *    destination, and glibc needs NETLINK_ROUTE for getaddrinfo(AI_ADDRCONFIG), `ip` and
  *    friends; what root could change through it is the capabilities' business.
  *  - ICMP "ping" sockets (SOCK_DGRAM + IPPROTO_ICMP/ICMPV6) are allowed at
  *    creation and judged by destination at each sendmsg with an address, as
@@ -26,7 +26,7 @@
 #ifndef EG_LIB_SOCK_MATCH_H
 #define EG_LIB_SOCK_MATCH_H
 
-#include "net_match.h"
+#include "unix_match.h"
 
 #define EG_AF_NETLINK 16
 #define EG_SOCK_STREAM 1
