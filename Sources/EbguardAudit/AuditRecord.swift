@@ -29,20 +29,27 @@ public enum AuditHash {
     public static let genesis = String(repeating: "0", count: 64)
 
     public static func sha256Hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        sha256Hex(Array(bytes))
+        if let hex = bytes.withContiguousStorageIfAvailable({ sha256Hex(UnsafeRawBufferPointer($0)) }) { return hex }
+        return Array(bytes).withUnsafeBytes { sha256Hex($0) }
     }
 
-    /// Without the copy the generic form makes: the log hashes every line it writes.
-    public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let digest = SHA256.hash(data: bytes)
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in digest {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+    /// The log hashes every line it writes: no copy of the bytes, no intermediate arrays.
+    public static func sha256Hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { sha256Hex($0) } }
+
+    static func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: bytes)  // the DataProtocol form walks regions generically
+        let digest = hasher.finalize()
+        return digest.withUnsafeBytes { digest in
+            String(unsafeUninitializedCapacity: digest.count * 2) { out in
+                let hex: StaticString = "0123456789abcdef"
+                for (index, byte) in digest.enumerated() {
+                    out[2 * index] = hex.utf8Start[Int(byte >> 4)]
+                    out[2 * index + 1] = hex.utf8Start[Int(byte & 0xF)]
+                }
+                return digest.count * 2
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -120,7 +127,7 @@ public struct AuditRecord: Sendable, Hashable {
     private static func line(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, type: String,
                              version: Int64, data: (inout [UInt8]) -> Void) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
+        out.reserveCapacity(1024)  // a decision with a command line and a network target passes 512
         out.append(contentsOf: #"{"data":"#.utf8)
         data(&out)
         out.append(contentsOf: #","host":{"machine_id":"#.utf8)

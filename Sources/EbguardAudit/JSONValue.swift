@@ -98,8 +98,10 @@ public enum JSONValue: Sendable, Hashable {
 extension Array where Element == UInt8 {
     /// `s` as a JSON string in the JCS form (see `JSONValue.writeString`).
     public mutating func appendJSONString(_ s: String) {
+        // Native strings (all of ours) are contiguous: no copy of `s`, which would cost a retain.
+        if s.utf8.withContiguousStorageIfAvailable({ appendJSONString(utf8: $0) }) != nil { return }
         var s = s
-        s.makeContiguousUTF8()  // a no-op for native strings; bridged ones are copied once
+        s.makeContiguousUTF8()
         s.utf8.withContiguousStorageIfAvailable { appendJSONString(utf8: $0) }
     }
 

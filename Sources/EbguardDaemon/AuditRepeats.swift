@@ -26,7 +26,10 @@ public struct AuditRepeats {
     public let idle: Int64
     private var tallies: [AuditDecision: Tally] = [:]
     /// The decision admitted last: a retry loop repeats it, and comparing is cheaper than hashing.
-    private var latest: (decision: AuditDecision, tally: Tally)?
+    private var latest: (decision: AuditDecision, tally: Tally)? { didSet { latestGeneration &+= 1 } }
+    /// Changes whenever `latest` does: a caller that saw its decision become the latest one
+    /// can count its repeats with `countLatest` for as long as this stays the same.
+    public private(set) var latestGeneration: UInt64 = 0
     /// The event `latest` was made from, without its sequence number and time: an equal event
     /// makes an equal record, so a retry is counted before any record is built for it.
     private var latestEvent: GovernedEvent?
@@ -51,6 +54,14 @@ public struct AuditRepeats {
         count(latest.tally, at: time)
         return true
     }
+
+    /// Counts one more repeat of the latest decision (see `latestGeneration`).
+    public mutating func countLatest(at time: AuditTime) {
+        if let latest { count(latest.tally, at: time) }
+    }
+
+    /// True when `decision` is the one repeats are counted on now.
+    public func isLatest(_ decision: AuditDecision) -> Bool { latest?.decision == decision }
 
     /// True when `decision` must be written now; false when it was counted as a repeat.
     /// `event`, the one `decision` was made from, lets `countRepeat` recognise its retries.

@@ -67,6 +67,8 @@ public final class Daemon {
     let audit: AuditSink?
     /// Repeated decisions counted instead of written one by one.
     var auditRepeats = AuditRepeats()
+    /// The last kernel decision published in full, for its repeats (RepeatedEvents.swift).
+    var repeatCache = RepeatCache()
 
     private let lock: OwnedFileDescriptor
     private let listener: OwnedFileDescriptor

@@ -8,6 +8,8 @@ extension Daemon {
     /// One ring-buffer record: decode, enrich, publish. Runs on the loop's thread, at the
     /// kernel's pace, so it never blocks: subscribers only get lines appended to buffers.
     func receive(_ record: UnsafeRawBufferPointer) {
+        if publishRepeat(record) { return }
+        repeatCache.forget()
         let decision: DecisionEvent
         switch SessionEvent(record: record, hosts: { sessions[$0]?.session.hosts }) {
         case .decision(let event)?:
@@ -45,7 +47,9 @@ extension Daemon {
             session: managed?.record.key ?? "session-\(decision.sessionID)", ppid: facts.ppid,
             user: processes.userName(decision.uid), exe: facts.exe,
             ruleLocation: ruleLocation, message: message, askID: askID, objectText: object, ruleText: rule)
-        publish(event, bootNanoseconds: decision.time)
+        // Asks and host-name decisions say more than their record: never published as repeats.
+        let repeatable = askID == nil && decision.verdict != .ask && decision.hostID == 0
+        publish(event, bootNanoseconds: decision.time, from: repeatable ? record : nil)
     }
 
     /// Process life: keeps the process facts that enrich later events, and publishes it.
@@ -108,16 +112,30 @@ extension Daemon {
 
     /// Numbers the event, keeps it for `--since`, hands it to every matching subscriber, and
     /// the decision-relevant ones to the audit log. `audit` supplies what the event does not
-    /// carry (policy hashes) when the session is not, or no longer, in `sessions`.
-    func publish(_ event: GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds(), audit context: AuditContext? = nil) {
+    /// carry (policy hashes) when the session is not, or no longer, in `sessions`. `record`, the
+    /// ring record a kernel decision came from, lets its repeats be published from the cache.
+    func publish(_ event: consuming GovernedEvent, bootNanoseconds: UInt64 = EventClock.bootNanoseconds(),
+                 audit context: AuditContext? = nil, from record: UnsafeRawBufferPointer? = nil) {
         var event = event
         event.seq = hub.total + 1
-        let line = event.jsonBytes()
-        let entry = EventHub.Entry(bootNanoseconds: bootNanoseconds, event: event, line: line)
+        var tailStart = 0
+        let line = event.jsonBytes(tailStart: &tailStart)
+        let tag = EventTag(event)
+        deliver(EventHub.Entry(bootNanoseconds: bootNanoseconds, tag: tag, line: line))
+        let trail = addToTrail(&event, bootNanoseconds: bootNanoseconds, context: context)
+        if let record, let trail {
+            repeatCache.remember(record, line: line, tailStart: tailStart, tag: tag, trail: trail)
+        } else {
+            repeatCache.forget()
+        }
+    }
+
+    /// Keeps the entry for `--since` and hands its line to every subscriber whose filter admits it.
+    func deliver(_ entry: EventHub.Entry) {
         hub.record(entry)
-        if let managed = sessions[event.sessionID] {
+        if let managed = sessions[entry.tag.sessionID] {
             managed.events += 1
-            if event.blocked { managed.denied += 1 }
+            if entry.tag.blocked { managed.denied += 1 }
         }
         for client in clients.values {
             guard let filter = client.filter, filter.admits(entry.tag) else { continue }
@@ -130,22 +148,33 @@ extension Daemon {
                 client.send(ControlResponse.notice("lost \(client.dropped) events: this subscriber fell behind"))
                 client.dropped = 0
             }
-            client.sendLine(line)
+            client.sendLine(entry.line)
             // A burst can take the loop a while: let subscribers drain as it goes, not after.
             if client.pendingBytes > 256 << 10 { _ = client.flush() }
         }
-        if let audit {
-            // Only session records use the context; decisions come at the ring's pace.
-            let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
-            if event.subject == .session(.end) { submitRepeats(session: event.session) }
-            // The time the kernel decided (its stamp in the ring record), not when the loop got to
-            // it: a burst read at once would otherwise share one time. Session records: now.
-            let time = AuditTime(nanoseconds: clock.realNanoseconds(bootNanoseconds: bootNanoseconds))
-            if event.kind != .session, auditRepeats.countRepeat(of: &event, at: time) { return }
-            guard let record = AuditMapping.record(for: event, context: context) else { return }
-            if case .decision(let decision) = record, !auditRepeats.admit(decision, at: time, from: event) { return }
-            audit.submit(record, at: time)
+    }
+
+    /// Hands the event's record to the audit sink, unless it repeats one already written (then
+    /// it is counted). Returns how a repeat of it would go in: nil when that is not known
+    /// without mapping it again (the repeat is then published in full).
+    private func addToTrail(_ event: inout GovernedEvent, bootNanoseconds: UInt64, context: AuditContext?) -> RepeatCache.Trail? {
+        guard let audit else { return .notRecorded }
+        // Only session records use the context; decisions come at the ring's pace.
+        let context = event.kind == .session ? context ?? sessions[event.sessionID].map { AuditContext(facts: $0.auditFacts) } : nil
+        if event.subject == .session(.end) { submitRepeats(session: event.session) }
+        // The time the kernel decided (its stamp in the ring record), not when the loop got to
+        // it: a burst read at once would otherwise share one time. Session records: now.
+        let time = AuditTime(nanoseconds: clock.realNanoseconds(bootNanoseconds: bootNanoseconds))
+        if event.kind != .session, auditRepeats.countRepeat(of: &event, at: time) {
+            return .latest(generation: auditRepeats.latestGeneration)
         }
+        guard let record = AuditMapping.record(for: event, context: context) else { return .notRecorded }
+        guard case .decision(let decision) = record else {
+            audit.submit(record, at: time)
+            return nil
+        }
+        if auditRepeats.admit(decision, at: time, from: event) { audit.submit(record, at: time) }
+        return auditRepeats.isLatest(decision) ? .latest(generation: auditRepeats.latestGeneration) : nil
     }
 
     /// A session's start, end or policy change.

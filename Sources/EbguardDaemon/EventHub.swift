@@ -13,8 +13,12 @@ final class EventHub {
         let line: [UInt8]
 
         init(bootNanoseconds: UInt64, event: GovernedEvent, line: [UInt8]) {
+            self.init(bootNanoseconds: bootNanoseconds, tag: EventTag(event), line: line)
+        }
+
+        init(bootNanoseconds: UInt64, tag: EventTag, line: [UInt8]) {
             self.bootNanoseconds = bootNanoseconds
-            self.tag = EventTag(event)
+            self.tag = tag
             self.line = line
         }
     }
@@ -56,7 +60,7 @@ final class EventHub {
 
 /// What `EventFilter` decides by.
 struct EventTag {
-    let seq: UInt64
+    private(set) var seq: UInt64
     let session: String
     let sessionID: UInt64
     let kind: GovernedEvent.Kind
@@ -70,6 +74,13 @@ struct EventTag {
         kind = event.kind
         verdict = event.verdict
         blocked = event.blocked
+    }
+
+    /// The same tag on the event numbered `seq`.
+    func numbered(_ seq: UInt64) -> EventTag {
+        var tag = self
+        tag.seq = seq
+        return tag
     }
 }
 

@@ -89,11 +89,35 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
     /// The JSON line, built by hand into bytes: the daemon renders every event once, at the
     /// ring's pace, and this is what subscribers receive (without the newline).
     public func jsonBytes() -> [UInt8] {
+        var tailStart = 0
+        return jsonBytes(tailStart: &tailStart)
+    }
+
+    /// The same, saying where the part after `time` starts (`appendJSONTail`).
+    func jsonBytes(tailStart: inout Int) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(320 + object.utf8.count + message.utf8.count)
+        // Every key and fixed value fit in 400 bytes; a line that outgrew its buffer was copied whole.
+        var size = 400 + time.utf8.count + action.utf8.count + session.utf8.count + comm.utf8.count + object.utf8.count
+        size += detail.utf8.count + message.utf8.count + (user?.utf8.count ?? 0) + (exe?.utf8.count ?? 0)
+        size += (rule?.utf8.count ?? 0) + (ruleLocation?.utf8.count ?? 0) + (host?.utf8.count ?? 0)
+        func count(_ list: [String]?) { for item in list ?? [] { size += item.utf8.count + 3 } }
+        count(argv); count(addresses); count(cnames); count(flags)
+        out.reserveCapacity(size)
+        Self.appendJSONHead(schemaVersion: schemaVersion, seq: seq, time: time, into: &out)
+        tailStart = out.count
+        appendJSONTail(into: &out)
+        return out
+    }
+
+    /// The line's start: the only part a repeat of the same event changes.
+    static func appendJSONHead(schemaVersion: Int = schemaVersion, seq: UInt64, time: String, into out: inout [UInt8]) {
         out.appendRaw("{\"schema_version\":"); out.appendDecimal(Int64(schemaVersion))
         out.appendRaw(",\"seq\":"); out.appendDecimal(seq)
         out.appendRaw(",\"time\":"); out.appendJSONString(time)
+    }
+
+    /// The line after `time`.
+    func appendJSONTail(into out: inout [UInt8]) {
         out.appendRaw(",\"kind\":"); out.appendJSONString(kind.rawValue)
         out.appendRaw(",\"action\":"); out.appendJSONString(action)
         out.appendRaw(",\"session\":"); out.appendJSONString(session)
@@ -124,7 +148,6 @@ public struct GovernedEvent: Codable, Sendable, Equatable {
         if let flags { out.appendRaw(",\"flags\":"); out.appendJSONStrings(flags) }
         out.appendRaw(",\"message\":"); out.appendJSONString(message)
         out.appendRaw("}")
-        return out
     }
 
     /// `jsonBytes()` as text.

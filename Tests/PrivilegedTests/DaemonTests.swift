@@ -339,6 +339,85 @@ extension DaemonHostSuites {
             #expect(report.lostPerCPU.count == Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
         }
 
+        /// A retry loop makes the same ring record again and again; the daemon publishes its
+        /// repeats from what it rendered for the first (RepeatedEvents.swift). Each must still
+        /// reach a subscriber as its own event: numbered in order, with its own time, and
+        /// otherwise the same line. The first different record after the loop is rendered anew.
+        @Test func aRetryLoopReachesASubscriberAsOneNumberedAndTimedEventPerAttempt() throws {
+            let daemon = try DaemonHarness(label: "retry")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let stream = try daemon.spawn(["events", "--follow", "--session", "retry", "-o", "json"], name: "retry-stream")
+            try #require(waitForSubscribers(daemon, 1))
+            let attempts = 2000
+            let result = try daemon.ebguard(["run", "--quiet", "--policy", file, "--name", "retry", "--", "/bin/bash", "-c",
+                                             "for ((n = 0; n < \(attempts); n++)); do true 3<>/dev/tcp/127.0.0.3/80; done 2>/dev/null;"
+                                             + " exec 3<>/dev/tcp/127.0.0.3/81"])
+            #expect(result.status == 1)
+            #expect(stream.waitFor { $0.contains("127.0.0.3:81") }, "the different record after the loop: \(stream.stdout.suffix(500))")
+            stream.stop()
+            let events = stream.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let denials = events.filter { $0["kind"] as? String == "network" && $0["object"] as? String == "127.0.0.3:80" }
+            #expect(denials.count == attempts, "one event per attempt: \(denials.count) of \(attempts)")
+            let seqs = events.compactMap { $0["seq"] as? Int }
+            #expect(seqs.count == events.count && zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 }, "numbered in order")
+            let times = denials.compactMap { $0["time"] as? String }
+            #expect(times.count == attempts && times == times.sorted() && Set(times).count > 1, "each its own time")
+            func body(_ event: [String: Any]) -> String {
+                var event = event
+                event["seq"] = nil
+                event["time"] = nil
+                return String(decoding: try! JSONSerialization.data(withJSONObject: event, options: .sortedKeys), as: UTF8.self)
+            }
+            #expect(Set(denials.map(body)).count == 1, "the same event but for its number and time")
+            let first = try #require(denials.first)
+            #expect(first["message"] as? String == "denied connect 127.0.0.3:80 (tcp) by rule network[1]")
+            #expect(first["rule"] as? String == "network[1]" && first["blocked"] as? Bool == true)
+            let last = try #require(events.last { $0["kind"] as? String == "network" })
+            #expect(last["object"] as? String == "127.0.0.3:81" && last["rule"] as? String == "network[1]", "\(last)")
+        }
+
+        /// What the daemon publishes between two equal records can change what the second says:
+        /// a policy applied to the session in the middle of a retry loop names its own rule.
+        @Test func aRetryLoopAcrossAPolicyChangeNamesTheNewRule() throws {
+            let daemon = try DaemonHarness(label: "retry-apply")
+            try daemon.start()
+            let file = try daemon.write("policy.yaml", Self.policy)
+            let stream = try daemon.spawn(["events", "--follow", "--session", "swapped", "-o", "json"], name: "swap-stream")
+            try #require(waitForSubscribers(daemon, 1))
+            let go = daemon.scratch + "/swapped-go"
+            let session = try daemon.spawn(["run", "--quiet", "--policy", file, "--name", "swapped", "--", "/bin/bash", "-c",
+                                            "while [ ! -e \(go) ]; do true 3<>/dev/tcp/127.0.0.3/80; done 2>/dev/null;"
+                                            + " for ((n = 0; n < 200; n++)); do true 3<>/dev/tcp/127.0.0.3/80; done 2>/dev/null"],
+                                           name: "swapped")
+            #expect(stream.waitFor { $0.components(separatedBy: "127.0.0.3:80").count > 50 }, "the loop runs")
+            let moved = Self.policy.replacingOccurrences(of: "  - { action: deny, cidr: 127.0.0.3/32 }",
+                                                         with: "  - { action: deny, cidr: 127.0.0.2/32 }\n  - { action: deny, cidr: 127.0.0.3/32 }")
+            let applied = try daemon.ebguard(["policy", "apply", "swapped", try daemon.write("moved.yaml", moved)])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            FileManager.default.createFile(atPath: go, contents: nil)
+            #expect(session.wait(timeout: 60) == 1, "\(session.stderr.suffix(300))")
+            #expect(stream.waitFor { $0.contains("\"action\":\"end\"") })
+            stream.stop()
+            let events = stream.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let change = try #require(events.firstIndex { $0["kind"] as? String == "session" && $0["action"] as? String == "policy" },
+                                      "the policy change is published")
+            let before = events[..<change].filter { $0["object"] as? String == "127.0.0.3:80" }
+            let after = events[change...].filter { $0["object"] as? String == "127.0.0.3:80" }
+            #expect(!before.isEmpty && before.allSatisfy { $0["rule"] as? String == "network[1]" })
+            // Records the kernel queued before the change may still follow its event; once the
+            // new rule shows, the old one never does again, and the 200 attempts made after
+            // `policy apply` returned all name the new rule.
+            let rules = after.compactMap { $0["rule"] as? String }
+            #expect(rules.count == after.count && rules.count >= 200, "\(rules.count)")
+            #expect(rules.drop { $0 == "network[1]" }.allSatisfy { $0 == "network[2]" }, "after the change: \(rules)")
+            #expect(rules.suffix(200).allSatisfy { $0 == "network[2]" })
+        }
+
         private func waitForFile(_ path: String) -> Bool {
             for _ in 0..<600 {
                 if FileManager.default.fileExists(atPath: path) { return true }
