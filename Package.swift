@@ -4,8 +4,8 @@ import PackageDescription
 // Module map of responsibilities (see ../shared/DESIGN.md):
 //   CLibBPF, CBPFShims, CEbguardObjects  C interop; imported by EbguardBPF alone.
 //   CEbguardABI                           the kernel/userspace ABI header (bpf/ebguard.h); imported by EbguardBPF,
-//                                         and by EbguardEnforcement and EbguardDoctor as `internal import` (map
-//                                         entries, event layouts): no C type in their public API.
+//                                         and by EbguardEnforcement as `internal import` (map entries, event
+//                                         layouts): no C type in its public API.
 //   CEbguardProcess                       spawn/pidfd/peer-credential shims; imported by EbguardSystem alone.
 //   EbguardBPF                            owners of libbpf objects, maps, ring buffers.
 //   EbguardSystem                         cgroups, mounts, kernel facts; no BPF.
@@ -13,8 +13,9 @@ import PackageDescription
 //                                         pipeline's one outcome type, EventVerdict.
 //   EbguardEnforcement                    compiled rules -> map entries, sessions, held execs, answers; the
 //                                         typed pinned-map registry (KernelMaps); the kernel's events decoded
-//                                         once into typed values (DecisionEvent, ProcessEvent) and their text.
-//   EbguardDoctor                         capability probes shared by `doctor` and tests.
+//                                         once into typed values (DecisionEvent, ProcessEvent) and their text;
+//                                         the capability probes (Probes) that `doctor`, `run` and tests share.
+//   EbguardDoctor                         `ebguard doctor`'s report, from EbguardSystem's facts and the probes.
 //   EbguardVersion                        the version string, alone (every module may read it).
 //   EbguardAudit                          hash-chained audit log, verify, OCSF export, forwarders.
 //   EbguardDaemon                         the daemon: a ServiceGroup (loop: ring reader, control server,
@@ -23,8 +24,8 @@ import PackageDescription
 //                                         control socket; imports neither a C module nor EbguardBPF.
 //   EbguardDNS                            the session resolver: DNS wire format, forwarding, limits; no BPF.
 //   EbguardLearn                          learn/suggest/replay/review: recorded decisions -> policies; pure.
-//   ebguard                               the executable; reaches the kernel only through EbguardEnforcement,
-//                                         EbguardDaemon and EbguardDoctor's probes (no EbguardBPF).
+//   ebguard                               the executable; reaches the kernel only through EbguardEnforcement
+//                                         and EbguardDaemon (no EbguardBPF, directly or through EbguardDoctor).
 let package = Package(
     name: "ebguard",
     platforms: [.macOS(.v13)],
@@ -54,8 +55,10 @@ let package = Package(
         .target(name: "CEbguardProcess"),
         .target(name: "EbguardSystem", dependencies: ["CEbguardProcess", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardPolicy", dependencies: ["Yams"]),
-        .target(name: "EbguardDoctor", dependencies: ["EbguardBPF", "EbguardSystem"]),
-        .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDNS"]),
+        .target(name: "EbguardDoctor", dependencies: ["EbguardEnforcement", "EbguardSystem",
+                                                      .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "EbguardEnforcement", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardPolicy", "EbguardDNS",
+                                                           .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardVersion"),
         .target(name: "EbguardDNS", dependencies: ["EbguardSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "EbguardAudit", dependencies: [
@@ -93,6 +96,7 @@ let package = Package(
         .testTarget(name: "EnforcementVMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardEnforcement", "EbguardPolicy",
                                                                "EbguardTestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["EbguardBPF", "EbguardSystem", "EbguardDoctor", "EbguardTestSupport",
-                                                    "EbguardDaemon", "EbguardLearn", "EbguardPolicy", "EbguardAudit"]),
+                                                    "EbguardDaemon", "EbguardEnforcement", "EbguardLearn", "EbguardPolicy",
+                                                    "EbguardAudit"]),
     ]
 )

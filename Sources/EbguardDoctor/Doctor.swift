@@ -1,4 +1,4 @@
-import EbguardBPF
+import EbguardEnforcement
 import EbguardSystem
 import Foundation
 import Glibc
@@ -101,7 +101,7 @@ public enum Doctor {
         do {
             try Probes.lsm()
             add("BPF-LSM program", .ok, "loaded and attached lsm/file_open")
-        } catch let error as BPFError where error.errno == .notPermitted {
+        } catch where error.errno == .notPermitted {
             add("BPF-LSM program", .degraded, "loading lsm/file_open: Operation not permitted (EPERM)",
                 lsms?.contains("bpf") == true
                     ? "this kernel refuses BPF trampolines (lsm, fentry): exec/file enforcement unavailable, network enforcement and observation work; use a kernel that allows BPF-LSM (e.g. Debian's linux-image-amd64)"

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EbguardDaemon
-import EbguardDoctor
+import EbguardEnforcement
 import EbguardVersion
 import Foundation
 import Glibc

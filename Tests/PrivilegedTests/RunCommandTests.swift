@@ -1,4 +1,4 @@
-import EbguardDoctor
+import EbguardEnforcement
 import EbguardSystem
 import EbguardTestSupport
 import Foundation

@@ -1,6 +1,7 @@
 import CEbguardABI
 import EbguardBPF
 import EbguardDoctor
+import EbguardEnforcement
 import EbguardSystem
 import EbguardTestSupport
 import Foundation
