@@ -60,12 +60,14 @@ public struct AuditRepeats {
         if let latest { count(latest.tally, at: time) }
     }
 
-    /// True when `decision` is the one repeats are counted on now.
-    public func isLatest(_ decision: AuditDecision) -> Bool { latest?.decision == decision }
+    /// Whether the decision `admit` took last is the one repeats are counted on now (false when
+    /// it was written untracked, past `capacity`).
+    public private(set) var admittedIsLatest = false
 
     /// True when `decision` must be written now; false when it was counted as a repeat.
     /// `event`, the one `decision` was made from, lets `countRepeat` recognise its retries.
     public mutating func admit(_ decision: AuditDecision, at time: AuditTime, from event: GovernedEvent? = nil) -> Bool {
+        admittedIsLatest = true
         if let latest, latest.decision == decision {
             count(latest.tally, at: time)
             return false
@@ -82,6 +84,8 @@ public struct AuditRepeats {
             tallies[decision] = tally
             latest = (decision, tally)
             latestEvent = event.map(Self.identity)
+        } else {
+            admittedIsLatest = false
         }
         return true
     }

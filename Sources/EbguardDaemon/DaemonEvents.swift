@@ -174,7 +174,7 @@ extension Daemon {
             return nil
         }
         if auditRepeats.admit(decision, at: time, from: event) { audit.submit(record, at: time) }
-        return auditRepeats.isLatest(decision) ? .latest(generation: auditRepeats.latestGeneration) : nil
+        return auditRepeats.admittedIsLatest ? .latest(generation: auditRepeats.latestGeneration) : nil
     }
 
     /// A session's start, end or policy change.

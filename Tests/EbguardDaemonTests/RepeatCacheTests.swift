@@ -50,19 +50,23 @@ struct RepeatCacheTests {
         var repeats = AuditRepeats()
         let denial = AuditRepeatsTests.denial()
         let written = repeats.admit(denial, at: AuditRepeatsTests.at(0))
-        #expect(written)
-        #expect(repeats.isLatest(denial))
+        #expect(written && repeats.admittedIsLatest)
         let generation = repeats.latestGeneration
         for ms in 1...5 { repeats.countLatest(at: AuditRepeatsTests.at(Int64(ms))) }
         #expect(repeats.latestGeneration == generation, "counting does not change the latest decision")
         let other = AuditRepeatsTests.denial(object: "127.0.0.3:81/tcp")
         let otherWritten = repeats.admit(other, at: AuditRepeatsTests.at(6))
         #expect(otherWritten)
-        #expect(repeats.latestGeneration != generation && !repeats.isLatest(denial) && repeats.isLatest(other))
+        #expect(repeats.latestGeneration != generation && repeats.admittedIsLatest)
+        let beforeDrain = repeats.latestGeneration
         let summaries = repeats.drain(at: AuditRepeatsTests.at(1000))
         #expect(summaries.map(\.repeats) == [5] && summaries.first?.object == denial.object,
                 "five repeats of the first, first at 1 ms and last at 5 ms: \(summaries)")
         #expect(summaries.first?.firstTime == AuditRepeatsTests.at(1).rfc3339 && summaries.first?.lastTime == AuditRepeatsTests.at(5).rfc3339)
-        #expect(!repeats.isLatest(other), "a drain ends the latest decision: its next repeat is looked up again")
+        #expect(repeats.latestGeneration != beforeDrain, "a drain ends the latest decision: its next repeat is looked up again")
+        var full = AuditRepeats(capacity: 1)
+        _ = full.admit(denial, at: AuditRepeatsTests.at(0))
+        let untracked = full.admit(other, at: AuditRepeatsTests.at(1))
+        #expect(untracked && !full.admittedIsLatest, "past capacity a decision is written untracked, and is not the latest")
     }
 }
