@@ -21,6 +21,8 @@ under bench/.work/ (gitignored): the guest's /tmp is a fresh tmpfs and the host 
   python3 bench/bench.py --part vm --profile P           (inside the VM; prints BENCH-JSON on stdout)
   python3 bench/bench.py --only patterns                  the path-pattern rows alone, merged into the last
                                                          results of the profile (the report is rewritten)
+  python3 bench/bench.py --only daemon                    the daemon's rows alone (start-up, memory, event
+                                                         pipeline, on the host), merged the same way
 """
 import argparse
 import datetime
@@ -923,6 +925,10 @@ def render_md(res, p):
                      f"memlock ({maps} KiB).")
     L.append("")
 
+    if host.get("daemon", {}).get("command"):
+        dm = host["daemon"]
+        L += [f"The daemon's rows below: `{dm['command']}`, {dm.get('generated', '')}, `bin/ebguard` of commit "
+              f"`{dm.get('commit', '?')}` (the rest of this report is from its own run).", ""]
     L += daemon_bench.render(host.get("daemon", {}), p)
     L += host_bench.render(host.get("hosts"), p)
     L += learn_bench.render(host.get("learn"), p)
@@ -959,8 +965,9 @@ def main():
     ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
                     help="the binary to measure (default bin/ebguard; it is copied first)")
     ap.add_argument("--ebguard-commit", help="the commit that binary was built from (default: this tree's HEAD)")
-    ap.add_argument("--only", choices=["patterns"],
-                    help="measure only these rows (in the VM) and merge them into the last results of the profile")
+    ap.add_argument("--only", choices=["patterns", "daemon"],
+                    help="measure only these rows (patterns in the VM, daemon on the host) and merge them into the "
+                         "last results of the profile")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the reports from the last results JSON of this profile without measuring")
     args = ap.parse_args()
@@ -1027,24 +1034,32 @@ def pattern_errors(pm):
 
 
 def only_rows(p, args):
-    """`--only patterns`: those rows alone, merged into this profile's last results (the rest of the
-    report keeps its own run's date and commit; the rows say theirs)."""
+    """`--only patterns|daemon`: those rows alone, merged into this profile's last results (the rest of
+    the report keeps its own run's date and commit; the rows say theirs)."""
     json_path, md_path = report_paths(args.profile, "all")
     if not json_path.exists():
         json_path, md_path = report_paths(args.profile, "vm")
     res = json.loads(json_path.read_text()) if json_path.exists() else dict(
         generated="", profile=args.profile, command="", commit="", wall_seconds=0, loadavg_end=[])
     started = time.monotonic()
-    vm = run_vm(p, args.profile, args.only)
-    rows = vm.get("patterns") or dict(error=vm.get("error", "no results"))
+    if args.only == "daemon":
+        agent = ROOT / "policies" / "agent.yaml"
+        rows = daemon_bench.daemon_part(p, str(WORK / "ebguard"), str(WORK / "loops"), dict(startup=agent, sessions=agent),
+                                        WORK / "daemon", Worker, bpf_map_memlock)
+    else:
+        vm = run_vm(p, args.profile, args.only)
+        rows = vm.get("patterns") or dict(error=vm.get("error", "no results"))
     rows.update(command=f"python3 bench/bench.py --profile {args.profile} --only {args.only}",
                 generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 commit=args.ebguard_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                                              capture_output=True, text=True).stdout.strip(),
                 wall_seconds=round(time.monotonic() - started))
-    res.setdefault("vm", {})["patterns"] = rows
+    if args.only == "daemon":
+        res.setdefault("host", {})["daemon"] = rows
+    else:
+        res.setdefault("vm", {})["patterns"] = rows
     write_reports(res, p, json_path, md_path)
-    errors = pattern_errors(rows)
+    errors = daemon_bench.errors(rows) if args.only == "daemon" else pattern_errors(rows)
     for e in errors:
         log(f"bench: {e}")
     return 1 if errors else 0

@@ -153,6 +153,9 @@ public enum AuditMapping {
     /// the kernel's reason (`unresolved`, `too-long`, `tamper`, ...), which says more than "default".
     static func rule(_ event: GovernedEvent) -> String {
         if let rule = event.rule { return rule }
-        return [.rule, .default, .argv, .held].contains(event.reason) ? "default" : event.reason.rawValue
+        switch event.reason {
+        case .rule, .default, .argv, .held: return "default"
+        default: return event.reason.rawValue
+        }
     }
 }
