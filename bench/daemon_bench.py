@@ -420,8 +420,9 @@ def end_commands(sessions):
 
 # ------------------------------------------------------------------------------ the part
 
-def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock):
-    """One scratch daemon for every daemon measurement; failures become an `error`, not a crash."""
+def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock, parts=("startup", "memory", "pipeline")):
+    """One scratch daemon for every daemon measurement; failures become an `error`, not a crash.
+    `parts` picks which measurements run after the idle RSS (all by default, as `make bench`)."""
     work.mkdir(parents=True, exist_ok=True)
     out = {}
     # A daemon that finds this build's programs pinned (the sessions above pinned them) only opens
@@ -444,6 +445,8 @@ def daemon_part(p, ebguard, loops, policies, work, worker_class, map_memlock):
         for name, fn in (("startup", lambda: startup(p, daemon, policies["startup"], work)),
                          ("memory", lambda: memory(p, daemon, policies["sessions"], map_memlock)),
                          ("pipeline", lambda: pipeline(p, daemon, worker_class, loops, work))):
+            if name not in parts:
+                continue
             try:
                 out[name] = fn()
             except Exception as e:

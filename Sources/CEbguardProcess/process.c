@@ -172,6 +172,16 @@ void eg_release_free_memory(void)
 	malloc_trim(0);
 }
 
+int eg_fix_malloc_thresholds(size_t bytes)
+{
+	/* Either call alone sets glibc's no_dyn_threshold; both, so that a threshold already
+	 * raised by an earlier free keeps neither value. */
+	int mmap_ok = mallopt(M_MMAP_THRESHOLD, (int)bytes);
+	int trim_ok = mallopt(M_TRIM_THRESHOLD, (int)bytes);
+
+	return mmap_ok == 1 && trim_ok == 1 ? 0 : -1;
+}
+
 int eg_pidfd_open(pid_t pid)
 {
 	long fd = syscall(SYS_pidfd_open, pid, 0);

@@ -210,26 +210,44 @@ extension ControlRequest {
         }
     }
 
-    /// The request as one line (without the newline).
+    /// The request as one line (without the newline), keys sorted. Written in one pass: going
+    /// through JSONSerialization's untyped objects cost a registering `ebguard run` 8 ms (its
+    /// dynamic casts, and the policy's text escaped twice and parsed once).
     public func encoded() -> Data {
-        var object: [String: Any] = ["version": ControlProtocol.version, "request": name]
-        func json<T: Encodable>(_ value: T) -> Any {
-            (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value))) ?? NSNull()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(Line(request: self))) ?? Data()
+    }
+
+    /// `version` and `request`, then the request's own fields beside them.
+    private struct Line: Encodable {
+        let request: ControlRequest
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
         }
-        switch self {
-        case .status, .sessions, .pending: break
-        case .answer(let answer): object["answer"] = json(answer)
-        case .register(let request): object["register"] = json(request)
-        case .attach(let session): object["session"] = session
-        case .end(let session, let exitStatus):
-            object["session"] = session
-            if let exitStatus { object["exit_status"] = Int(exitStatus) }
-        case .apply(let session, let policy):
-            object["session"] = session
-            object["policy"] = json(policy)
-        case .subscribe(let filter): object["filter"] = json(filter)
+
+        func encode(to encoder: any Encoder) throws {
+            var line = encoder.container(keyedBy: Key.self)
+            try line.encode(ControlProtocol.version, forKey: Key(stringValue: "version"))
+            try line.encode(request.name, forKey: Key(stringValue: "request"))
+            switch request {
+            case .status, .sessions, .pending: break
+            case .answer(let answer): try line.encode(answer, forKey: Key(stringValue: "answer"))
+            case .register(let session): try line.encode(session, forKey: Key(stringValue: "register"))
+            case .attach(let session): try line.encode(session, forKey: Key(stringValue: "session"))
+            case .end(let session, let exitStatus):
+                try line.encode(session, forKey: Key(stringValue: "session"))
+                try line.encodeIfPresent(exitStatus, forKey: Key(stringValue: "exit_status"))
+            case .apply(let session, let policy):
+                try line.encode(session, forKey: Key(stringValue: "session"))
+                try line.encode(policy, forKey: Key(stringValue: "policy"))
+            case .subscribe(let filter): try line.encode(filter, forKey: Key(stringValue: "filter"))
+            }
         }
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -56,6 +56,8 @@ public final class Daemon {
     let processes = ProcessFacts()
     let asks = AskQueue()
     let overlays: OverlayStore
+    /// Sessions of one agent register the same policy again and again: compiled once.
+    let compiledPolicies = CompiledPolicies()
     var kernelAnswers: KernelAnswers { KernelAnswers(enforcer: enforcer) }
     var warnings: [String] = []
     /// The kernel's lost-event total already written to the audit log (the map outlives
@@ -95,6 +97,9 @@ public final class Daemon {
         self.configuration = configuration
         self.lsm = lsm
         self.logger = logger
+        // Loading the programs (libbpf reads the kernel's BTF) is a burst of several MB the
+        // daemon never needs again: it must not stay in the heap for the daemon's whole life.
+        ProcessMemory.keepLargeBlocksOutOfTheHeap()
         mkdir("/run/ebguard", 0o755)
         guard mkdir(configuration.stateDirectory, 0o755) == 0 || errno == EEXIST else {
             throw ControlError("state", "cannot create \(configuration.stateDirectory): \(String(cString: strerror(errno)))")
@@ -134,6 +139,7 @@ public final class Daemon {
         sink.daemon = self
         lostRecorded = ((try? enforcer.lostEvents()) ?? []).reduce(0, +)
         adoptSessions()
+        ProcessMemory.releaseFree()
         // After adoption (which publishes nothing) so that `daemon_start` is the first record.
         audit?.start()
         publishDaemonNote("daemon started (pid \(getpid()), \(sessions.count) session(s) adopted)")

@@ -164,10 +164,11 @@ extension Daemon {
         return matching[0]
     }
 
-    static func compile(_ text: PolicyText, home: String, workspace: String) throws -> CompiledPolicy {
+    static func compile(_ text: PolicyText, home: String, workspace: String) throws -> CompiledPolicies.Compiled {
         do {
             let policy = try Policy.parse(yaml: text.yaml, file: text.source)
-            return policy.compile(in: try PolicyContext(home: home, workspace: workspace))
+            return CompiledPolicies.Compiled(policy: policy.compile(in: try PolicyContext(home: home, workspace: workspace)),
+                                             capabilities: policy.capabilities)
         } catch let error as PolicyError {
             throw ControlError("policy", "policy \(text.source) is not valid; nothing changed",
                                diagnostics: error.diagnostics.map(\.description))
@@ -182,7 +183,10 @@ extension Daemon {
         guard !name.isEmpty, name.count <= 64, !name.contains("/"), name != ".", name != ".." else {
             throw ControlError("invalid", "session name must be 1-64 characters without '/'")
         }
-        var policy = try Self.compile(request.policy, home: request.home, workspace: request.workspace)
+        let compiled = try compiledPolicies.compiled(request.policy, home: request.home, workspace: request.workspace) {
+            try Self.compile(request.policy, home: request.home, workspace: request.workspace)
+        }
+        var policy = compiled.policy
         if request.shadow == true { policy.mode = .shadow }
         if request.learn == true { policy = policy.learning() }
         let session: Session
@@ -205,6 +209,8 @@ extension Daemon {
             throw error
         }
         let managed = ManagedSession(session: session, record: record, policy: policy, resolver: holder.resolver)
+        managed.commandPrivileges = ManagedSession.CommandPrivileges(noNewPrivs: compiled.policy.noNewPrivs,
+                                                                     capabilities: compiled.capabilities)
         sessions[record.id] = managed
         loadOverlay(into: managed, context: policy.context)
         publish(sessionEvent(managed, change: .start,
@@ -218,7 +224,9 @@ extension Daemon {
     /// Hot reload. The record names both policies while the swap runs, so a daemon killed
     /// in the middle knows which one the kernel applies.
     private func apply(_ text: PolicyText, to managed: ManagedSession, by peer: PeerCredentials) throws {
-        var policy = try Self.compile(text, home: managed.record.home, workspace: managed.record.workspace)
+        var policy = try compiledPolicies.compiled(text, home: managed.record.home, workspace: managed.record.workspace) {
+            try Self.compile(text, home: managed.record.home, workspace: managed.record.workspace)
+        }.policy
         if managed.record.shadow == true { policy.mode = .shadow }
         if managed.record.learn == true { policy = policy.learning() }
         let replacement: PolicyMaps

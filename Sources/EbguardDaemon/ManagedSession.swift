@@ -26,6 +26,15 @@ final class ManagedSession {
     var execAnswers: [ExecAnswerKey: Bool] = [:]
     var events: UInt64 = 0
     var denied: UInt64 = 0
+    /// What `ebguard run` applies to the command itself (the reply to its registration says
+    /// it, so the client need not parse the policy again); nil for an adopted session, whose
+    /// command runs already.
+    var commandPrivileges: CommandPrivileges?
+
+    struct CommandPrivileges {
+        var noNewPrivs: Bool
+        var capabilities: [String]
+    }
 
     /// The session's DNS resolver (nil only if it could not be restarted after an adoption).
     let resolver: SessionResolver?
@@ -73,7 +82,8 @@ final class ManagedSession {
                            uid: record.uid, started: clock.rfc3339(bootNanoseconds: record.started), processes: processes,
                            events: events, denied: denied, attached: owner != nil, notes: session.installed.unenforced.map {
                                "unix socket subtree rule not enforced (exact socket paths only): \($0)"
-                           }, mode: record.learn == true ? "learn" : policy.mode.rawValue)
+                           }, mode: record.learn == true ? "learn" : policy.mode.rawValue,
+                           noNewPrivs: commandPrivileges?.noNewPrivs, capabilities: commandPrivileges?.capabilities)
     }
 
     /// Processes in the session cgroup and all below it.

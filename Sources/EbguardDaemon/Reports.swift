@@ -24,11 +24,17 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     /// `enforce`, `shadow` (nothing the policy denies or asks is refused) or `learn` (shadow,
     /// and every allow audited: `ebguard run --learn`); nil from a daemon that predates shadow mode.
     public var mode: String? = nil
+    /// What `ebguard run` applies to the command itself, from the policy the daemon compiled
+    /// (`no_new_privs`, the `capabilities:` kept), so that it need not parse the policy again.
+    /// nil for a session the daemon adopted after a restart, and from a daemon that predates them.
+    public var noNewPrivs: Bool? = nil
+    public var capabilities: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes, mode
+        case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes, mode, capabilities
         case policySource = "policy_source"
         case policySHA256 = "policy_sha256"
+        case noNewPrivs = "no_new_privs"
     }
 }
 

@@ -1,5 +1,6 @@
 import EbguardDaemon
 import EbguardEnforcement
+import EbguardPolicy
 import EbguardSystem
 import Foundation
 import Glibc
@@ -14,8 +15,11 @@ final class DaemonSessionClient: @unchecked Sendable {
     private let lock = NSLock()
     private var currentConnection: ControlClient?
     private let done = Mutex(false)
-    /// Set when the daemon reported the session's end (so `finish` can stop waiting).
-    private let sawEnd = Mutex(false)
+    /// Signalled when the daemon reported the session's end: `finish` leaves the moment the
+    /// session's last lines are printed (it polled every 10 ms, most of a short run's end).
+    private let endReported = NSCondition()
+    /// Guarded by `endReported`.
+    private var sawEnd = false
     private var printer: Thread?
 
     private init(info: SessionInfo, connection: ControlClient, quiet: Bool) {
@@ -24,22 +28,61 @@ final class DaemonSessionClient: @unchecked Sendable {
         self.quiet = quiet
     }
 
-    /// Registers the session, or exits with the daemon's reason (policy errors included).
-    static func register(_ request: SessionRequest, requireFull: Bool, quiet: Bool) -> DaemonSessionClient {
-        do {
-            let status = try ControlClient().send(.status, expecting: StatusReport.self)
-            if status.mode != "full" {
-                if requireFull {
-                    warn("--require-full: the daemon runs degraded (this kernel refuses BPF-LSM); see ebguard doctor")
-                    Foundation.exit(2)
+    /// What the command is started with, from the policy: `no_new_privs` and the capabilities kept.
+    struct CommandPrivileges {
+        var noNewPrivs: Bool
+        var capabilities: [String]
+    }
+
+    /// Registers the session on `connection` (the one that found the daemon listening, which
+    /// then carries the session's events), or exits: 125 with the reason, 2 for `requireFull`
+    /// on a degraded daemon.
+    ///
+    /// The daemon parses and compiles the policy `request` carries and says what the command
+    /// gets from it; `parse` (that same text, parsed here) runs only when it does not say (a
+    /// daemon that predates it) or refused the policy: a bad policy then reads exactly as
+    /// without a daemon, its own diagnostics and nothing before them.
+    static func register(_ request: SessionRequest, on connection: ControlClient, requireFull: Bool, quiet: Bool,
+                         parse: () throws(PolicyError) -> Policy) -> (session: DaemonSessionClient, privileges: CommandPrivileges) {
+        func parsed() -> Policy {
+            do { return try parse() } catch {
+                for diagnostic in error.diagnostics { warn(diagnostic.description) }
+                Foundation.exit(125)
+            }
+        }
+        do throws(ControlError) {
+            let status = try connection.send(.status, expecting: StatusReport.self)
+            let degraded = status.mode != "full"
+            if degraded && requireFull {
+                _ = parsed()
+                warn("--require-full: the daemon runs degraded (this kernel refuses BPF-LSM); see ebguard doctor")
+                Foundation.exit(2)
+            }
+            let info: SessionInfo
+            do { info = try connection.send(.register(request), expecting: SessionInfo.self) } catch {
+                if error.code == "policy" { _ = parsed() }
+                throw error
+            }
+            let client = DaemonSessionClient(info: info, connection: connection, quiet: quiet)
+            let privileges: CommandPrivileges
+            if let noNewPrivs = info.noNewPrivs, let capabilities = info.capabilities {
+                privileges = CommandPrivileges(noNewPrivs: noNewPrivs, capabilities: capabilities)
+            } else {
+                // Nothing starts before this: a policy the daemon accepted and this build refuses ends it.
+                let policy: Policy
+                do { policy = try parse() } catch {
+                    client.finish(exitStatus: 125)
+                    for diagnostic in error.diagnostics { warn(diagnostic.description) }
+                    Foundation.exit(125)
                 }
+                privileges = CommandPrivileges(noNewPrivs: policy.noNewPrivs, capabilities: policy.capabilities)
+            }
+            if degraded {
                 warn("DEGRADED: the daemon cannot enforce exec and file rules on this kernel (exec is only observed); "
                      + "network rules are enforced. Run `ebguard doctor` for the remedy, or pass --require-full.")
             }
-            let client = try ControlClient()
-            let info = try client.send(.register(request), expecting: SessionInfo.self)
             if !quiet { for note in info.notes { warn("note: \(note)") } }
-            return DaemonSessionClient(info: info, connection: client, quiet: quiet)
+            return (client, privileges)
         } catch {
             warn(error.message)
             for diagnostic in error.diagnostics { warn(diagnostic) }
@@ -69,7 +112,7 @@ final class DaemonSessionClient: @unchecked Sendable {
             }
             switch item {
             case .event(let event, _):
-                if event.kind == .session && event.action == "end" { sawEnd.withLock { $0 = true } }
+                if event.kind == .session && event.action == "end" { reportEnd() }
                 // Denials, audits, and every interactive step (waiting, approved, blocked by the operator).
                 guard !quiet, RunLine.shows(verdict: event.verdict, blocked: event.blocked, reason: event.reason)
                         || (event.kind == .decision && event.action == "answer") else { continue }
@@ -77,9 +120,16 @@ final class DaemonSessionClient: @unchecked Sendable {
             case .notice(let text):
                 if !quiet { warn(text) }
             case .end:
-                sawEnd.withLock { $0 = true }
+                reportEnd()
             }
         }
+    }
+
+    private func reportEnd() {
+        endReported.lock()
+        sawEnd = true
+        endReported.broadcast()
+        endReported.unlock()
     }
 
     /// After a daemon restart: attach again once a daemon listens (it adopted the session).
@@ -98,8 +148,12 @@ final class DaemonSessionClient: @unchecked Sendable {
         if let client = lock.withLock({ currentConnection }),
            (try? ControlClient().send(.end(session: info.key, exitStatus: exitStatus), expecting: SessionInfo.self)) != nil {
             // Print the session's last denials before leaving: they precede its end event.
-            let deadline = ContinuousClock.now + .seconds(2)
-            while !sawEnd.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(10_000) }
+            if printer != nil {
+                let deadline = Date(timeIntervalSinceNow: 2)
+                endReported.lock()
+                while !sawEnd && endReported.wait(until: deadline) {}
+                endReported.unlock()
+            }
             _ = client
         } else {
             // No daemon: enforcement ends with the cgroup; the daemon sweeps the rules when it returns.

@@ -105,33 +105,40 @@ struct RunCommand: ParsableCommand {
         }
 
         let policyPath = (learn ? base : policy) ?? Self.defaultPolicyPath()
-        var parsed: Policy?
-        do {
-            parsed = try Policy.load(path: policyPath)
-        } catch {
-            for diagnostic in error.diagnostics { warn(diagnostic.description) }
-            throw ExitCode(125)
-        }
         let workspace = FileManager.default.currentDirectoryPath
         let context: PolicyContext
         do { context = try PolicyContext(home: identity.home, workspace: workspace) } catch { fail("\(error)") }
 
+        // The connection that finds the daemon listening is the session's own (--learn is never
+        // standalone: validate refuses it).
+        let daemon = standalone ? nil : try? ControlClient()
+        var parsed: Policy?
         let daemonSession: DaemonSessionClient?
-        // --learn is never standalone (validate refuses it), so one check serves both.
-        let daemonListening = !standalone && ControlClient.daemonIsListening()
-        if learn && !daemonListening {
-            fail("--learn records the session in the daemon's audit trail, and no daemon is listening at "
-                 + "\(ControlProtocol.defaultSocketPath): start it (ebguard daemon, or systemctl start ebguard)")
-        }
-        if !standalone && daemonListening {
-            let yaml = (try? String(contentsOfFile: policyPath, encoding: .utf8)) ?? ""
-            daemonSession = DaemonSessionClient.register(
-                SessionRequest(name: name ?? Self.sessionName(command[0]),
-                               policy: PolicyText(source: resolvedPolicyPath(policyPath), yaml: yaml),
-                               home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
-                               quiet: quiet, command: command, shadow: shadow ? true : nil, learn: learn ? true : nil),
-                requireFull: requireFull, quiet: quiet)
+        var privileges: DaemonSessionClient.CommandPrivileges?
+        if let daemon {
+            // Read once: what the daemon enforces and what this process applies itself
+            // (no_new_privs, capabilities) come from the same text.
+            let yaml = Self.readPolicy(policyPath)
+            let request = SessionRequest(name: name ?? Self.sessionName(command[0]),
+                                         policy: PolicyText(source: resolvedPolicyPath(policyPath), yaml: yaml),
+                                         home: identity.home, workspace: workspace, uid: identity.uid, user: identity.name,
+                                         quiet: quiet, command: command, shadow: shadow ? true : nil, learn: learn ? true : nil)
+            let registered = DaemonSessionClient.register(request, on: daemon, requireFull: requireFull, quiet: quiet) {
+                () throws(PolicyError) in try Policy.parse(yaml: yaml, file: policyPath)
+            }
+            daemonSession = registered.session
+            privileges = registered.privileges
         } else {
+            do {
+                parsed = try Policy.load(path: policyPath)
+            } catch {
+                for diagnostic in error.diagnostics { warn(diagnostic.description) }
+                throw ExitCode(125)
+            }
+            if learn {
+                fail("--learn records the session in the daemon's audit trail, and no daemon is listening at "
+                     + "\(ControlProtocol.defaultSocketPath): start it (ebguard daemon, or systemctl start ebguard)")
+            }
             daemonSession = nil
         }
         if learn, let daemonSession, daemonSession.info.mode != "learn" {
@@ -142,9 +149,10 @@ struct RunCommand: ParsableCommand {
         // The daemon compiles what it installs; only a session of our own needs the compiled form.
         var compiled = daemonSession == nil ? parsed!.compile(in: context) : nil
         if shadow { compiled?.mode = .shadow }
-        let shadowMode = shadow || parsed!.mode == .shadow || daemonSession?.info.mode == "shadow"
-        let noNewPrivileges = parsed!.noNewPrivs
-        let keptCapabilities = Capability.mask(parsed!.capabilities)
+        // A daemon session's mode is the daemon's (its policy's `mode:` included).
+        let shadowMode = shadow || parsed?.mode == .shadow || daemonSession?.info.mode == "shadow"
+        let noNewPrivileges = privileges?.noNewPrivs ?? parsed!.noNewPrivs
+        let keptCapabilities = Capability.mask(privileges?.capabilities ?? parsed!.capabilities)
         // Neither form is kept longer than needed: with a large policy they are most of our memory.
         parsed = nil
         let standaloneSession = compiled.map(startStandalone)
@@ -254,6 +262,19 @@ struct RunCommand: ParsableCommand {
         var settings = try DaemonConfigFile.load(config ?? DaemonConfigFile.defaultPath, required: config != nil).resolver
         if let resolverUpstream { settings.upstream = try DNSUpstream(parsing: resolverUpstream) }
         return settings
+    }
+
+    /// The policy file's text; exits 125 with what `Policy.load` says of a file that is missing,
+    /// unreadable or not UTF-8.
+    static func readPolicy(_ path: String) -> String {
+        if let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) {
+            return text
+        }
+        do { _ = try Policy.load(path: path) } catch {
+            for diagnostic in error.diagnostics { warn(diagnostic.description) }
+            Foundation.exit(125)
+        }
+        fail("\(path): changed while it was read; try again")
     }
 
     static func defaultPolicyPath() -> String {

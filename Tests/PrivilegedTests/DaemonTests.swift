@@ -182,6 +182,34 @@ extension DaemonHostSuites {
         }
 
         /// Without a daemon, the commands that need one say so and how to start one.
+        /// Through the daemon, `ebguard run` still applies to the command what the policy says of
+        /// it (no_new_privs, the capabilities kept), as the daemon's reply to the registration
+        /// says (the client no longer parses the policy itself); a bad policy reads as without
+        /// a daemon: its diagnostics and 125, nothing said before them, no session, the command never run.
+        @Test func runThroughTheDaemonAppliesThePolicysPrivilegesAndABadPolicyStartsNothing() throws {
+            let daemon = try DaemonHarness(label: "privileges")
+            try daemon.start()
+            defer { daemon.stop() }
+            let show = ["/bin/sh", "-c", "grep -E '^(NoNewPrivs|CapBnd):' /proc/self/status"]
+            let keeping = try daemon.write("keeping.yaml", "version: 1\nname: keeping\nno_new_privs: false\ncapabilities: [net_bind_service]\n")
+            let kept = try daemon.ebguard(["run", "--quiet", "--policy", keeping, "--"] + show)
+            #expect(kept.status == 0, "\(kept.stderr)")
+            #expect(kept.stdout.contains("NoNewPrivs:\t0") && kept.stdout.contains("CapBnd:\t0000000000000400"), "\(kept.stdout)")
+            let plain = try daemon.write("plain.yaml", "version: 1\nname: plain\n")
+            let dropped = try daemon.ebguard(["run", "--quiet", "--policy", plain, "--"] + show)
+            #expect(dropped.status == 0, "\(dropped.stderr)")
+            #expect(dropped.stdout.contains("NoNewPrivs:\t1") && dropped.stdout.contains("CapBnd:\t0000000000000000"), "\(dropped.stdout)")
+
+            let bad = try daemon.write("bad.yaml", "version: 1\nname: bad\nfile:\n  - { action: deny, pth: /etc }\n")
+            let refused = try daemon.ebguard(["run", "--policy", bad, "--", "/bin/touch", daemon.scratch + "/ran"])
+            #expect(refused.status == 125)
+            #expect(refused.stderr.contains(bad + ":4:"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("DEGRADED") && !refused.stderr.contains("not valid"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: daemon.scratch + "/ran"))
+            let listed = try daemon.ebguard(["sessions", "--json"])
+            #expect(try JSONDecoder().decode([SessionInfo].self, from: Data(listed.stdout.utf8)).isEmpty, "\(listed.stdout)")
+        }
+
         @Test func withoutADaemonTheClientsSayHowToStartOne() throws {
             let binary = TestEnvironment.projectRoot + "/bin/ebguard"
             var environment = ProcessInfo.processInfo.environment

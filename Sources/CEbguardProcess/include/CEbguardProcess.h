@@ -49,6 +49,11 @@ int eg_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
  * module has no malloc.h). */
 void eg_release_free_memory(void);
 
+/* Fixes malloc's mmap and trim thresholds at `bytes` (mallopt M_MMAP_THRESHOLD and
+ * M_TRIM_THRESHOLD), which turns off glibc's dynamic threshold. Returns 0, or -1 when
+ * mallopt refused a value. */
+int eg_fix_malloc_thresholds(size_t bytes);
+
 /* pidfd_open(2) and pidfd_send_signal(2) (glibc 2.36 has wrappers, Swift's Glibc module does
  * not import <sys/pidfd.h>). Return a descriptor / 0, or -errno. */
 int eg_pidfd_open(pid_t pid);
