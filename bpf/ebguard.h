@@ -114,7 +114,7 @@ enum eg_domain {
 	EG_DOMAIN_EXEC = 0,
 	EG_DOMAIN_FILE = 1,
 	EG_DOMAIN_NET = 2,
-	/* `unix:` rules, as path rules in eg_path_rules (lib/unix_match.h); only a key's
+	/* `unix:` patterns, as path rules in eg_path_rules (lib/unix_match.h); only a key's
 	 * domain: their default is default_verdict[EG_DOMAIN_NET], which has no [3]. */
 	EG_DOMAIN_UNIX = 3,
 };
@@ -154,6 +154,9 @@ struct eg_session {
 /* Shadow mode: a policy's deny and ask are reported (verdict deny/ask, ret 0), not carried
  * out; self-protection stays enforced (lib/maps.h eg_enforced). */
 #define EG_SESSION_SHADOW 0x8
+/* The policy has `unix:` patterns: after eg_unix_rules (exact names, subtrees), the path
+ * matcher looks them up in eg_path_rules, domain EG_DOMAIN_UNIX (lib/unix_match.h). */
+#define EG_SESSION_UNIX_PATTERNS 0x10
 
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */

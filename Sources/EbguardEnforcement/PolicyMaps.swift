@@ -42,6 +42,7 @@ public struct PolicyMaps {
         session.flags = (auditAllows ? UInt8(EG_SESSION_AUDIT_ALLOWS) : 0) | (processEvents ? UInt8(EG_SESSION_PROCESS_EVENTS) : 0)
             | (Self.fileExecCanRefuse(policy) ? UInt8(EG_SESSION_FILE_EXEC) : 0)
             | (policy.mode == .shadow ? UInt8(EG_SESSION_SHADOW) : 0)
+            | (policy.unixRules.contains { Self.isPattern($0.unix!) } ? UInt8(EG_SESSION_UNIX_PATTERNS) : 0)
         self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
@@ -54,7 +55,7 @@ public struct PolicyMaps {
             }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
-        (unix, unenforced) = Self.unixEntries(policy, policyID: policyID)
+        (unix, unenforced) = try Self.unixEntries(policy, policyID: policyID)
         try Self.checkHostRules(policy)
     }
 
@@ -127,9 +128,10 @@ public struct PolicyMaps {
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             merge(slot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
         }
-        // `unix:` rules are path rules of their own domain, with one access kind (connect or
-        // send: EG_UNIX_ACCESS), decided by the same matcher (bpf/lib/unix_match.h).
-        for rule in policy.unixRules {
+        // `unix:` patterns are path rules of their own domain, with one access kind (connect
+        // or send: EG_UNIX_ACCESS), decided by the same matcher (bpf/lib/unix_match.h); exact
+        // names and subtrees stay in eg_unix_rules (`unixEntries`).
+        for rule in policy.unixRules where Self.isPattern(rule.unix!) {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_UNIX.rawValue), matcher: rule.unix!, rule: rule.id, in: policy)
             merge(slot, access: [Int(EG_UNIX_ACCESS)], verdict: rule.verdict, id: rule.id, argv: false)
         }
@@ -334,11 +336,44 @@ public struct PolicyMaps {
         return (v4, v6)
     }
 
-    /// eg_unix_rules' entries: the one that decides sockets no address rule can judge. Unix
-    /// socket names are path rules (`pathEntries`, domain EG_DOMAIN_UNIX); no policy form names
-    /// abstract sockets, whose keys would go here.
-    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
-        ([socketsEntry(policy, policyID: policyID)], [])
+    /// Whether a `unix:` rule is a pattern, decided by the path matcher (EG_DOMAIN_UNIX keys)
+    /// rather than by eg_unix_rules' whole-name and directory lookups.
+    static func isPattern(_ matcher: PathMatcher) -> Bool {
+        if case .glob = matcher { return true }
+        return false
+    }
+
+    private static func unixEntries(_ policy: CompiledPolicy, policyID: UInt32) throws(CompileError)
+        -> ([(key: eg_unix_key, rule: eg_net_rule)], [String]) {
+        var entries: [String: (key: eg_unix_key, rule: eg_net_rule)] = [:]
+        var creators: [RuleID] = []  // the rule that made each entry
+        for rule in policy.unixRules {
+            // Exact names as bound; a subtree is its directory with EG_UNIX_LEN_SUBTREE ("" for
+            // `/**`), which the kernel looks up for each '/' of the name, deepest first.
+            var (path, flag): (String, UInt32)
+            switch rule.unix {
+            case .exact(let p)?: (path, flag) = (p, 0)
+            case .subtree(let p)?: (path, flag) = (p == "/" ? "" : p, EG_UNIX_LEN_SUBTREE)
+            default: continue  // patterns are path entries; `name:` is not in the unix grammar
+            }
+            // sun_path's 108 bytes, all of which the kernel reads: a longer name is never bound.
+            guard path.utf8.count <= Int(EG_UNIX_PATH_MAX) else {
+                throw CompileError(rule: named(rule.id, in: policy), message: "socket path longer than \(EG_UNIX_PATH_MAX) bytes (sun_path) names no socket")
+            }
+            var key = eg_unix_key()
+            key.policy_id = policyID
+            key.len = UInt32(path.utf8.count) | flag
+            withUnsafeMutableBytes(of: &key.path) { $0.copyBytes(from: path.utf8) }
+            let value = eg_net_rule(port_lo: 0, port_hi: 0, protocol: 0, verdict: rule.verdict.kernelValue,
+                                    rule: UInt16(rule.id.index))  // checkRuleIndices
+            let slot = (flag == 0 ? "=" : "/") + path
+            if entries[slot] == nil { creators.append(rule.id) }
+            if let existing = entries[slot], existing.rule.verdict >= value.verdict { continue }
+            entries[slot] = (key, value)
+        }
+        try checkCapacity(creators, reserved: 1, limit: Int(EG_UNIX_RULES_MAX), map: "eg_unix_rules",
+                          what: "unix socket paths (and 1 entry for sockets no rule can judge)")
+        return (entries.keys.sorted().map { entries[$0]! } + [socketsEntry(policy, policyID: policyID)], [])
     }
 
     /// The verdict on sockets no address rule can judge (raw, packet, SCTP, DCCP, other
@@ -382,10 +417,6 @@ extension PolicyMaps.PathSlot {
         }
         guard path.utf8.count < Int(EG_PATH_MAX) else {
             throw PolicyMaps.CompileError(rule: PolicyMaps.named(rule, in: policy), message: "path longer than \(EG_PATH_MAX - 1) bytes cannot be enforced")
-        }
-        // No socket is bound at a longer name: the rule could never apply.
-        if domain == UInt8(EG_DOMAIN_UNIX.rawValue), path.utf8.count > Int(EG_UNIX_PATH_MAX) {
-            throw PolicyMaps.CompileError(rule: PolicyMaps.named(rule, in: policy), message: "socket path longer than \(EG_UNIX_PATH_MAX) bytes (sun_path) names no socket")
         }
         self.init(domain: domain, kind: UInt8(kind.rawValue), path: path)
     }

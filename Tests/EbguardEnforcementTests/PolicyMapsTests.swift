@@ -224,9 +224,7 @@ import Testing
         #expect(error?.description.contains("at most 16") == true)
     }
 
-    /// `unix:` rules are path keys of domain EG_DOMAIN_UNIX (bpf/lib/unix_match.h), their verdict
-    /// at EG_UNIX_ACCESS; eg_unix_rules keeps only the entry for sockets no rule can judge.
-    @Test func unixRulesArePathKeysOfTheirOwnDomain() throws {
+    @Test func unixSubtreesAreKeyedByTheirDirectory() throws {
         let maps = try compile("""
         version: 1
         name: t
@@ -235,15 +233,35 @@ import Testing
           - { action: allow, unix: /run/** }
           - { action: audit, unix: /** }
         """)
-        let unix = maps.paths.filter { $0.key.domain == UInt8(EG_DOMAIN_UNIX.rawValue) }
-        #expect(unix.map { pathString($0) } == ["/run/docker.sock", "/run", ""])
-        #expect(unix.map(\.key.kind) == [EG_PATH_EXACT, EG_PATH_SUBTREE, EG_PATH_SUBTREE].map { UInt8($0.rawValue) })
-        #expect(unix.map { $0.rule.verdicts[Int(EG_UNIX_ACCESS)] }
-                == [EG_VERDICT_DENY, EG_VERDICT_ALLOW, EG_VERDICT_AUDIT].map { UInt8($0.rawValue) })
-        #expect(unix.map { $0.rule.rules[Int(EG_UNIX_ACCESS)] } == [0, 1, 2])
-        #expect(unix.allSatisfy { $0.rule.verdicts.enumerated().allSatisfy { $0.offset == Int(EG_UNIX_ACCESS) || $0.element == UInt8(EG_VERDICT_NONE) } })
-        #expect(maps.unix.map(\.key.len) == [EG_UNIX_LEN_SOCKETS])
+        func key(_ entry: (key: eg_unix_key, rule: eg_net_rule)) -> (UInt32, String) {
+            (entry.key.len, String(decoding: withUnsafeBytes(of: entry.key.path) { Array($0.prefix(Int(entry.key.len & 0xffff))) }, as: UTF8.self))
+        }
+        let named = maps.unix.filter { $0.key.len & EG_UNIX_LEN_SOCKETS == 0 }
+        #expect(named.map { key($0).0 } == [EG_UNIX_LEN_SUBTREE, 4 | EG_UNIX_LEN_SUBTREE, 16])
+        #expect(named.map { key($0).1 } == ["", "/run", "/run/docker.sock"])
+        #expect(named.map(\.rule.verdict) == [EG_VERDICT_AUDIT, EG_VERDICT_ALLOW, EG_VERDICT_DENY].map { UInt8($0.rawValue) })
         #expect(maps.unenforced.isEmpty)
+        // No pattern: no path key, and the kernel never runs the path matcher for them.
+        #expect(maps.paths.isEmpty && maps.session.flags & UInt8(EG_SESSION_UNIX_PATTERNS) == 0)
+    }
+
+    /// `unix:` patterns are path keys of domain EG_DOMAIN_UNIX (bpf/lib/unix_match.h), their
+    /// verdict at EG_UNIX_ACCESS, and the session says the policy has them.
+    @Test func unixPatternsArePathKeysOfTheirOwnDomain() throws {
+        let maps = try compile("""
+        version: 1
+        name: t
+        network:
+          - { action: deny, unix: /run/docker.sock }
+          - { action: allow, unix: "/run/user/*/bus" }
+        """)
+        #expect(maps.paths.count == 1)
+        let bus = try #require(maps.paths.first)
+        #expect(bus.key.domain == UInt8(EG_DOMAIN_UNIX.rawValue) && bus.key.kind == UInt8(EG_PATH_GLOB_NAME.rawValue))
+        #expect(bus.rule.verdicts[Int(EG_UNIX_ACCESS)] == UInt8(EG_VERDICT_ALLOW.rawValue) && bus.rule.rules[Int(EG_UNIX_ACCESS)] == 1)
+        #expect(bus.rule.verdicts.enumerated().allSatisfy { $0.offset == Int(EG_UNIX_ACCESS) || $0.element == UInt8(EG_VERDICT_NONE) })
+        #expect(maps.session.flags & UInt8(EG_SESSION_UNIX_PATTERNS) != 0)
+        #expect(maps.unix.filter { $0.key.len & EG_UNIX_LEN_SOCKETS == 0 }.count == 1)
     }
 
     /// Sockets no address rule can judge (raw, packet, SCTP...) get one entry per policy.
@@ -347,8 +365,7 @@ import Testing
         #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
     }
 
-    /// Unix socket paths are path entries: they share eg_path_rules' capacity.
-    @Test func unixSocketPathsCountAgainstThePathMap() throws {
+    @Test func moreUnixSocketsThanTheUnixMapHoldsIsACompileError() throws {
         func policy(_ count: Int) throws -> CompiledPolicy {
             var policy = try compiledPolicy("version: 1\nname: t\nnetwork:\n  - { action: deny, unix: /run/s }\n")
             let template = policy.network[0]
@@ -360,10 +377,11 @@ import Testing
             }
             return policy
         }
-        #expect(try PolicyMaps(try policy(65_533), policyID: 7).paths.count == 65_533)
-        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(65_534), policyID: 7) }
-        #expect(error?.rule.hasPrefix("network[65533]") == true)
-        #expect(error?.description.contains("eg_path_rules map holds at most 65,536") == true)
+        // One key of the map is the policy's entry for sockets no rule can judge.
+        #expect(try PolicyMaps(try policy(16_383), policyID: 7).unix.count == 16_384)
+        let error = #expect(throws: PolicyMaps.CompileError.self) { _ = try PolicyMaps(try policy(16_384), policyID: 7) }
+        #expect(error?.rule == "network[16383]")
+        #expect(error?.description.contains("eg_unix_rules map holds at most 16,384") == true)
     }
 
     // MARK: large policies
