@@ -95,7 +95,9 @@ extension Daemon {
                 managed.ownerIsQuiet = session.quiet ?? false
                 managed.owner = client.fd
                 client.ownedSession = managed.record.id
-                client.send(ControlResponse.success(managed.info(clock: clock)))
+                var info = managed.info(clock: clock)
+                info.daemonMode = mode
+                client.send(ControlResponse.success(info))
                 client.filter = Self.ownerFilter(managed)
             case .attach(let selector):
                 let managed = try find(selector)
@@ -279,6 +281,9 @@ extension Daemon {
         }
     }
 
+    /// `full`, or `degraded` where exec and file rules are only observed.
+    var mode: String { enforcer.coverage.execAndFile ? "full" : "degraded" }
+
     func status() -> StatusReport {
         let links = ((try? FileManager.default.contentsOfDirectory(atPath: enforcer.pinRoot)) ?? [])
             .filter { $0.hasPrefix("link-") }.sorted()
@@ -291,7 +296,7 @@ extension Daemon {
         return StatusReport(
             version: configuration.version, pid: getpid(),
             uptimeSeconds: Double(EventClock.bootNanoseconds() - startedAt) / 1e9,
-            mode: coverage.execAndFile ? "full" : "degraded",
+            mode: mode,
             coverage: ["network": coverage.network, "exec_and_file": coverage.execAndFile, "unix_sockets": coverage.unixSockets,
                        "observed_exec": coverage.observedExec, "self_protection": coverage.selfProtection],
             programs: programs,

@@ -29,12 +29,16 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     /// nil for a session the daemon adopted after a restart, and from a daemon that predates them.
     public var noNewPrivs: Bool? = nil
     public var capabilities: [String]? = nil
+    /// In the answer to `register` only: the daemon's own mode as `status` says it (`full` or
+    /// `degraded`), so that `ebguard run` need not ask first; nil from a daemon that predates it.
+    public var daemonMode: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, name, key, cgroup, policy, user, uid, started, processes, events, denied, attached, notes, mode, capabilities
         case policySource = "policy_source"
         case policySHA256 = "policy_sha256"
         case noNewPrivs = "no_new_privs"
+        case daemonMode = "daemon_mode"
     }
 }
 

@@ -51,12 +51,16 @@ final class DaemonSessionClient: @unchecked Sendable {
             }
         }
         do throws(ControlError) {
-            let status = try connection.send(.status, expecting: StatusReport.self)
-            let degraded = status.mode != "full"
-            if degraded && requireFull {
-                _ = parsed()
-                warn("--require-full: the daemon runs degraded (this kernel refuses BPF-LSM); see ebguard doctor")
-                Foundation.exit(2)
+            // --require-full must know before anything is registered; otherwise the answer to
+            // `register` says how the daemon runs, and a separate `status` is one round trip more.
+            var degraded: Bool?
+            if requireFull {
+                degraded = try connection.send(.status, expecting: StatusReport.self).mode != "full"
+                if degraded == true {
+                    _ = parsed()
+                    warn("--require-full: the daemon runs degraded (this kernel refuses BPF-LSM); see ebguard doctor")
+                    Foundation.exit(2)
+                }
             }
             let info: SessionInfo
             do { info = try connection.send(.register(request), expecting: SessionInfo.self) } catch {
@@ -64,6 +68,13 @@ final class DaemonSessionClient: @unchecked Sendable {
                 throw error
             }
             let client = DaemonSessionClient(info: info, connection: connection, quiet: quiet)
+            if degraded == nil, let mode = info.daemonMode {
+                degraded = mode != "full"
+            } else if degraded == nil {
+                // A daemon that predates `daemon_mode`: asked on a connection of its own (this
+                // one carries the session's events now).
+                degraded = try ControlClient().send(.status, expecting: StatusReport.self).mode != "full"
+            }
             let privileges: CommandPrivileges
             if let noNewPrivs = info.noNewPrivs, let capabilities = info.capabilities {
                 privileges = CommandPrivileges(noNewPrivs: noNewPrivs, capabilities: capabilities)
@@ -77,7 +88,7 @@ final class DaemonSessionClient: @unchecked Sendable {
                 }
                 privileges = CommandPrivileges(noNewPrivs: policy.noNewPrivs, capabilities: policy.capabilities)
             }
-            if degraded {
+            if degraded == true {
                 warn("DEGRADED: the daemon cannot enforce exec and file rules on this kernel (exec is only observed); "
                      + "network rules are enforced. Run `ebguard doctor` for the remedy, or pass --require-full.")
             }

@@ -199,6 +199,15 @@ extension DaemonHostSuites {
             let dropped = try daemon.ebguard(["run", "--quiet", "--policy", plain, "--"] + show)
             #expect(dropped.status == 0, "\(dropped.stderr)")
             #expect(dropped.stdout.contains("NoNewPrivs:\t1") && dropped.stdout.contains("CapBnd:\t0000000000000000"), "\(dropped.stdout)")
+            // How the daemon runs comes with the registration's answer (no status request first),
+            // except for --require-full, which must know before anything is registered.
+            let mode = try JSONDecoder().decode(StatusReport.self, from: Data(try daemon.ebguard(["status", "--json"]).stdout.utf8)).mode
+            let loud = try daemon.ebguard(["run", "--policy", plain, "--", "/bin/true"])
+            #expect(loud.status == 0, "\(loud.stderr)")
+            #expect(loud.stderr.contains("DEGRADED: the daemon cannot enforce exec and file rules") == (mode != "full"), "\(mode): \(loud.stderr)")
+            let strict = try daemon.ebguard(["run", "--require-full", "--policy", plain, "--", "/bin/touch", daemon.scratch + "/strict"])
+            #expect(strict.status == (mode == "full" ? 0 : 2), "\(mode): \(strict.stderr)")
+            #expect(FileManager.default.fileExists(atPath: daemon.scratch + "/strict") == (mode == "full"))
 
             let bad = try daemon.write("bad.yaml", "version: 1\nname: bad\nfile:\n  - { action: deny, pth: /etc }\n")
             let refused = try daemon.ebguard(["run", "--policy", bad, "--", "/bin/touch", daemon.scratch + "/ran"])
