@@ -219,6 +219,20 @@ public enum AuditEvent: Sendable, Hashable {
     /// The payload as JSON (`data`).
     public var data: JSONValue { payload.json }
 
+    /// The payload's canonical bytes, each type's writer called directly: going through
+    /// `payload` boxed every decision (larger than an existential's inline buffer) on the heap.
+    func writeCanonicalPayload(into out: inout [UInt8]) {
+        switch self {
+        case .decision(let p): p.writeCanonical(into: &out)
+        case .askAnswer(let p): p.writeCanonical(into: &out)
+        case .sessionStart(let p), .sessionStop(let p): p.writeCanonical(into: &out)
+        case .policyChange(let p): p.writeCanonical(into: &out)
+        case .daemonStart(let p), .daemonStop(let p): p.writeCanonical(into: &out)
+        case .lostEvents(let p): p.writeCanonical(into: &out)
+        case .recovery(let p): p.writeCanonical(into: &out)
+        }
+    }
+
     var payload: any AuditPayload {
         switch self {
         case .decision(let p): p
