@@ -113,8 +113,8 @@ struct RuleFormTests {
         #expect(out["control"] == "OK", "\(proto) control: \(out)")
     }
 
-    /// Exec rules in every path form (patterns too), and with argv; Unix socket rules exact and
-    /// subtree (a pattern there is refused by the parser).
+    /// Exec rules in every path form (patterns too), and with argv; Unix socket rules exact,
+    /// subtree and pattern (through `ebguard run`: the session's flag and the unix domain's keys).
     @Test func execAndUnixRuleFormsAreEnforced() throws {
         let dir = try ContainmentRun.workspace("form-exec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -124,7 +124,9 @@ struct RuleFormTests {
                                                     withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: "/usr/bin/true", toPath: dir + "/" + path)
         }
-        try FileManager.default.createDirectory(atPath: dir + "/sockets/tree", withIntermediateDirectories: true)
+        for sub in ["sockets/tree", "sockets/user/1000", "sockets/user/1000/x"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+        }
         try ContainmentRun.giveToNobody(dir)
         let out = try ContainmentRun.run("""
         version: 1
@@ -139,6 +141,8 @@ struct RuleFormTests {
         network:
           - { action: deny, unix: "\(dir)/sockets/exact.sock" }
           - { action: deny, unix: "\(dir)/sockets/tree/**" }
+          - { action: deny, unix: "\(dir)/sockets/user/*/bus" }
+          - { action: allow, unix: "\(dir)/sockets/tree/ok*" }
         """, as: .nobody, workspace: dir, Self.helpers + """
         def unix(path):
             l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -156,10 +160,16 @@ struct RuleFormTests {
         attempt("unixexact", lambda: unix("\(dir)/sockets/exact.sock"))
         attempt("unixsubtree", lambda: unix("\(dir)/sockets/tree/s.sock"))
         attempt("unixcontrol", lambda: unix("\(dir)/sockets/other.sock"))
+        attempt("unixpattern", lambda: unix("\(dir)/sockets/user/1000/bus"))
+        attempt("unixpatterndeeper", lambda: unix("\(dir)/sockets/user/1000/x/bus"))
+        attempt("unixpatternover", lambda: unix("\(dir)/sockets/tree/ok.sock"))
         """)
-        for name in ["exact", "subtree", "name", "argv", "pattern", "namepattern", "unixexact", "unixsubtree"] {
+        for name in ["exact", "subtree", "name", "argv", "pattern", "namepattern", "unixexact", "unixsubtree", "unixpattern"] {
             #expect(["EACCES", "EPERM"].contains(out[name]), "\(name): \(out)")
         }
-        for name in ["argvother", "control", "unixcontrol"] { #expect(out[name] == "OK", "\(name): \(out)") }
+        // `tree/ok*` (more literal bytes before its `*`) outranks `tree/**`.
+        for name in ["argvother", "control", "unixcontrol", "unixpatterndeeper", "unixpatternover"] {
+            #expect(out[name] == "OK", "\(name): \(out)")
+        }
     }
 }

@@ -16,8 +16,10 @@
  * the lower rule index), as one score each (EG_SCORE): an exact name (rank 511)
  * ends the decision at once, the deepest subtree ranks len("/dir/"), the best
  * pattern its bytes before the first '*'. Measured in the 6.1 VM (BPF run-time
- * statistics): the whole decision through the path matcher cost 2.7x these
- * lookups for an exact hit and 1.9x for a name no rule holds, hence both.
+ * statistics, bench/unix_cost.py, 1,000 exact rules): the whole decision through
+ * the path matcher cost 2.7x these lookups for an exact hit and 1.9x for a name
+ * no rule holds, hence both; as now, 1.19x and 1.04x of the lookups before
+ * patterns existed (a loaded host: runs spread by +-20%).
  *
  * The name, as the server passed it to bind(): not normalised. A filesystem name
  * (sun_path[0] == '/') is read whole into the scratch (108 bytes at most, so it
