@@ -518,9 +518,10 @@ def render(dm, p):
               "alone, interleaved, each the median of "
               f"{p['startup_reps']} per round over {p['rounds']} rounds. *No daemon*: `EBGUARD_SOCKET` names a socket "
               "nobody listens on, so `run` parses and compiles the policy, opens the pinned programs and writes the "
-              "maps itself. *With the daemon*: `run` checks the daemon's status, registers the session (the daemon "
-              "compiles and writes the maps), spawns the command, then ends the session through the daemon and waits "
-              "for its end event.", "",
+              "maps itself. *With the daemon*: `run` reads the policy file and registers the session over one "
+              "connection (the daemon parses and compiles the text, once per distinct text, and writes the maps; its "
+              "answer says what the command gets: no_new_privs, capabilities, and how the daemon runs), spawns the "
+              "command, then ends the session through the daemon and waits for its end event.", "",
               "| command | ratio to /bin/true min / **median** / max | added ms min / **median** / max |",
               "| --- | --- | --- |"]
         for s in st[1:]:
