@@ -222,6 +222,19 @@ struct ShippedPolicyTests {
         #expect(u("/run/systemd/resolve/io.systemd.Resolve") == .deny)
         #expect(u("/run/nscd/socket") == .deny)
         #expect(u("/home/u/proj/test.sock") == .allow)
+        // The user's own servers outside /run/user: each a way out of the session.
+        for path in ["/tmp/ssh-XXXXaBc123/agent.4711", "/tmp/tmux-1000/default", "/tmp/tmux-1000/work",
+                     "/run/screen/S-u/1234.pts-0.host", "/home/u/.gnupg/S.gpg-agent", "/home/u/.gnupg/S.gpg-agent.ssh",
+                     "/tmp/vscode-ipc-6f1e2d3c-aaaa-bbbb-cccc-0123456789ab.sock", "/tmp/nvim.u/AbC123/nvim.4711.0",
+                     "/tmp/emacs1000/server"] {
+            #expect(u(path) == .deny, "\(path)")
+        }
+        // Lookalikes stay open: the patterns are no wider than the servers' own names.
+        for path in ["/tmp/ssh.sock", "/tmp/sshd-test/agent.sock", "/tmp/tmux.sock", "/tmp/myapp/vscode-ipc.sock",
+                     "/home/u/proj/.gnupg-test.sock", "/tmp/nvim.sock",
+                     "/tmp/tmux-1000.sock", "/tmp/emacs.sock"] {
+            #expect(u(path) == .allow, "\(path)")
+        }
     }
 
     @Test func observeAuditsEverything() throws {

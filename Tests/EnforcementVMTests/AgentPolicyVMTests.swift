@@ -9,7 +9,9 @@ import Testing
 /// on a real machine. In one session: `pip install --user` of a local wheel, `npm pack` and
 /// `npm install` of the tarball, `cargo build --offline`, and `git` in nested repositories all
 /// work, while every persistence spot is refused by ebguard (EACCES/EPERM, and named on its
-/// stderr) and a `core.hooksPath` written to a nested repository's config is reported.
+/// stderr), so is a connect to the user's own servers (ssh-agent, tmux, screen, gpg-agent,
+/// editors) while the agent's own sockets stay reachable, and a `core.hooksPath` written to a
+/// nested repository's config is reported.
 @Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, Comment(rawValue: TestEnvironment.vmReason)), .serialized)
 struct AgentPolicyVMTests {
     static let binary = TestEnvironment.projectRoot + "/bin/ebguard"
@@ -66,10 +68,20 @@ struct AgentPolicyVMTests {
     /// Reads that stay allowed: a .envrc, ordinary files, and a CA bundle an installed package
     /// ships (the pip install above puts egdemo/cacert.pem there).
     static let allowedReads = ["W/.envrc", "W/README.md", "~/.bashrc"]
+    /// Servers of the user's own outside the session (listening before it starts), at the
+    /// places their programs use: connecting is a way out. `{pid}` is the test's pid.
+    static let escapeSockets = ["/tmp/ssh-eg{pid}/agent.1", "/tmp/tmux-4242/default", "/run/screen/S-egagent/1.pts-0.egvm",
+                                "~/.gnupg/S.gpg-agent", "/tmp/vscode-ipc-eg{pid}.sock", "/tmp/nvim.egagent/eg{pid}/nvim.1.0",
+                                "/tmp/emacs4242/server"]
+    /// Sockets the agent's own work uses: a test server in the workspace, one in /tmp, a tmux
+    /// server of its own (`tmux -S`).
+    static let allowedSockets = ["W/dev.sock", "/tmp/eg-app-{pid}/app.sock", "/tmp/eg-tmux-{pid}.sock"]
 
     static func absolute(_ spot: String) -> String {
         spot.hasPrefix("~/") ? home + spot.dropFirst(1) : spot.hasPrefix("W/") ? workspace + spot.dropFirst(1) : spot
     }
+
+    static func socketPath(_ spot: String) -> String { absolute(spot).replacingOccurrences(of: "{pid}", with: String(getpid())) }
 
     /// The directory holding cargo and rustc: Debian's on PATH, else a rustup toolchain's own
     /// (the `cargo` proxy in /root/.cargo would need root's ~/.rustup). `make deps` installs
@@ -125,6 +137,7 @@ struct AgentPolicyVMTests {
         """
         try probe.write(toFile: work + "/probe.py", atomically: true, encoding: .utf8)
         let quoted = { (paths: [String]) in paths.map { "'\(Self.absolute($0))'" }.joined(separator: " ") }
+        let sockets = (Self.escapeSockets + Self.allowedSockets).map { "'\(Self.socketPath($0))'" }.joined(separator: " ")
         // The agent's workload, as the session's user. Each step prints step=OK only if it worked.
         let session = """
         set -u
@@ -158,6 +171,18 @@ struct AgentPolicyVMTests {
             except OSError as e:
                 print("read=" + errno.errorcode.get(e.errno, str(e.errno)) + " " + path, flush=True)
         ' \(quoted(Self.secrets)) \(quoted(Self.allowedReads)) '\(site)/egdemo/cacert.pem'
+        /usr/bin/python3 -c '
+        import errno, socket, sys
+        for path in sys.argv[1:]:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                print("unix=OK " + path, flush=True)
+            except OSError as e:
+                print("unix=" + errno.errorcode.get(e.errno, str(e.errno)) + " " + path, flush=True)
+            finally:
+                s.close()
+        ' \(sockets)
         """
         try session.write(toFile: work + "/session.sh", atomically: true, encoding: .utf8)
         // Root, in a mount namespace of its own: /home becomes a tmpfs with the user's home in
@@ -171,11 +196,27 @@ struct AgentPolicyVMTests {
         mkdir '\(work)/toolchain' && mount --bind '\((toolchain as NSString).deletingLastPathComponent)' '\(work)/toolchain'
         mkdir -p '\(Self.workspace)' \(homeParents.sorted().map { "'\($0)'" }.joined(separator: " "))
         for f in \(quoted(Self.secrets + Self.allowedReads)); do mkdir -p "$(dirname "$f")" && echo secret > "$f"; done
+        /usr/bin/python3 -c '
+        import os, socket, sys, time
+        listening = []
+        for path in sys.argv[1:]:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            os.chmod(path, 0o777)
+            s.listen(64)
+            listening.append(s)
+        open(sys.argv[1] + ".ready", "w").close()
+        time.sleep(3600)
+        ' \(sockets) &
+        server=$!
+        while [ ! -e '\(Self.socketPath(Self.escapeSockets[0])).ready' ]; do sleep 0.05; done
         chown -R 4242:4242 '\(Self.home)'
         cd '\(Self.workspace)'
         rc=0
         SUDO_USER=egagent '\(Self.binary)' run --policy '\(TestEnvironment.projectRoot)/policies/agent.yaml' -- /bin/bash '\(work)/session.sh' || rc=$?
         echo "exit=$rc"
+        kill $server
         for f in \(quoted(spots)); do
           if [ -e "$f" ] && grep -q x "$f" 2>/dev/null; then echo "written=$f"; fi
         done
@@ -211,7 +252,7 @@ struct AgentPolicyVMTests {
         // (`git config --global` is refused at ~/.gitconfig.lock, the lock beside ~/.gitconfig).
         let expected = (spots + Self.secrets).flatMap { spot in
             [spot, (spot as NSString).deletingLastPathComponent].map { $0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0 }
-        } + ["~/.gitconfig.lock"]
+        } + ["~/.gitconfig.lock"] + Self.escapeSockets.map { Self.socketPath($0).replacingOccurrences(of: Self.home, with: "~") }
         for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) {
             Issue.record("unexpected denial: \(line)\n\(all)")
         }
@@ -226,6 +267,15 @@ struct AgentPolicyVMTests {
         }
         for write in Self.allowedWrites {
             #expect(lines.contains("write=OK \(Self.absolute(write))"), "\(write): \(all)")
+        }
+        // The user's own servers refused by ebguard (named on its stderr), the agent's own reached.
+        for socket in Self.escapeSockets.map(Self.socketPath) {
+            #expect(lines.contains("unix=EPERM \(socket)") || lines.contains("unix=EACCES \(socket)"), "\(socket) was reachable: \(all)")
+            let shown = socket.replacingOccurrences(of: Self.home, with: "~")
+            #expect(denials.contains { $0.contains("denied connect \(shown) (unix)") }, "no denial for \(socket): \(all)")
+        }
+        for socket in Self.allowedSockets.map(Self.socketPath) {
+            #expect(lines.contains("unix=OK \(socket)"), "\(socket): \(all)")
         }
         // core.hooksPath: in ~/.gitconfig refused; in a nested repository's .git/config (which
         // git rewrites on every init and clone) written but reported, as agent.yaml says.
