@@ -79,7 +79,10 @@ struct HostEgressTests {
         finally:
             client.close(); server.close()
     def say(key, value):
-        print('%s=%s' % (key, value), flush=True)
+        # One write with its newline: a test may send ebguard's stderr to the same file, and
+        # print() writes the text and the newline apart when Python runs unbuffered.
+        sys.stdout.write('%s=%s\n' % (key, value))
+        sys.stdout.flush()
 
     """#
 
