@@ -393,9 +393,7 @@ extension DaemonHostSuites {
             #expect(result.status == 1)
             #expect(stream.waitFor { $0.contains("127.0.0.3:81") }, "the different record after the loop: \(stream.stdout.suffix(500))")
             stream.stop()
-            let events = stream.stdout.split(separator: "\n").compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
+            let events = jsonEvents(stream)
             let denials = events.filter { $0["kind"] as? String == "network" && $0["object"] as? String == "127.0.0.3:80" }
             #expect(denials.count == attempts, "one event per attempt: \(denials.count) of \(attempts)")
             let seqs = events.compactMap { $0["seq"] as? Int }
@@ -438,9 +436,7 @@ extension DaemonHostSuites {
             #expect(session.wait(timeout: 60) == 1, "\(session.stderr.suffix(300))")
             #expect(stream.waitFor { $0.contains("\"action\":\"end\"") })
             stream.stop()
-            let events = stream.stdout.split(separator: "\n").compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
+            let events = jsonEvents(stream)
             let change = try #require(events.firstIndex { $0["kind"] as? String == "session" && $0["action"] as? String == "policy" },
                                       "the policy change is published")
             let before = events[..<change].filter { $0["object"] as? String == "127.0.0.3:80" }
@@ -453,6 +449,11 @@ extension DaemonHostSuites {
             #expect(rules.count == after.count && rules.count >= 200, "\(rules.count)")
             #expect(rules.drop { $0 == "network[1]" }.allSatisfy { $0 == "network[2]" }, "after the change: \(rules)")
             #expect(rules.suffix(200).allSatisfy { $0 == "network[2]" })
+        }
+
+        /// The JSON lines an `events -o json` subscriber printed, as objects.
+        private func jsonEvents(_ stream: BackgroundProcess) -> [[String: Any]] {
+            stream.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         }
 
         private func waitForFile(_ path: String) -> Bool {
