@@ -117,6 +117,9 @@ enum eg_domain {
 	/* `unix:` patterns, as path rules in eg_path_rules (lib/unix_match.h); only a key's
 	 * domain: their default is default_verdict[EG_DOMAIN_NET], which has no [3]. */
 	EG_DOMAIN_UNIX = 3,
+	/* Rename guards: patterns a directory rename is also judged by, never an open or an
+	 * exec (lib/path_ancestor.h); keyed like file patterns, no default. */
+	EG_DOMAIN_RENAME = 4,
 };
 /* The access kind of a Unix connect or datagram send in EG_DOMAIN_UNIX keys: the kernel
  * asks for write permission on a socket's inode to connect to it. (An enum: Swift imports
@@ -157,6 +160,9 @@ struct eg_session {
 /* The policy has `unix:` patterns: after eg_unix_rules (exact names, subtrees), the path
  * matcher looks them up in eg_path_rules, domain EG_DOMAIN_UNIX (lib/unix_match.h). */
 #define EG_SESSION_UNIX_PATTERNS 0x10
+/* The policy has file patterns: a directory rename also consults their rename guards
+ * (EG_DOMAIN_RENAME keys, whose marker must then exist) and star roots (lib/path_ancestor.h). */
+#define EG_SESSION_RENAME_GUARDS 0x20
 
 enum eg_path_kind {
 	EG_PATH_EXACT = 1,	/* /etc/shadow */
@@ -168,6 +174,8 @@ enum eg_path_kind {
 	EG_PATH_GLOB_NAME = 7,	/* a literal component after a pattern's `**`; value struct eg_path_glob */
 	EG_PATH_GLOB_PREFIX = 8,	/* the literal start of a pattern's final `pre*suf` ("id_" of id_*) */
 	EG_PATH_GLOB_SUFFIX = 9,	/* its literal end (".pem" of *.pem), hashed backwards */
+	EG_PATH_STAR_ROOT = 10,	/* a pattern's head where a `**` follows it: for directory renames across it */
+	EG_PATH_GUARD_ROOT = 11,	/* a head whose rename guards had no room: for every directory rename below it */
 };
 
 /*
@@ -178,7 +186,7 @@ enum eg_path_kind {
  */
 struct eg_path_key {
 	__u32 policy_id;
-	__u8 domain;		/* EG_DOMAIN_EXEC, EG_DOMAIN_FILE or EG_DOMAIN_UNIX */
+	__u8 domain;		/* EG_DOMAIN_EXEC, _FILE, _UNIX or _RENAME */
 	__u8 kind;		/* enum eg_path_kind */
 	__u16 len;		/* bytes of the path */
 	__u64 hash;		/* eg_path_hash() of those bytes */

@@ -25,11 +25,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define EG_RENAME_EXCHANGE 2
 #define EG_S_IFMT 0170000
 #define EG_S_IFDIR 0040000
+#define EG_S_IFLNK 0120000
 
 #define EG_A(kind) (1 << EG_ACCESS_##kind)
 
-/* Decides one dentry seen through one mount (the path_* hooks). */
-static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *dentry, __u8 mask)
+/*
+ * Decides one dentry seen through one mount (the path_* hooks). `tree`: a new name
+ * that stands for a directory (a symlink), so what appears below it is new
+ * content: create and write for the rules below it and the rename guards
+ * (lib/path_ancestor.h; it has no other side, so no star root counts).
+ */
+static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *dentry, __u8 mask, bool tree)
 {
 	struct eg_path_verdict v;
 	struct eg_path_scratch *s;
@@ -44,6 +50,12 @@ static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *d
 		return -EACCES;
 	v = eg_decide(s, 0, eg_resolve_dentry(s, 0, mnt, dentry), dentry->d_inode, session, EG_DOMAIN_FILE, mask,
 		      true);
+	if (tree) {
+		v.mask = mask | EG_A(WRITE);
+		eg_rules_below(s, &v, session);
+		eg_rename_guards(&v, session, v.len > 0 ? v.len : 0);
+		v.mask = mask;
+	}
 	eg_file_answered(session_id, &v);
 	return eg_enforce(s, EG_EVENT_FILE, session_id, session, &v, -EACCES);
 }
@@ -51,7 +63,8 @@ static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *d
 /*
  * Decides two paths at once (rename, link): the stronger verdict answers for both.
  * `below`: bit 0 the source, bit 1 the destination also answers for the rules
- * below its path (a directory being moved: lib/path_ancestor.h).
+ * below its path; bit 2, both answer for the rename guards (a directory, or a
+ * symlink, which stands for one, being moved: lib/path_ancestor.h).
  */
 static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *src, __u8 src_mask,
 				       struct vfsmount *dst_mnt, struct dentry *dst, __u8 dst_mask, int below)
@@ -60,6 +73,8 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 	struct eg_path_scratch *s;
 	struct eg_session *session;
 	__u64 session_id;
+	__u32 common = 0;
+	int len_a, len_b;
 
 	session = eg_current_session(&session_id);
 	if (!session)
@@ -67,14 +82,21 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 	s = eg_get_scratch();
 	if (!s)
 		return -EACCES;
-	a = eg_decide(s, 0, eg_resolve_dentry(s, 0, src_mnt, src), src->d_inode, session, EG_DOMAIN_FILE, src_mask,
-		      true);
+	/* Both paths first: a directory's rename compares them (lib/path_ancestor.h). */
+	len_a = eg_resolve_dentry(s, 0, src_mnt, src);
+	len_b = eg_resolve_dentry(s, 1, dst_mnt, dst);
+	if ((below & 4) && len_a > 0 && len_b > 0)
+		common = eg_common_prefix(len_a, len_b);
+	a = eg_decide(s, 0, len_a, src->d_inode, session, EG_DOMAIN_FILE, src_mask, true);
 	if (below & 1)
 		eg_rules_below(s, &a, session);
-	b = eg_decide(s, 1, eg_resolve_dentry(s, 1, dst_mnt, dst), dst->d_inode, session, EG_DOMAIN_FILE, dst_mask,
-		      true);
+	if (below & 4)
+		eg_rename_guards(&a, session, common);
+	b = eg_decide(s, 1, len_b, dst->d_inode, session, EG_DOMAIN_FILE, dst_mask, true);
 	if (below & 2)
 		eg_rules_below(s, &b, session);
+	if (below & 4)
+		eg_rename_guards(&b, session, common);
 	/* Each side's answer first: an allowed source must not hide an asked destination.
 	 * A `once` answer spent here is gone even if the other side then denies. */
 	eg_file_answered(session_id, &a);
@@ -133,7 +155,7 @@ int BPF_PROG(eg_path_mknod, const struct path *dir, struct dentry *dentry, umode
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE));
+	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE), false);
 }
 
 SEC("lsm/path_mkdir")
@@ -141,16 +163,23 @@ int BPF_PROG(eg_path_mkdir, const struct path *dir, struct dentry *dentry, umode
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE));
+	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE), false);
 }
 
-/* A symlink is a new name too; what it points to is checked when it is followed. */
+/*
+ * A symlink is a new name too; what it points to is checked when it is followed,
+ * under the target's path. So a symlink is also what a directory moved to its
+ * name would be: it answers, with create and write, for the rules below its path
+ * and for the rename guards its path matches (lib/path_ancestor.h). A link at
+ * ~/.local/lib/python3.11 to a directory holding evil.pth would otherwise put it
+ * where a .pth pattern under site-packages cannot see it.
+ */
 SEC("lsm/path_symlink")
 int BPF_PROG(eg_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE));
+	return eg_file_dentry(dir->mnt, dentry, EG_A(CREATE), true);
 }
 
 /* path_unlink/path_rmdir rather than inode_unlink: they carry the mount, so the path is complete. */
@@ -159,7 +188,7 @@ int BPF_PROG(eg_path_unlink, const struct path *dir, struct dentry *dentry, int 
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(dir->mnt, dentry, EG_A(DELETE));
+	return eg_file_dentry(dir->mnt, dentry, EG_A(DELETE), false);
 }
 
 SEC("lsm/path_rmdir")
@@ -167,7 +196,18 @@ int BPF_PROG(eg_path_rmdir, const struct path *dir, struct dentry *dentry, int r
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(dir->mnt, dentry, EG_A(DELETE));
+	return eg_file_dentry(dir->mnt, dentry, EG_A(DELETE), false);
+}
+
+/*
+ * A directory carries the paths below it; a symlink to one makes them reachable
+ * under its own name (path lookups follow it), so both are moved as trees.
+ */
+static __always_inline bool eg_stands_for_tree(struct dentry *dentry)
+{
+	__u16 mode = BPF_CORE_READ(dentry, d_inode, i_mode) & EG_S_IFMT;
+
+	return mode == EG_S_IFDIR || mode == EG_S_IFLNK;
 }
 
 /*
@@ -181,7 +221,8 @@ int BPF_PROG(eg_path_rmdir, const struct path *dir, struct dentry *dentry, int r
  * A directory carries every path below it: the source answers for the rules
  * below it with the source's kinds, and a directory's destination for the
  * rules below the new name with create and write (what lands there is new
- * content), lib/path_ancestor.h. Moving a mount is not a rename: it is refused
+ * content), and both for the patterns' rename guards, lib/path_ancestor.h. A
+ * symlink is moved as a directory: its name stands for what it points to. Moving a mount is not a rename: it is refused
  * as tampering (tamper.bpf.c).
  */
 SEC("lsm/path_rename")
@@ -198,12 +239,14 @@ int BPF_PROG(eg_path_rename, const struct path *old_dir, struct dentry *old_dent
 		src |= EG_A(CREATE);
 		dst = src;
 		below = 3;
+		if (eg_stands_for_tree(old_dentry) || eg_stands_for_tree(new_dentry))
+			below |= 4;
 	} else {
 		if (new_dentry->d_inode)
 			dst |= EG_A(DELETE) | EG_A(WRITE);
-		if ((BPF_CORE_READ(old_dentry, d_inode, i_mode) & EG_S_IFMT) == EG_S_IFDIR) {
+		if (eg_stands_for_tree(old_dentry)) {
 			dst |= EG_A(WRITE);
-			below = 3;
+			below = 7;
 		}
 	}
 	return eg_file_two(old_dir->mnt, old_dentry, src, new_dir->mnt, new_dentry, dst, below);
@@ -230,7 +273,7 @@ int BPF_PROG(eg_path_chmod, const struct path *path, umode_t mode, int ret)
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(path->mnt, path->dentry, EG_A(CHMOD));
+	return eg_file_dentry(path->mnt, path->dentry, EG_A(CHMOD), false);
 }
 
 /* truncate(2), ftruncate(2) and open(O_TRUNC) all come here in 6.1. */
@@ -239,7 +282,7 @@ int BPF_PROG(eg_path_trunc, const struct path *path, int ret)
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(path->mnt, path->dentry, EG_A(WRITE));
+	return eg_file_dentry(path->mnt, path->dentry, EG_A(WRITE), false);
 }
 
 /*
@@ -251,7 +294,7 @@ int BPF_PROG(eg_path_chown, const struct path *path, __u32 uid, __u32 gid, int r
 {
 	if (ret)
 		return ret;
-	return eg_file_dentry(path->mnt, path->dentry, EG_A(CHMOD));
+	return eg_file_dentry(path->mnt, path->dentry, EG_A(CHMOD), false);
 }
 
 /* Decides a dentry that came without its mount (lib/path_mounts.h). */

@@ -39,6 +39,46 @@ extension PolicyMaps {
         return result
     }
 
+    /// Where a directory rename must also look for `glob`'s verdicts (bpf/lib/path_ancestor.h,
+    /// which says why this is sound): for each token after the head but the last, the pattern
+    /// cut after it, a rename guard (EG_DOMAIN_RENAME); a `**` right after the head instead
+    /// makes the head a star root (file domain, EG_PATH_STAR_ROOT), which counts only for a
+    /// rename across it. `${workspace}/**/.git/hooks/**`: star root `${workspace}`, guards
+    /// `${workspace}/**/.git` and `${workspace}/**/.git/hooks`.
+    static func renameGuards(of glob: PathGlob) -> [PathSlot] {
+        let tokens = glob.tokens, first = glob.head.count
+        guard tokens.count > first + 1 else { return [] }  // one token: the pattern is its own guard
+        var result: [PathSlot] = []
+        for i in first..<(tokens.count - 1) {
+            if i == first, tokens[i] == .any {
+                let head = headPath(of: glob)
+                // The root is above every path: a rename never crosses it.
+                if !head.isEmpty {
+                    result.append(PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_STAR_ROOT.rawValue), path: head))
+                }
+                continue
+            }
+            let cut = PathGlob(tokens: Array(tokens[...i]))
+            result.append(PathSlot(domain: UInt8(EG_DOMAIN_RENAME.rawValue), kind: UInt8(EG_PATH_GLOB_DIR.rawValue),
+                                   path: cut.description, glob: cut))
+        }
+        return result
+    }
+
+    /// Per access kind the stronger of two merged values (the first keeps a tie).
+    static func stronger(_ a: eg_path_rule, _ b: eg_path_rule) -> eg_path_rule {
+        var result = a
+        for k in 0..<Int(EG_ACCESS_KINDS.rawValue) {
+            let mine = result.verdicts[k], theirs = b.verdicts[k]
+            if theirs != UInt8(EG_VERDICT_NONE), mine == UInt8(EG_VERDICT_NONE) || theirs > mine {
+                result.verdicts[k] = theirs
+                result.rules[k] = b.rules[k]
+            }
+        }
+        result.flags |= b.flags
+        return result
+    }
+
     /// Whether the kernel looks an anchor's key up by its bytes last to first.
     static func isReversed(_ kind: eg_path_kind) -> Bool { kind == EG_PATH_GLOB_SUFFIX }
 
@@ -55,12 +95,14 @@ extension PolicyMaps {
     }
 
     /// The kernel's value for `glob`, carrying `merged`'s verdicts, rule indices and flags.
-    static func globValue(_ glob: PathGlob, merged: eg_path_rule, rule: String) throws(CompileError) -> eg_path_rule {
+    /// `rankAlike`: rank 0, as rename guards take, so the verdict alone decides between two
+    /// that match a path (a more specific audit guard must not hide a deny).
+    static func globValue(_ glob: PathGlob, merged: eg_path_rule, rule: String, rankAlike: Bool = false) throws(CompileError) -> eg_path_rule {
         var value = eg_path_glob()
         value.verdict = merged.verdict
         value.rule = merged.rule
         value.flags = merged.flags
-        value.rank = UInt16(min(glob.rank, PathMatcher.exactRank - 1))
+        value.rank = rankAlike ? 0 : UInt16(min(glob.rank, PathMatcher.exactRank - 1))
         let head = Array(headPath(of: glob).utf8)
         var text = head
         var tokens: [eg_glob_tok] = []

@@ -14,7 +14,7 @@ public struct PolicyMaps {
     /// The session entry; `dns_port` is set by whoever starts the session's resolver.
     var session: eg_session
     let paths: [(key: eg_path_key, rule: eg_path_rule)]
-    /// One EG_PATH_LOADED key per path domain (exec, file, unix): written after `paths`, removed before them,
+    /// One EG_PATH_LOADED key per path domain (exec, file, unix, rename guards): written after `paths`, removed before them,
     /// so the kernel never decides with half a policy (it fails closed without them).
     let loadedMarkers: [(key: eg_path_key, lengths: eg_path_rule)]
     let ipv4: [(key: eg_net4_key, rules: eg_net_rules)]
@@ -43,15 +43,18 @@ public struct PolicyMaps {
             | (Self.fileExecCanRefuse(policy) ? UInt8(EG_SESSION_FILE_EXEC) : 0)
             | (policy.mode == .shadow ? UInt8(EG_SESSION_SHADOW) : 0)
             | (policy.unixRules.contains { Self.isPattern($0.unix!) } ? UInt8(EG_SESSION_UNIX_PATTERNS) : 0)
-        self.session = session
         try Self.checkRuleIndices(policy)
         paths = try Self.pathEntries(policy, policyID: policyID)
-        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE, EG_DOMAIN_UNIX].map { [paths] domain in
+        if paths.contains(where: { $0.key.domain == UInt8(EG_DOMAIN_RENAME.rawValue) || Self.renameOnly($0.key.kind) }) {
+            session.flags |= UInt8(EG_SESSION_RENAME_GUARDS)
+        }
+        self.session = session
+        loadedMarkers = [EG_DOMAIN_EXEC, EG_DOMAIN_FILE, EG_DOMAIN_UNIX, EG_DOMAIN_RENAME].map { [paths] domain in
             let key = Self.key(policyID: policyID, domain: UInt8(domain.rawValue), kind: UInt8(EG_PATH_LOADED.rawValue), path: "")
-            // Ancestor keys are looked up by renames alone, never by the matcher: leaving their
-            // lengths out keeps opens and execs from probing for them.
+            // Ancestor keys and star roots are looked up by renames alone, never by the matcher:
+            // leaving their lengths out keeps opens and execs from probing for them.
             return (key, Self.lengths(of: paths.map(\.key).filter {
-                $0.domain == key.domain && $0.kind != UInt8(EG_PATH_ANCESTOR.rawValue)
+                $0.domain == key.domain && $0.kind != UInt8(EG_PATH_ANCESTOR.rawValue) && !Self.renameOnly($0.kind)
             }))
         }
         (ipv4, ipv6) = try Self.networkEntries(policy, policyID: policyID)
@@ -145,8 +148,14 @@ public struct PolicyMaps {
             case .glob(let glob):
                 // A pattern's matches lie below its head: the head moves them too.
                 let head = Self.headPath(of: glob)
-                guard !head.isEmpty else { continue }
-                dirs = [head] + Self.ancestors(of: head)
+                dirs = head.isEmpty ? [] : [head] + Self.ancestors(of: head)
+                // And directories moved below the head bring matches along (renameGuards). An
+                // allow cannot strengthen anything: it needs no guard.
+                guard rule.verdict != .allow else { break }
+                let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
+                for guardSlot in Self.renameGuards(of: glob) {
+                    merge(guardSlot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+                }
             }
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             for ancestor in dirs {
@@ -154,14 +163,19 @@ public struct PolicyMaps {
                       access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
             }
         }
-        // The three loaded markers share the map with the rules.
-        try checkCapacity(creators, reserved: 3, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
-                          what: "path entries (exec, file and unix rules merged per path, and 3 markers)")
+        // The four loaded markers share the map with the rules.
+        try checkCapacity(creators, reserved: 4, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
+                          what: "path entries (exec, file and unix rules merged per path, rename guards, and 4 markers)")
         var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
         var seen: [PathKey: Int] = [:]  // position in `entries`
         var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
         var affixLengths: [PathSlot: Set<Int>] = [:]  // per domain and GLOB_PREFIX/SUFFIX (path "")
-        for (slot, creator) in zip(order, creators) {
+        // Rename guards that found no room are placed after the others, in a coarser form.
+        var queue = Array(zip(order, creators))
+        var next = 0
+        while next < queue.count {
+            let (slot, creator) = queue[next]
+            next += 1
             if let glob = slot.glob {
                 let named = Self.named(creator, in: policy)
                 // The first anchor with room: a chain of fewer than EG_GLOB_CHAIN patterns, and for
@@ -173,6 +187,20 @@ public struct PolicyMaps {
                     guard anchor.kind == EG_PATH_GLOB_PREFIX || anchor.kind == EG_PATH_GLOB_SUFFIX else { return true }
                     let lengths = affixLengths[PathSlot(domain: slot.domain, kind: UInt8(anchor.kind.rawValue), path: ""), default: []]
                     return lengths.contains(anchor.key.utf8.count) || lengths.count < Int(EG_AFFIX_LENGTHS)
+                }
+                if fits == nil, slot.domain == UInt8(EG_DOMAIN_RENAME.rawValue) {
+                    // Out of room: a guard root at the head instead, which every path below the
+                    // head matches (it refuses more renames, never fewer). One per head, so a
+                    // policy is never refused for its guards.
+                    let wide = PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_GUARD_ROOT.rawValue),
+                                        path: Self.headPath(of: glob))
+                    if let known = merged[wide] {
+                        merged[wide] = Self.stronger(known, merged[slot]!)
+                    } else {
+                        merged[wide] = merged[slot]!
+                        queue.append((wide, creator))
+                    }
+                    continue
                 }
                 guard let anchor = fits else {
                     let tried = candidates.map { "\"\($0.key)\"" }.joined(separator: ", ")
@@ -189,8 +217,9 @@ public struct PolicyMaps {
                 if seen[PathKey(key)] != nil {
                     throw CompileError(rule: named, message: "pattern \(glob) has the same kernel key hash as another key; rename one of them")
                 }
-                seen[PathKey(key)] = entries.count
-                entries.append((key, try Self.globValue(glob, merged: merged[slot]!, rule: named)))
+                seen[PathKey(key)] = next - 1
+                entries.append((key, try Self.globValue(glob, merged: merged[slot]!, rule: named,
+                                                        rankAlike: slot.domain == UInt8(EG_DOMAIN_RENAME.rawValue))))
                 continue
             }
             let key = Self.key(policyID: policyID, domain: slot.domain, kind: slot.kind, path: slot.path)
@@ -198,14 +227,19 @@ public struct PolicyMaps {
             // match a wrong one; two keys of one policy sharing a hash would overwrite each other.
             if let other = seen[PathKey(key)] {
                 throw CompileError(rule: "\(creator)",
-                                   message: "path \"\(slot.path)\" has the same kernel key hash as \"\(order[other].path)\"; rename one of them")
+                                   message: "path \"\(slot.path)\" has the same kernel key hash as \"\(queue[other].0.path)\"; rename one of them")
             }
-            seen[PathKey(key)] = entries.count
+            seen[PathKey(key)] = next - 1
             var rule = merged[slot]!
             withUnsafeMutableBytes(of: &rule.path) { $0.copyBytes(from: slot.path.utf8) }
             entries.append((key, rule))
         }
         return entries
+    }
+
+    /// Keys only a directory's rename looks up (bpf/lib/path_ancestor.h), never the matcher.
+    static func renameOnly(_ kind: UInt8) -> Bool {
+        kind == UInt8(EG_PATH_STAR_ROOT.rawValue) || kind == UInt8(EG_PATH_GUARD_ROOT.rawValue)
     }
 
     /// The directories strictly above `path` ("/a/b/c": "/a/b", "/a"), without the root, which

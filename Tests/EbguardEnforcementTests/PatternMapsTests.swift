@@ -11,9 +11,10 @@ import Testing
         return try PolicyMaps(policy.compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws")), policyID: 7)
     }
 
-    func globs(_ maps: PolicyMaps) -> [(key: eg_path_key, glob: eg_path_glob)] {
+    /// The file domain's patterns (not their rename guards: `renameGuards...` below).
+    func globs(_ maps: PolicyMaps, domain: eg_domain = EG_DOMAIN_FILE) -> [(key: eg_path_key, glob: eg_path_glob)] {
         let kinds = [EG_PATH_GLOB_DIR, EG_PATH_GLOB_NAME, EG_PATH_GLOB_PREFIX, EG_PATH_GLOB_SUFFIX].map { UInt8($0.rawValue) }
-        return maps.paths.filter { kinds.contains($0.key.kind) }
+        return maps.paths.filter { kinds.contains($0.key.kind) && $0.key.domain == UInt8(domain.rawValue) }
             .map { ($0.key, unsafeBitCast($0.rule, to: eg_path_glob.self)) }
     }
 
@@ -154,5 +155,60 @@ import Testing
         #expect(throws: PolicyMaps.CompileError.self) {
             _ = try compile("  - { action: deny, path: \"/\(long)/*/\(long)\" }")
         }
+    }
+
+    /// bpf/lib/path_ancestor.h: each pattern's cuts before its last token are rename guards of
+    /// their own domain, ranked alike, a `**` right after the head makes the head a star root,
+    /// and allow rules make neither.
+    @Test func renameGuardsAreThePatternsCuts() throws {
+        let maps = try compile("""
+          - { action: deny,  path: "${workspace}/**/.git/hooks/**", access: [write, create] }
+          - { action: ask,   path: "~/.local/lib/python3*/site-packages/*.pth", access: [create] }
+          - { action: allow, path: "/opt/*/x/**" }
+          - { action: deny,  name: "*.pem" }
+        """)
+        let guards = globs(maps, domain: EG_DOMAIN_RENAME).map { guardKey in
+            (text: withUnsafeBytes(of: guardKey.glob.text) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) },
+             glob: guardKey.glob)
+        }
+        // `/work/ws/**/.git`, `/work/ws/**/.git/hooks`, `~/.local/lib/python3*`, `.../site-packages`.
+        #expect(guards.count == 4, "\(guards.map(\.text))")
+        #expect(guards.allSatisfy { $0.glob.rank == 0 })
+        let hooks = try #require(guards.first { $0.glob.ntok == 3 && $0.text.hasPrefix("/work/ws") })
+        #expect(hooks.glob.verdict.1 == UInt8(EG_VERDICT_DENY.rawValue) && hooks.glob.verdict.2 == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(hooks.glob.verdict.0 == UInt8(EG_VERDICT_NONE))
+        let site = try #require(guards.first { $0.text.hasSuffix("site-packages") })
+        #expect(site.glob.verdict.2 == UInt8(EG_VERDICT_ASK.rawValue))
+        // The star root: the workspace, a file-domain key the matcher never probes.
+        let roots = maps.paths.filter { $0.key.kind == UInt8(EG_PATH_STAR_ROOT.rawValue) }
+        #expect(roots.map { root in withUnsafeBytes(of: root.rule.path) { String(decoding: $0.prefix(Int(root.key.len)), as: UTF8.self) } } == ["/work/ws"])
+        #expect(roots.allSatisfy { $0.key.domain == UInt8(EG_DOMAIN_FILE.rawValue) })
+        let fileMarker = unsafeBitCast(maps.loadedMarkers[1].lengths, to: eg_path_lengths.self)
+        #expect(withUnsafeBytes(of: fileMarker.bits) { $0.load(fromByteOffset: 0, as: UInt64.self) } & (1 << 8) == 0)
+        // The guards' marker lists their anchors' lengths; the session knows to look.
+        #expect(maps.loadedMarkers[3].key.domain == UInt8(EG_DOMAIN_RENAME.rawValue))
+        let guardMarker = unsafeBitCast(maps.loadedMarkers[3].lengths, to: eg_path_lengths.self)
+        #expect(guardMarker.glob_prefix_bits == 1 << 7, "python3 of python3*")
+        #expect(guardMarker.glob_name_bits.0 == (1 << 4 | 1 << 5 | 1 << 13), ".git, hooks, site-packages")
+        #expect(maps.session.flags & UInt8(EG_SESSION_RENAME_GUARDS) != 0)
+        // A policy whose patterns make no guard (a wildcard in the last component only; an
+        // allow) leaves renames as they were.
+        let plain = try compile("  - { action: deny, path: \"~/.ssh/id_*\" }\n  - { action: allow, path: \"/x/**/y/*\" }")
+        #expect(plain.session.flags & UInt8(EG_SESSION_RENAME_GUARDS) == 0)
+        #expect(globs(plain, domain: EG_DOMAIN_RENAME).isEmpty)
+    }
+
+    /// Guards past their anchors' room become one guard root at their head (every directory
+    /// rename below it is judged by their verdicts): a policy is never refused for its guards.
+    @Test func guardsOutOfRoomBecomeAGuardRootAtTheirHead() throws {
+        let rules = (0..<40).map { "  - { action: deny, path: \"/srv/a\($0)*/x/y\($0)\", access: [create] }" }.joined(separator: "\n")
+        let maps = try compile(rules)
+        #expect(globs(maps).count == 40)
+        // 40 of `/srv/aN*` on their literal start; of `/srv/aN*/x`, 8 on `x` and 8 on `/srv`.
+        let guards = globs(maps, domain: EG_DOMAIN_RENAME)
+        #expect(guards.count == 40 + 8 + 8)
+        let roots = maps.paths.filter { $0.key.kind == UInt8(EG_PATH_GUARD_ROOT.rawValue) }
+        #expect(roots.count == 1 && roots.first?.key.len == 4)
+        #expect(roots.first?.rule.verdicts[Int(EG_ACCESS_CREATE.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
     }
 }

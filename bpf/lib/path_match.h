@@ -94,8 +94,10 @@
  * What the kernel cannot see, so userspace must compile in:
  *   - A rule on a path deeper than a directory does not stop that directory from
  *     being renamed by itself: userspace writes EG_PATH_ANCESTOR keys for the
- *     directories above exact and subtree rules and above patterns' heads,
- *     which renames look up (lib/path_ancestor.h). The matcher never probes them.
+ *     directories above exact and subtree rules and above patterns' heads, and
+ *     for patterns their rename guards (domain EG_DOMAIN_RENAME), star roots and
+ *     guard roots, which directory renames and symlinks look up
+ *     (lib/path_ancestor.h). The matcher never probes them for an open or exec.
  *   - Paths are those the task sees (bpf_d_path and the dentry walk stop at the
  *     task's root): a chroot changes them. Defeating chroot/unshare is tamper
  *     protection's job.
@@ -196,6 +198,12 @@ struct eg_path_scratch {
 	__u32 _pad;
 	struct eg_glob_ctx gw;			/* eg_glob_check's walk */
 	struct eg_affix_ctx aw;			/* eg_affix_step's walk */
+	struct eg_star_walk {			/* lib/path_ancestor.h's walk over a renamed path */
+		__u64 m;			/* matcher state (eg_merge_rule) */
+		__u32 slot, policy_id;
+		__u32 common;			/* bytes the two sides share */
+		__u32 n;			/* the path's '/' count */
+	} sw;
 };
 
 struct {
