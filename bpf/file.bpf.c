@@ -64,7 +64,8 @@ static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *d
  * Decides two paths at once (rename, link): the stronger verdict answers for both.
  * `below`: bit 0 the source, bit 1 the destination also answers for the rules
  * below its path; bit 2, both answer for the rename guards (a directory, or a
- * symlink, which stands for one, being moved: lib/path_ancestor.h).
+ * symlink, which stands for one, being moved: lib/path_ancestor.h); bit 3, the
+ * destination alone does, with no star root (a symlink's second name).
  */
 static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *src, __u8 src_mask,
 				       struct vfsmount *dst_mnt, struct dentry *dst, __u8 dst_mask, int below)
@@ -97,6 +98,8 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 		eg_rules_below(s, &b, session);
 	if (below & 4)
 		eg_rename_guards(&b, session, common);
+	if (below & 8)	/* a new name for a symlink: no other side, so no star root counts */
+		eg_rename_guards(&b, session, len_b > 0 ? len_b : 0);
 	/* Each side's answer first: an allowed source must not hide an asked destination.
 	 * A `once` answer spent here is gone even if the other side then denies. */
 	eg_file_answered(session_id, &a);
@@ -256,16 +259,21 @@ int BPF_PROG(eg_path_rename, const struct path *old_dir, struct dentry *old_dent
  * path_link: a hard link is the same file under a new path, which the source's
  * rules do not cover. So linking needs read and write on the source (what may
  * not be read or written where it is gets no second name) and create on the
- * destination. A link never crosses a mount: both sides use new_dir's.
+ * destination. A link never crosses a mount: both sides use new_dir's. A second
+ * name for a symlink is a new symlink (eg_path_symlink): its destination also
+ * answers, with create and write, for the rules below it and the rename guards.
  */
 SEC("lsm/path_link")
 int BPF_PROG(eg_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry,
 	     int ret)
 {
+	bool symlink;
+
 	if (ret)
 		return ret;
+	symlink = (BPF_CORE_READ(old_dentry, d_inode, i_mode) & EG_S_IFMT) == EG_S_IFLNK;
 	return eg_file_two(new_dir->mnt, old_dentry, EG_A(READ) | EG_A(WRITE), new_dir->mnt, new_dentry,
-			   EG_A(CREATE), 0);
+			   symlink ? EG_A(CREATE) | EG_A(WRITE) : EG_A(CREATE), symlink ? 10 : 0);
 }
 
 SEC("lsm/path_chmod")

@@ -54,6 +54,7 @@ struct PatternRenameTests {
         attempt("pythonlink", lambda: os.symlink(w + "/x2", w + "/home/.local/lib/python3.13"))
         os.symlink(w + "/g3", w + "/lnk")
         attempt("linkmoved", lambda: os.rename(w + "/lnk", w + "/in/repo/.git"))
+        attempt("hardlinked", lambda: os.link(w + "/lnk", w + "/in/repo/.git", follow_symlinks=False))
         attempt("plainlink", lambda: os.symlink("/tmp", w + "/in/tmp-link"))
         # Across the star root (the head before `**`): into it or out of it, refused.
         attempt("intoroot", lambda: os.rename(w + "/t", w + "/in/t"))
@@ -69,7 +70,7 @@ struct PatternRenameTests {
         # The same file written directly: refused.
         attempt("direct", lambda: open(w + "/home/.local/lib/python3.10/site-packages/direct.pth", "x").close())
         """)
-        for name in ["head", "parent", "ontohead", "belowhead", "pythondir", "gitdir", "symlink", "pythonlink", "linkmoved",
+        for name in ["head", "parent", "ontohead", "belowhead", "pythondir", "gitdir", "symlink", "pythonlink", "linkmoved", "hardlinked",
                      "intoroot", "outofroot", "exchange", "gitdirrule", "direct"] {
             #expect(out[name] == "EACCES", "\(name): \(out)")
         }
