@@ -141,6 +141,7 @@ public struct PolicyMaps {
         // Every directory above an exact or subtree file rule answers, when it is renamed,
         // for the rules below it (bpf/lib/path_ancestor.h): per kind, the strongest of them.
         for rule in policy.file {
+            let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             var dirs: [String]
             switch rule.matcher {
             case .exact(let p), .subtree(let p): dirs = Self.ancestors(of: p)
@@ -152,12 +153,10 @@ public struct PolicyMaps {
                 // And directories moved below the head bring matches along (renameGuards). An
                 // allow cannot strengthen anything: it needs no guard.
                 guard rule.verdict != .allow else { break }
-                let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
                 for guardSlot in Self.renameGuards(of: glob) {
                     merge(guardSlot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
                 }
             }
-            let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
             for ancestor in dirs {
                 merge(PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_ANCESTOR.rawValue), path: ancestor),
                       access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
@@ -167,10 +166,11 @@ public struct PolicyMaps {
         try checkCapacity(creators, reserved: 4, limit: Int(EG_PATH_RULES_MAX), map: "eg_path_rules",
                           what: "path entries (exec, file and unix rules merged per path, rename guards, and 4 markers)")
         var entries: [(key: eg_path_key, rule: eg_path_rule)] = []
-        var seen: [PathKey: Int] = [:]  // position in `entries`
+        var seen: [PathKey: Int] = [:]  // position in `queue`
         var chains: [PathSlot: Int] = [:]  // patterns so far per anchor key
         var affixLengths: [PathSlot: Set<Int>] = [:]  // per domain and GLOB_PREFIX/SUFFIX (path "")
-        // Rename guards that found no room are placed after the others, in a coarser form.
+        // Rename guards that find no room are replaced by a guard root at their head, queued
+        // after the others so that every guard merges into it before it is written.
         var queue = Array(zip(order, creators))
         var next = 0
         while next < queue.count {
