@@ -160,8 +160,9 @@ struct eg_session {
 /* The policy has `unix:` patterns: after eg_unix_rules (exact names, subtrees), the path
  * matcher looks them up in eg_path_rules, domain EG_DOMAIN_UNIX (lib/unix_match.h). */
 #define EG_SESSION_UNIX_PATTERNS 0x10
-/* The policy has file patterns: a directory rename also consults their rename guards
- * (EG_DOMAIN_RENAME keys, whose marker must then exist) and star roots (lib/path_ancestor.h). */
+/* The policy's file patterns have rename guards, star roots or guard roots: directory
+ * and symlink renames, symlinks and links to them consult them (lib/path_ancestor.h);
+ * the EG_DOMAIN_RENAME marker must then exist. */
 #define EG_SESSION_RENAME_GUARDS 0x20
 
 enum eg_path_kind {

@@ -202,15 +202,20 @@ int BPF_PROG(eg_path_rmdir, const struct path *dir, struct dentry *dentry, int r
 	return eg_file_dentry(dir->mnt, dentry, EG_A(DELETE), false);
 }
 
+static __always_inline __u16 eg_file_type(struct dentry *dentry)
+{
+	return BPF_CORE_READ(dentry, d_inode, i_mode) & EG_S_IFMT;
+}
+
 /*
  * A directory carries the paths below it; a symlink to one makes them reachable
  * under its own name (path lookups follow it), so both are moved as trees.
  */
 static __always_inline bool eg_stands_for_tree(struct dentry *dentry)
 {
-	__u16 mode = BPF_CORE_READ(dentry, d_inode, i_mode) & EG_S_IFMT;
+	__u16 type = eg_file_type(dentry);
 
-	return mode == EG_S_IFDIR || mode == EG_S_IFLNK;
+	return type == EG_S_IFDIR || type == EG_S_IFLNK;
 }
 
 /*
@@ -225,8 +230,8 @@ static __always_inline bool eg_stands_for_tree(struct dentry *dentry)
  * below it with the source's kinds, and a directory's destination for the
  * rules below the new name with create and write (what lands there is new
  * content), and both for the patterns' rename guards, lib/path_ancestor.h. A
- * symlink is moved as a directory: its name stands for what it points to. Moving a mount is not a rename: it is refused
- * as tampering (tamper.bpf.c).
+ * symlink is moved as a directory: its name stands for what it points to.
+ * Moving a mount is not a rename: it is refused as tampering (tamper.bpf.c).
  */
 SEC("lsm/path_rename")
 int BPF_PROG(eg_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
@@ -271,7 +276,7 @@ int BPF_PROG(eg_path_link, struct dentry *old_dentry, const struct path *new_dir
 
 	if (ret)
 		return ret;
-	symlink = (BPF_CORE_READ(old_dentry, d_inode, i_mode) & EG_S_IFMT) == EG_S_IFLNK;
+	symlink = eg_file_type(old_dentry) == EG_S_IFLNK;
 	return eg_file_two(new_dir->mnt, old_dentry, EG_A(READ) | EG_A(WRITE), new_dir->mnt, new_dentry,
 			   symlink ? EG_A(CREATE) | EG_A(WRITE) : EG_A(CREATE), symlink ? 10 : 0);
 }

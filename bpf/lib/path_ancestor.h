@@ -57,7 +57,9 @@ static __always_inline void eg_rules_below(struct eg_path_scratch *s, struct eg_
  * guards the side's path matches and of the star roots above it that are not
  * above the other side, with that side's kinds. A guard that finds no room in
  * the map becomes a guard root (EG_PATH_GUARD_ROOT) at its head, which counts
- * for every path below the head: more refusals, never fewer. Sound: a match of P/c either
+ * for every path below the head: more refusals, never fewer.
+ *
+ * Sound: a match of P/c either
  * aligns P's last component with a token ti (P matches that guard, or the
  * pattern itself at i = n), or a `**` ti takes it, and then P matches
  * H/t1/.../ti: a guard, or for i = 1 a star root above P. Not refused, S
@@ -96,7 +98,10 @@ __noinline __u32 eg_common_prefix(__u32 a, __u32 b)
 	return n;
 }
 
-/* The directory before the k-th '/' (s->sw walks one path): a guard root there counts, a star root unless the other side is below it too. */
+/*
+ * The directory before the k-th '/' of the path s->sw walks: a guard root there
+ * counts, a star root only when the other side is not below it too.
+ */
 static long eg_star_root_step(__u32 k, void *unused)
 {
 	struct eg_path_scratch *s = eg_get_scratch();
