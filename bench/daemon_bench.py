@@ -306,7 +306,7 @@ def summarize(steps, q, direct, idle, others, load):
                 cpu_rate=q["cpu_rate"], daemon_cpu_pct_at_rate=statistics.median(cpu) if cpu else None,
                 daemon_cpu_pct_distinct=statistics.median(s["daemon_cpu_pct"] for s in distinct) if distinct else None,
                 distinct_lossless=all(lossless(s) for s in distinct) if distinct else None,
-                other_daemons=len(others), event_bytes=208 + 8, ring_buffer_bytes=events_ring_bytes(), loadavg=load)
+                other_daemons=len(others), event_bytes=216 + 8, ring_buffer_bytes=events_ring_bytes(), loadavg=load)
 
 
 # ------------------------------------------------------------------------------ start-up

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define EG_ABI_VERSION 2
+#define EG_ABI_VERSION 3
 
 #define EG_COMM_LEN 16
 /* Longest resolved path an event or a rule carries. Longer paths fail closed. */
@@ -424,8 +424,12 @@ struct eg_net_event {
 	__u8 protocol;		/* 6 tcp, 17 udp */
 	__u16 port;		/* host order */
 	__u8 addr[16];		/* v4 in the first 4 bytes */
+	/* AF_UNIX: the peer's name, unix_len bytes of it, with no NUL after a name that fills
+	 * sun_path; an abstract name's leading NUL is written '@' (its other bytes as bound). */
 	char unix_path[EG_UNIX_PATH_MAX];
 	__u32 host_id;		/* EG_REASON_HOST: the session resolver's id of the name answered last */
+	__u32 unix_len;		/* bytes of unix_path that are the name (abstract: as the address length says); 0: unread */
+	__u32 _pad;
 };
 
 /* What a session tried that would let it escape or disarm ebguard. */
@@ -524,7 +528,7 @@ _Static_assert(sizeof(struct eg_path_event) == 352, "eg_path_event layout");
 _Static_assert(sizeof(struct eg_answer) == 16, "eg_answer layout");
 _Static_assert(sizeof(struct eg_file_answer_key) == 24, "eg_file_answer_key layout");
 _Static_assert(sizeof(struct eg_net_answer_key) == 32, "eg_net_answer_key layout");
-_Static_assert(sizeof(struct eg_net_event) == 208, "eg_net_event layout");
+_Static_assert(sizeof(struct eg_net_event) == 216, "eg_net_event layout");
 _Static_assert(sizeof(struct eg_process_exec_event) == 856, "eg_process_exec_event layout");
 _Static_assert(sizeof(struct eg_process_fork_event) == 72, "eg_process_fork_event layout");
 _Static_assert(sizeof(struct eg_process_exit_event) == 72, "eg_process_exit_event layout");

@@ -19,7 +19,8 @@ public struct DecisionEvent: Sendable, Equatable {
         case destination(EventDestination)
         /// A `socket()` refused for want of a destination: its family, type and protocol say what.
         case socket(family: UInt8, type: UInt16, protocolNumber: UInt8)
-        /// A Unix socket's path (`@name` for the abstract namespace).
+        /// A Unix socket's name as bound, every byte of it (108 when it fills `sun_path`); an
+        /// abstract name is `@name`, each NUL in it shown as `@` (see `unixName(_:length:)`).
         case unixPath(String)
         /// Self-protection: what the session reached for (`EG_TAMPER_*`), and whose process.
         case tamper(what: UInt32, targetPID: UInt32)
@@ -98,7 +99,7 @@ public struct DecisionEvent: Sendable, Equatable {
             rule = event.rule == UInt16(EG_RULE_DEFAULT) ? nil : RuleID(.network, Int(event.rule))
             reason = EventReason(kernelCode: event.reason)
             if isUnix {
-                object = .unixPath(string(fromCArray: event.unix_path))
+                object = .unixPath(Self.unixName(event.unix_path, length: event.unix_len))
             } else if reason == .socket {
                 // The family and type (carried in port) of a socket() no address rule can judge.
                 object = .socket(family: event.family, type: event.port, protocolNumber: event.protocol)
@@ -128,6 +129,18 @@ public struct DecisionEvent: Sendable, Equatable {
             hostID = 0
         default:
             return nil
+        }
+    }
+
+    /// The peer's name from an EG_EVENT_UNIX record: exactly `length` bytes of `unix_path`
+    /// (the kernel copies them all, with no NUL after a name that fills `sun_path`). A path has
+    /// no NUL in it; an abstract name (first byte, its NUL, sent as `@`) may, inside it or as
+    /// padding up to `sizeof(struct sockaddr_un)`: each shows as `@`, as in /proc/net/unix and
+    /// ss(8), so the name keeps its length and `@x` differs from `@x@@@`.
+    static func unixName<Tuple>(_ field: Tuple, length: UInt32) -> String {
+        withUnsafeBytes(of: field) { raw in
+            let bytes = raw.prefix(Int(min(length, UInt32(raw.count))))
+            return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: "@") : $0 }, as: UTF8.self)
         }
     }
 

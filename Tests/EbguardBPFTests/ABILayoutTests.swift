@@ -90,6 +90,20 @@ import Testing
         #expect(MemoryLayout<eg_path_event>.offset(of: \.inode) == 88 + Int(EG_PATH_MAX))
     }
 
+    /// A Unix name's length travels beside it (unix_len): all 108 bytes of sun_path fit with no terminator.
+    @Test func netEventCarriesAUnixNameAndItsLength() {
+        #expect(MemoryLayout<eg_net_event>.size == 216)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.session_id) == 56)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.family) == 76)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.port) == 78)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.addr) == 80)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.unix_path) == 96)
+        #expect(MemoryLayout.size(ofValue: eg_net_event().unix_path) == Int(EG_UNIX_PATH_MAX))
+        #expect(EG_UNIX_PATH_MAX == 108)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.host_id) == 204)
+        #expect(MemoryLayout<eg_net_event>.offset(of: \.unix_len) == 208)
+    }
+
     @Test func decodeChecksSizeAndLength() {
         var event = eg_probe_event()
         event.hdr.type = UInt16(EG_EVENT_PROBE.rawValue)

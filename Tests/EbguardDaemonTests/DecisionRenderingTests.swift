@@ -59,6 +59,7 @@ struct DecisionRenderingTests {
                                   verdict: EG_VERDICT_DENY, ret: -EACCES, reason: EG_REASON_DEFAULT)
         unix.hdr.type = UInt16(EG_EVENT_UNIX.rawValue)
         withUnsafeMutableBytes(of: &unix.unix_path) { $0.copyBytes(from: Array("/run/docker.sock".utf8) + [0]) }
+        unix.unix_len = UInt32("/run/docker.sock".utf8.count)
         let decision = try #require(withUnsafeBytes(of: unix) { DecisionEvent(record: $0) })
         let (line, json, audit) = try Self.render(decision)
         #expect(line == "ebguard: denied connect /run/docker.sock (unix) by the network default")

@@ -75,6 +75,7 @@ import Testing
         event.reason = UInt8(EG_REASON_RULE.rawValue)
         event.family = UInt8(AF_UNIX)
         withUnsafeMutableBytes(of: &event.unix_path) { $0.copyBytes(from: Array("/run/docker.sock".utf8)) }
+        event.unix_len = UInt32("/run/docker.sock".utf8.count)
         return withUnsafeBytes(of: event) { DecisionEvent(record: $0) }
     }
 

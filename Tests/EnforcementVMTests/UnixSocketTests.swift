@@ -52,7 +52,8 @@ struct UnixSocketTests {
     }
 
     /// A name filling sun_path (108 bytes, no NUL) is decided on all its bytes: the rule for it
-    /// applies, and another 108-byte name sharing its first 107 bytes takes the default.
+    /// applies, and another 108-byte name sharing its first 107 bytes takes the default and is
+    /// reported whole.
     @Test func defaultAppliesToUnlistedAndAbstractNamesButNotToSocketpairs() throws {
         let unix = try UnixFixture()
         let dir = unix.directory
@@ -75,8 +76,12 @@ struct UnixSocketTests {
         let events = try unix.events()
         #expect(events.count == 4)
         #expect(events.allSatisfy { $0.reason == UInt8(EG_REASON_DEFAULT.rawValue) && $0.rule == UInt16(EG_RULE_DEFAULT) })
-        // The event's field holds 107 bytes and a NUL: a 108-byte name shows its first 107.
-        #expect(Set(events.map { string(fromCArray: $0.unix_path) }) == ["\(dir)/unlisted.sock", abstract, abstract + "-d", longest])
+        // A 108-byte name is reported whole: all of unix_path, no NUL, unix_len 108.
+        #expect(Set(events.map { string(fromCArray: $0.unix_path) }) == ["\(dir)/unlisted.sock", abstract, abstract + "-d", fullOther])
+        let long = try #require(events.first { $0.unix_len == 108 })
+        #expect(withUnsafeBytes(of: long) { DecisionEvent(record: $0) }?.objectText == fullOther)
+        #expect(Set(events.map(\.unix_len)) == [UInt32("\(dir)/unlisted.sock".utf8.count), UInt32(abstract.utf8.count),
+                                                UInt32(abstract.utf8.count + 2), 108])
     }
 
     /// A policy with unix patterns whose EG_DOMAIN_UNIX marker is missing (half written) is

@@ -289,6 +289,8 @@ eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *sessio
 	__builtin_memcpy(ev->addr, dest->addr, sizeof(ev->addr));
 	ev->unix_path[0] = 0;
 	ev->host_id = 0;
+	ev->unix_len = 0;
+	ev->_pad = 0;
 	return ev;
 }
 

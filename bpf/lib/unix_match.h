@@ -34,8 +34,10 @@
  * (EG_REASON_UNRESOLVED); a policy without its EG_DOMAIN_UNIX marker is denied
  * (EG_REASON_NO_POLICY), as for paths.
  *
- * Events: EG_EVENT_UNIX, family AF_UNIX, unix_path the name (abstract: "@name"),
- * NUL-terminated: a 108-byte name shows its first 107 bytes.
+ * Events: EG_EVENT_UNIX, family AF_UNIX, unix_path the name and unix_len its bytes:
+ * all of them, 108 for a name filling sun_path (no NUL follows it then); an abstract
+ * name as many as its address length says, its leading NUL written '@' and any other
+ * NUL in it (often padding to sizeof(struct sockaddr_un)) left for userspace to show.
  *
  * Stack: eg_match_path's chain (down to the pattern checks under bpf_loop) is
  * what limits the file programs to 480 of 512 bytes; this caller keeps the name
@@ -108,7 +110,8 @@ static __always_inline int eg_unix_peer_name(struct sock *peer, char *path, __u3
  * The name in the scratch's path[0] (len bytes; zero after them) looked up in
  * eg_unix_rules: whole (a filesystem or an abstract name), then, for an absolute
  * path, as each directory holding it, deepest first (keys with EG_UNIX_LEN_SUBTREE,
- * "" for the root; a directory matches itself too, as in path rules). Returns the
+ * "" for the root; a directory matches itself too, as in path rules, a name of all
+ * 108 bytes included, though key.path[108] does not exist). Returns the
  * winner's EG_SCORE (rank EG_RANK_EXACT for the whole name, len("/dir/") for a
  * subtree), 0 for none, EG_UNIX_CORRUPT for a verdict out of range. Walks the key
  * from its end, zeroing as it goes, so each candidate is the prefix followed by
@@ -132,9 +135,12 @@ __noinline __u32 eg_unix_lookup(__u32 policy_id, __u32 len)
 	key.len = len;
 	rule = bpf_map_lookup_elem(&eg_unix_rules, &key);
 	if (!rule && key.path[0] == '/') {
-		for (i = EG_UNIX_PATH_MAX - 1; i >= 0; i--) {
-			c = key.path[i];
-			key.path[i] = 0;
+		for (i = EG_UNIX_PATH_MAX; i >= 0; i--) {
+			c = 0;	/* i == 108: past sun_path, the end of a name that fills it */
+			if (i < EG_UNIX_PATH_MAX) {
+				c = key.path[i];
+				key.path[i] = 0;
+			}
 			if ((__u32)i > len || ((__u32)i != len && c != '/'))
 				continue;
 			key.len = i | EG_UNIX_LEN_SUBTREE;
@@ -158,11 +164,13 @@ __noinline __u32 eg_unix_lookup(__u32 policy_id, __u32 len)
  * clang 14 dropped the stores of policy_id..port that eg_net_event_start makes
  * (the events said policy 0), as it once did with the shadow test in between.
  */
-static __noinline void eg_unix_report(__u64 session_id, const struct eg_session *session, __u32 packed,
+static __noinline void eg_unix_report(__u64 session_id, const struct eg_session *session, __u64 packed,
 				      const struct eg_path_scratch *s, int named)
 {
-	/* BPF calls take no structs by value: rule | verdict << 16 | reason << 24. */
-	struct eg_net_decision d = { packed & 0xffff, (packed >> 16) & 0xff, packed >> 24 };
+	/* BPF calls take no structs by value, and five arguments at most:
+	 * rule | verdict << 16 | reason << 24 | the name's length << 32. */
+	struct eg_net_decision d = { packed & 0xffff, (packed >> 16) & 0xff, (packed >> 24) & 0xff };
+	__u32 len = packed >> 32;
 	struct eg_net_dest dest = { .family = AF_UNIX };
 	struct eg_net_event *ev;
 
@@ -183,12 +191,15 @@ static __noinline void eg_unix_report(__u64 session_id, const struct eg_session 
 	ev->family = AF_UNIX;
 	ev->protocol = 0;
 	ev->port = 0;
-	if (s) {
+	ev->unix_len = 0;
+	ev->_pad = 0;
+	/* All the name's bytes, none cut for a terminator: unix_len says where it ends. */
+	if (s && (named == EG_UNIX_PATH || named == EG_UNIX_ABSTRACT)) {
 		__builtin_memcpy(ev->unix_path, s->path[0], sizeof(ev->unix_path));
 		if (named == EG_UNIX_ABSTRACT)
 			ev->unix_path[0] = '@';
+		ev->unix_len = len < EG_UNIX_PATH_MAX ? len : EG_UNIX_PATH_MAX;
 	}
-	ev->unix_path[sizeof(ev->unix_path) - 1] = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -249,7 +260,8 @@ static __always_inline int eg_unix_check(struct sock *peer)
 		d = (struct eg_net_decision){ EG_SCORE_RULE(score), EG_SCORE_VERDICT(score), EG_REASON_RULE };
 decided:
 	if (eg_net_reported(session, d))
-		eg_unix_report(session_id, session, d.rule | (__u32)d.verdict << 16 | (__u32)d.reason << 24, s, named);
+		eg_unix_report(session_id, session,
+			       d.rule | (__u32)d.verdict << 16 | (__u32)d.reason << 24 | (__u64)len << 32, s, named);
 	return eg_net_refuses(session, d) ? -EPERM : 0;
 }
 
