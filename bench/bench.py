@@ -11,6 +11,7 @@ Parts:
         copies; compare ratios only.
         Path patterns (bench/pattern_bench.py): 1,000 pattern rules against 1,000 exact rules, and
         agent.yaml's `name:` rules on every open.
+        Unix sockets (bench/unix_bench.py): AF_UNIX connect and datagram sendto under `unix:` rules.
   size  the binary's size stripped (as the Debian package ships it) and what it is made of
         (bench/binary_size.py).
 
@@ -21,6 +22,7 @@ under bench/.work/ (gitignored): the guest's /tmp is a fresh tmpfs and the host 
   python3 bench/bench.py --part vm --profile P           (inside the VM; prints BENCH-JSON on stdout)
   python3 bench/bench.py --only patterns                  the path-pattern rows alone, merged into the last
                                                          results of the profile (the report is rewritten)
+  python3 bench/bench.py --only unix                      the Unix socket rows alone (VM), merged the same way
   python3 bench/bench.py --only daemon                    the daemon's rows alone (start-up, memory, event
                                                          pipeline, on the host), merged the same way
 """
@@ -43,6 +45,7 @@ import daemon_bench
 import host_bench
 import learn_bench
 import pattern_bench
+import unix_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
@@ -69,6 +72,8 @@ PROFILES = {
         # Path patterns (bench/pattern_bench.py): n pattern rules against n exact rules; its own
         # rounds and loop sizes keep the whole run under 15 minutes.
         patterns=dict(n=1000, rounds=4, open=3000, exec=30),
+        # Unix sockets (bench/unix_bench.py): n `unix:` rules; connects and sends per sample.
+        unix=dict(n=1000, rounds=5, connect=2000, send=4000),
         startup_reps=3,
         learn_events=100000,   # policy suggest/replay over a trail of this many decisions (bench/learn_bench.py)
         # The daemon's pipeline: each rate for pipeline_seconds (cpu_rate for cpu_seconds), every
@@ -87,6 +92,7 @@ PROFILES = {
         hosts=dict(fillers=100, lookups=20, connects=100),
         vm=dict(open=100, open_first=50, walk=1, exec=4, exec_dyn=2, connect=20),
         patterns=dict(n=20, rounds=1, open=100, exec=4),
+        unix=dict(n=20, rounds=1, connect=50, send=100),
         startup_reps=1,
         learn_events=2000,
         daemon=dict(pipeline_rates=[10000, 0], pipeline_seconds=0.2, pipeline_min_n=1000, pipeline_flat_n=5000,
@@ -499,13 +505,13 @@ def measure_hook_time(workers, benches, out, where):
 # ------------------------------------------------------------------------------ VM part
 
 def vm_part(p, only=None):
-    if only == "patterns":
+    if only in ("patterns", "unix"):
         shutil.rmtree(VMDIR, ignore_errors=True)
         VMDIR.mkdir()
         shutil.copy2(WORK / "loops", VMDIR / "loops")
         shutil.copy2(WORK / "ebguard", VMDIR / "ebguard")
         out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), loadavg=os.getloadavg())
-        out["patterns"] = vm_patterns(p)
+        out[only] = vm_patterns(p) if only == "patterns" else vm_unix(p)
         print("BENCH-JSON " + json.dumps(out), flush=True)
         return 0
     out = dict(where="vm", kernel=platform.release(), cpus=os.cpu_count(), configs=[], hooks=[], workloads=[],
@@ -582,6 +588,7 @@ def vm_part(p, only=None):
     for w in workers.values():
         w.close()
     out["patterns"] = vm_patterns(p)
+    out["unix"] = vm_unix(p)
     out["hosts"] = host_bench.hosts_part(p, ebguard, loops, PORT_TCP, WORK / "hosts")
     listener.kill()
     print("BENCH-JSON " + json.dumps(out), flush=True)
@@ -594,6 +601,14 @@ def vm_patterns(p):
                                            measure_hook_time)
     except Exception as e:   # a harness failure, reported by errors()
         return dict(error=f"patterns: {e}")
+
+
+def vm_unix(p):
+    try:
+        return unix_bench.unix_part(p, str(VMDIR / "ebguard"), str(VMDIR / "loops"), VMDIR, ROOT / "policies" / "agent.yaml",
+                                    start_workers, measure_rounds, worker_argv, measure_hook_time)
+    except Exception as e:   # a harness failure, reported by errors()
+        return dict(error=f"unix: {e}")
 
 
 def run_vm(p, profile, only=None):
@@ -933,6 +948,7 @@ def render_md(res, p):
     L += host_bench.render(host.get("hosts"), p)
     L += learn_bench.render(host.get("learn"), p)
     L += pattern_bench.render(vm.get("patterns"), p)
+    L += unix_bench.render(vm.get("unix"), p)
     L += binary_size.render(res.get("binary"))
     L += ["## Limits found", ""]
     for n in p["tiers"]:
@@ -965,9 +981,9 @@ def main():
     ap.add_argument("--ebguard", default=str(ROOT / "bin" / "ebguard"),
                     help="the binary to measure (default bin/ebguard; it is copied first)")
     ap.add_argument("--ebguard-commit", help="the commit that binary was built from (default: this tree's HEAD)")
-    ap.add_argument("--only", choices=["patterns", "daemon"],
-                    help="measure only these rows (patterns in the VM, daemon on the host) and merge them into the "
-                         "last results of the profile")
+    ap.add_argument("--only", choices=["patterns", "unix", "daemon"],
+                    help="measure only these rows (patterns and unix in the VM, daemon on the host) and merge them "
+                         "into the last results of the profile")
     ap.add_argument("--render-only", action="store_true",
                     help="rewrite the reports from the last results JSON of this profile without measuring")
     args = ap.parse_args()
@@ -1023,6 +1039,7 @@ def main():
     errors += daemon_bench.errors(res.get("host", {}).get("daemon"))
     errors += host_bench.errors(res.get("host", {}).get("hosts"))
     errors += pattern_errors(res.get("vm", {}).get("patterns"))
+    errors += unix_bench.errors(res.get("vm", {}).get("unix"))
     if errors:
         log(f"bench: {len(errors)} measurement(s) failed; see above")
         return 1
@@ -1034,7 +1051,7 @@ def pattern_errors(pm):
 
 
 def only_rows(p, args):
-    """`--only patterns|daemon`: those rows alone, merged into this profile's last results (the rest of
+    """`--only patterns|unix|daemon`: those rows alone, merged into this profile's last results (the rest of
     the report keeps its own run's date and commit; the rows say theirs)."""
     json_path, md_path = report_paths(args.profile, "all")
     if not json_path.exists():
@@ -1048,7 +1065,7 @@ def only_rows(p, args):
                                         WORK / "daemon", Worker, bpf_map_memlock)
     else:
         vm = run_vm(p, args.profile, args.only)
-        rows = vm.get("patterns") or dict(error=vm.get("error", "no results"))
+        rows = vm.get(args.only) or dict(error=vm.get("error", "no results"))
     rows.update(command=f"python3 bench/bench.py --profile {args.profile} --only {args.only}",
                 generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 commit=args.ebguard_commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -1057,9 +1074,9 @@ def only_rows(p, args):
     if args.only == "daemon":
         res.setdefault("host", {})["daemon"] = rows
     else:
-        res.setdefault("vm", {})["patterns"] = rows
+        res.setdefault("vm", {})[args.only] = rows
     write_reports(res, p, json_path, md_path)
-    errors = daemon_bench.errors(rows) if args.only == "daemon" else pattern_errors(rows)
+    errors = {"daemon": daemon_bench.errors, "patterns": pattern_errors, "unix": unix_bench.errors}[args.only](rows)
     for e in errors:
         log(f"bench: {e}")
     return 1 if errors else 0

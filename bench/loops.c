@@ -11,6 +11,9 @@
  *                       sends them the same commands in rotating order, so a policy is
  *                       compiled once and every round compares configurations side by side.
  *   loops listen PORT   a loopback TCP listener that accepts and closes (for `connect`).
+ *   loops ulisten PATH...  Unix socket servers outside any session (for `uconnect`, `usend`):
+ *                       a stream listener that accepts and closes at each PATH, but a datagram
+ *                       socket that reads and drops at a PATH ending in ".dgram"
  *   loops               exits 0 at once: the static program the exec benchmarks start.
  *
  * Commands (reply "ok NS_PER_OP OPS" or "err MESSAGE"):
@@ -33,6 +36,9 @@
  *                        call i goes to port PORT + i % SPAN (default 1: all to PORT), so
  *                        the denials differ and none is a repeat of another.
  *                        Reply "ok NS_PER_OP N ACHIEVED_PER_SECOND DENIED"
+ *   uconnect PATH N      Unix stream connect to PATH + close, N times (lsm/unix_stream_connect)
+ *   usend PATH N         sendto PATH (16 bytes, unconnected Unix datagram socket), N times
+ *                        (lsm/unix_may_send)
  *   run N CMD ARGS...    fork + execvp(CMD) + waitpid, N times, output to /dev/null; any
  *                        non-zero status is an error
  *   rss                  "ok KB" (this process's VmRSS), for sanity
@@ -44,12 +50,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -365,6 +374,69 @@ static int do_deny(const char *addr, int port, long n, double rate, long span)
 	return 0;
 }
 
+static int unix_address(const char *path, struct sockaddr_un *sa, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (n >= sizeof(sa->sun_path)) {
+		snprintf(reply, sizeof(reply), "err Unix socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sa->sun_path, path, n);
+	*len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+	return 0;
+}
+
+static int do_uconnect(const char *path, long n)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	uint64_t start;
+
+	if (unix_address(path, &sa, &len) < 0)
+		return -1;
+	start = now_ns();
+	for (long i = 0; i < n; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return fail("socket");
+		if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+			close(fd);
+			return fail("connect");
+		}
+		close(fd);
+	}
+	return done(start, n);
+}
+
+/* The receiver (loops ulisten) drains; when it falls behind, sendto waits for room. */
+static int do_usend(const char *path, long n)
+{
+	char payload[16] = "ebguard-bench";
+	struct sockaddr_un sa;
+	socklen_t len;
+	uint64_t start;
+	int fd;
+
+	if (unix_address(path, &sa, &len) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("socket");
+	start = now_ns();
+	for (long i = 0; i < n; i++) {
+		if (sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&sa, len) < 0) {
+			close(fd);
+			return fail("sendto");
+		}
+	}
+	close(fd);
+	return done(start, n);
+}
+
 static int do_rss(void)
 {
 	char line[256];
@@ -406,6 +478,10 @@ static int command(int argc, char **argv)
 		return do_udp(atoi(argv[1]), atol(argv[2]), atof(argv[3]), 1);
 	if (!strcmp(cmd, "denyrate") && (argc == 5 || argc == 6))
 		return do_deny(argv[1], atoi(argv[2]), atol(argv[3]), atof(argv[4]), argc == 6 ? atol(argv[5]) : 1);
+	if (!strcmp(cmd, "uconnect") && argc == 3)
+		return do_uconnect(argv[1], atol(argv[2]));
+	if (!strcmp(cmd, "usend") && argc == 3)
+		return do_usend(argv[1], atol(argv[2]));
 	if (!strcmp(cmd, "run") && argc >= 3)
 		return do_run(atol(argv[1]), argv + 2);
 	if (!strcmp(cmd, "rss") && argc == 1)
@@ -431,6 +507,51 @@ static int listen_forever(int port)
 
 		if (c >= 0)
 			close(c);
+	}
+}
+
+#define MAX_UNIX_SERVERS 8
+
+static int unix_listen_forever(int count, char **paths)
+{
+	struct pollfd fds[MAX_UNIX_SERVERS];
+	char sink[256];
+
+	if (count > MAX_UNIX_SERVERS)
+		return fprintf(stderr, "ulisten: at most %d paths\n", MAX_UNIX_SERVERS), 1;
+	for (int i = 0; i < count; i++) {
+		size_t n = strlen(paths[i]);
+		int dgram = n > 6 && !strcmp(paths[i] + n - 6, ".dgram");
+		struct sockaddr_un sa;
+		socklen_t len;
+
+		if (unix_address(paths[i], &sa, &len) < 0)
+			return fprintf(stderr, "%s\n", reply), 1;
+		fds[i].fd = socket(AF_UNIX, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		fds[i].events = POLLIN;
+		unlink(paths[i]);
+		if (fds[i].fd < 0 || bind(fds[i].fd, (struct sockaddr *)&sa, len) < 0 ||
+		    (!dgram && listen(fds[i].fd, 4096) < 0))
+			return perror(paths[i]), 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		if (poll(fds, count, -1) < 0)
+			continue;
+		for (int i = 0; i < count; i++) {
+			int c;
+
+			if (!(fds[i].revents & POLLIN))
+				continue;
+			/* A stream listener's fd is readable when a connection waits; a datagram one's when data does. */
+			c = accept4(fds[i].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (c >= 0)
+				close(c);
+			else
+				while (recv(fds[i].fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+					;
+		}
 	}
 }
 
@@ -462,6 +583,8 @@ int main(int argc, char **argv)
 		return serve();
 	if (argc == 3 && !strcmp(argv[1], "listen"))
 		return listen_forever(atoi(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "ulisten"))
+		return unix_listen_forever(argc - 2, argv + 2);
 	/* No arguments: a static no-op program, for the exec benchmarks (copied as true-static, git). */
 	if (argc < 2)
 		return 0;
