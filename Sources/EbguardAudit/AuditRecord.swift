@@ -29,27 +29,52 @@ public enum AuditHash {
     public static let genesis = String(repeating: "0", count: 64)
 
     public static func sha256Hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        if let hex = bytes.withContiguousStorageIfAvailable({ sha256Hex(UnsafeRawBufferPointer($0)) }) { return hex }
-        return Array(bytes).withUnsafeBytes { sha256Hex($0) }
+        if let hex = bytes.withContiguousStorageIfAvailable({ AuditChainLink(hashing: UnsafeRawBufferPointer($0)).text }) {
+            return hex
+        }
+        return Array(bytes).withUnsafeBytes { AuditChainLink(hashing: $0).text }
     }
 
     /// The log hashes every line it writes: no copy of the bytes, no intermediate arrays.
-    public static func sha256Hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { sha256Hex($0) } }
+    public static func sha256Hex(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { AuditChainLink(hashing: $0).text } }
+}
 
-    static func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
+/// One link of the chain, a line's SHA-256 as its 64 hex digits, held inline: the writer
+/// hashes every record and writes the digits into the next line, with no string in between.
+struct AuditChainLink {
+    private typealias Digits = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    private var digits: Digits = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    init(hashing bytes: UnsafeRawBufferPointer) {
         var hasher = SHA256()
         hasher.update(bufferPointer: bytes)  // the DataProtocol form walks regions generically
         let digest = hasher.finalize()
-        return digest.withUnsafeBytes { digest in
-            String(unsafeUninitializedCapacity: digest.count * 2) { out in
+        withUnsafeMutableBytes(of: &digits) { out in
+            digest.withUnsafeBytes { digest in
                 let hex: StaticString = "0123456789abcdef"
-                for (index, byte) in digest.enumerated() {
-                    out[2 * index] = hex.utf8Start[Int(byte >> 4)]
-                    out[2 * index + 1] = hex.utf8Start[Int(byte & 0xF)]
+                let table = hex.utf8Start
+                for index in 0..<32 {
+                    let byte = digest[index]
+                    out[2 * index] = table[Int(byte >> 4)]
+                    out[2 * index + 1] = table[Int(byte & 0xF)]
                 }
-                return digest.count * 2
             }
         }
+    }
+
+    /// A link read back as text (a log's last line, its head file); nil unless 64 ASCII bytes.
+    init?(text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 64, bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+        withUnsafeMutableBytes(of: &digits) { $0.copyBytes(from: bytes) }
+    }
+
+    var text: String {
+        withUnsafeBytes(of: digits) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func append(to out: inout [UInt8]) {
+        withUnsafeBytes(of: digits) { out.append(contentsOf: $0) }
     }
 }
 
@@ -116,8 +141,7 @@ public struct AuditRecord: Sendable, Hashable {
         Self.line(seq: seq, time: time, host: host, prev: prev, type: type, version: version) { data.write(into: &$0) }
     }
 
-    /// The line of the record `init(seq:time:host:prev:event:)` would make, without making it:
-    /// the log's hot path, which writes the payload's fields straight into the line.
+    /// The line of the record `init(seq:time:host:prev:event:)` would make, without making it.
     static func line(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, event: AuditEvent) -> [UInt8] {
         line(seq: seq, time: AuditTime(nanoseconds: time.nanoseconds.floorDiv(1000) * 1000), host: host,
              prev: prev, type: event.typeName, version: formatVersion) { event.writeCanonicalPayload(into: &$0) }
@@ -126,29 +150,47 @@ public struct AuditRecord: Sendable, Hashable {
     private static func line(seq: UInt64, time: AuditTime, host: HostIdentity, prev: String, type: String,
                              version: Int64, data: (inout [UInt8]) -> Void) -> [UInt8] {
         var out: [UInt8] = []
-        // A decision with a command line and a network target passes 512 bytes. 960 (992 with the
-        // array's header) stays within glibc's per-thread cache of small blocks (1,032 bytes):
-        // a 1,024-byte buffer went to the slower general allocator for every record.
         out.reserveCapacity(960)
-        out.append(contentsOf: #"{"data":"#.utf8)
-        data(&out)
-        out.append(contentsOf: #","host":{"machine_id":"#.utf8)
-        JSONValue.writeString(host.machineID, into: &out)
-        out.append(contentsOf: #","name":"#.utf8)
-        JSONValue.writeString(host.name, into: &out)
-        out.append(contentsOf: #"},"prev":"#.utf8)
-        JSONValue.writeString(prev, into: &out)
-        out.append(contentsOf: #","seq":"#.utf8)
-        out.appendDecimal(seq)
-        out.append(contentsOf: #","time":""#.utf8)
-        time.appendRFC3339(into: &out)
-        out.append(UInt8(ascii: "\""))
-        out.append(contentsOf: #","type":"#.utf8)
-        JSONValue.writeString(type, into: &out)
-        out.append(contentsOf: #","v":"#.utf8)
-        out.appendDecimal(version)
-        out.append(UInt8(ascii: "}"))
+        let hostPart = LineParts(host: host)
+        hostPart.append(seq: seq, time: time, prev: { JSONValue.writeString(prev, into: &$0) }, type: type, version: version,
+                        into: &out, data: data)
         return out
+    }
+
+    /// A line's parts that are the same for every record a log writes: the host, and the keys
+    /// around the payload. The log's hot path appends each record straight into its buffer.
+    struct LineParts {
+        /// `,"host":{...},"prev":` : everything between the payload and the previous link.
+        let afterData: [UInt8]
+
+        init(host: HostIdentity) {
+            var bytes = Array(#","host":{"machine_id":"#.utf8)
+            JSONValue.writeString(host.machineID, into: &bytes)
+            bytes.append(contentsOf: #","name":"#.utf8)
+            JSONValue.writeString(host.name, into: &bytes)
+            bytes.append(contentsOf: #"},"prev":"#.utf8)
+            afterData = bytes
+        }
+
+        /// Appends the line, in canonical key order (data, host, prev, seq, time, type, v); the
+        /// tests hold it equal to `json.canonicalBytes`. `time` is taken as it is (microseconds).
+        func append(seq: UInt64, time: AuditTime, prev: (inout [UInt8]) -> Void, type: String, version: Int64 = formatVersion,
+                    into out: inout [UInt8], data: (inout [UInt8]) -> Void) {
+            out.append(contentsOf: #"{"data":"#.utf8)
+            data(&out)
+            out.append(contentsOf: afterData)
+            prev(&out)
+            out.append(contentsOf: #","seq":"#.utf8)
+            out.appendDecimal(seq)
+            out.append(contentsOf: #","time":""#.utf8)
+            time.appendRFC3339(into: &out)
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: #","type":"#.utf8)
+            JSONValue.writeString(type, into: &out)
+            out.append(contentsOf: #","v":"#.utf8)
+            out.appendDecimal(version)
+            out.append(UInt8(ascii: "}"))
+        }
     }
 
     /// Parses one line (without its newline). With `requireCanonical`, a line whose bytes

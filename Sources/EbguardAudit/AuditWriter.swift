@@ -9,10 +9,11 @@ import Darwin
 /// The synchronous half of `AuditLog`: chains records, buffers them, writes, fsyncs, rotates.
 /// Not thread-safe; `AuditLog` (an actor) owns the only instance.
 final class AuditWriter {
+    /// A record chained but not yet durable: its line ends at `end` in `pendingBytes`.
     private struct Pending {
         var seq: UInt64
-        var hash: String
-        var line: [UInt8]
+        var link: AuditChainLink
+        var end: Int
     }
 
     let configuration: AuditLogConfiguration
@@ -22,8 +23,14 @@ final class AuditWriter {
     private var fd: AuditFD?
     private var fileSize: Int64 = 0
     private var pending: [Pending] = []
+    /// The pending records' lines, each with its newline, back to back: what the next flush
+    /// writes, as is. Lines are rendered straight into it.
+    private var pendingBytes: [UInt8] = []
+    private let lineParts: AuditRecord.LineParts
+    /// What a full batch of lines takes (`flushRecords` of them); a larger buffer is freed once written.
+    private static let keptBufferBytes = 1 << 20
     private(set) var lastSeq: UInt64
-    private var lastHash: String
+    private var lastLink: AuditChainLink
     private(set) var durableSeq: UInt64
     private(set) var lastError: AuditIOError?
 
@@ -34,6 +41,7 @@ final class AuditWriter {
         self.host = host
         self.files = AuditLogFiles(path: configuration.path)
         self.logger = logger
+        lineParts = AuditRecord.LineParts(host: host)
         let tail: AuditTail
         do {
             try SystemHost.makeDirectories(SystemHost.directory(of: configuration.path))
@@ -44,7 +52,8 @@ final class AuditWriter {
             throw .io(error)
         }
         lastSeq = tail.lastSeq
-        lastHash = tail.lastHash
+        // The tail's hash is one this code computed, or the genesis: always 64 hex digits.
+        lastLink = AuditChainLink(text: tail.lastHash) ?? AuditChainLink(text: AuditHash.genesis)!
         durableSeq = tail.lastSeq
         if let head = AuditHead.read(files.headPath), head.seq > tail.lastSeq {
             // Records that were on disk are gone (the log was truncated or a file removed).
@@ -86,10 +95,19 @@ final class AuditWriter {
     @discardableResult
     func enqueue(_ event: AuditEvent, time: AuditTime) -> UInt64 {
         let seq = lastSeq + 1
-        let line = AuditRecord.line(seq: seq, time: time, host: host, prev: lastHash, event: event)
+        let start = pendingBytes.count
+        let previous = lastLink
+        lineParts.append(seq: seq, time: AuditTime(nanoseconds: time.nanoseconds.floorDiv(1000) * 1000),
+                         prev: { out in
+                             out.append(UInt8(ascii: "\""))
+                             previous.append(to: &out)
+                             out.append(UInt8(ascii: "\""))
+                         },
+                         type: event.typeName, into: &pendingBytes) { event.writeCanonicalPayload(into: &$0) }
+        lastLink = pendingBytes.withUnsafeBytes { AuditChainLink(hashing: UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        pendingBytes.append(UInt8(ascii: "\n"))
         lastSeq = seq
-        lastHash = AuditHash.sha256Hex(line)
-        pending.append(Pending(seq: seq, hash: lastHash, line: line))
+        pending.append(Pending(seq: seq, link: lastLink, end: pendingBytes.count))
         return seq
     }
 
@@ -116,22 +134,34 @@ final class AuditWriter {
                 fd = try AuditFD(path: files.path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
                 fileSize = try fd!.size()
             }
-            var chunk: [UInt8] = []
+            // The records that fit in this file; at least one if the file is empty.
             var count = 0
+            var chunkEnd = 0
             for record in pending {
-                let size = Int64(chunk.count + record.line.count + 1)
-                if fileSize + size > configuration.maxFileBytes, fileSize + Int64(chunk.count) > 0 { break }
-                chunk += record.line
-                chunk.append(UInt8(ascii: "\n"))
+                if fileSize + Int64(record.end) > configuration.maxFileBytes, fileSize + Int64(chunkEnd) > 0 { break }
+                chunkEnd = record.end
                 count += 1
             }
             if count > 0 {
-                try write(chunk)
+                let failure = pendingBytes.withUnsafeBytes { bytes -> AuditIOError? in
+                    do throws(AuditIOError) { try write(UnsafeRawBufferPointer(rebasing: bytes[..<chunkEnd])) } catch { return error }
+                    return nil
+                }
+                if let failure { throw failure }
                 let last = pending[count - 1]
-                pending.removeFirst(count)
+                if count == pending.count {
+                    // A backlog built while the disk refused writes is not kept reserved after it.
+                    let keep = pendingBytes.capacity <= Self.keptBufferBytes
+                    pending.removeAll(keepingCapacity: keep)
+                    pendingBytes.removeAll(keepingCapacity: keep)
+                } else {
+                    pending.removeFirst(count)
+                    pendingBytes.removeFirst(chunkEnd)
+                    for index in pending.indices { pending[index].end -= chunkEnd }
+                }
                 durableSeq = last.seq
                 do {
-                    try AuditHead(seq: last.seq, sha256: last.hash).write(to: files.headPath)
+                    try AuditHead(seq: last.seq, sha256: last.link.text).write(to: files.headPath)
                 } catch {
                     // The records are durable; only the truncation check and forwarders lag.
                     logger.warning("audit head not updated", metadata: ["error": "\(error)"])
@@ -141,7 +171,7 @@ final class AuditWriter {
         }
     }
 
-    private func write(_ chunk: [UInt8]) throws(AuditIOError) {
+    private func write(_ chunk: UnsafeRawBufferPointer) throws(AuditIOError) {
         let before = fileSize
         do {
             try fd!.writeAll(chunk)

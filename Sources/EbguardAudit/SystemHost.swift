@@ -99,9 +99,17 @@ final class AuditFD {
     deinit { close(fd) }
 
     func writeAll(_ bytes: [UInt8]) throws(AuditIOError) {
+        let failure = bytes.withUnsafeBytes { bytes -> AuditIOError? in
+            do throws(AuditIOError) { try writeAll(bytes) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    func writeAll(_ bytes: UnsafeRawBufferPointer) throws(AuditIOError) {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw AuditIOError("writing", path, errno: errno)

@@ -100,7 +100,7 @@ public enum AuditMapping {
         case .heldExec(let path): return (.exec, path, nil)
         case .file(let path, _): return (.file, path, nil)
         case .destination(let destination):
-            return (.network, destination.endpointText + "/" + destination.transport,
+            return (.network, destination.endpointAndTransportText,
                     AuditNetworkTarget(address: destination.addressText, port: destination.port, transport: destination.transport))
         case .lookup(let name, let queryType):
             // A lookup: the name is the object, the query type its detail; no address was reached.

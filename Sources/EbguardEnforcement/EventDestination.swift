@@ -61,12 +61,27 @@ public struct EventDestination: Sendable, Equatable, Hashable {
     public var endpointText: String {
         var text: [UInt8] = []
         text.reserveCapacity(48)
+        appendEndpoint(into: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `1.2.3.4:80/tcp`, the audit trail's object for a destination, in one buffer: joining
+    /// the parts as strings cost a third of mapping a denial to its record.
+    public var endpointAndTransportText: String {
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        appendEndpoint(into: &text)
+        text.append(UInt8(ascii: "/"))
+        text.append(contentsOf: transport.utf8)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    private func appendEndpoint(into text: inout [UInt8]) {
         if isIPv6 { text.append(UInt8(ascii: "[")) }
         appendAddress(into: &text)
         if isIPv6 { text.append(UInt8(ascii: "]")) }
         text.append(UInt8(ascii: ":"))
         Self.appendDecimal(UInt32(port), into: &text)
-        return String(decoding: text, as: UTF8.self)
     }
 
     private func appendAddress(into text: inout [UInt8]) {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import EbguardAudit
 
@@ -24,6 +25,54 @@ struct CanonicalJSONTests {
         out.appendRaw(",")
         out.appendJSONString("a\u{8}b\u{c}\u{1f}\"é/\\")
         #expect(String(decoding: out, as: UTF8.self) == "18446744073709551615,\"a\\bb\\f\\u001f\\\"é/\\\\\"")
+    }
+
+    /// The escaper skips eight bytes at a time: every byte that needs an escape, at every
+    /// position of strings around and across word boundaries, next to multi-byte characters and
+    /// bytes just outside the escaped set, must come out as a byte-by-byte escaper writes it.
+    @Test func escapingFindsEverySpecialByteWhereverItFallsInAWord() {
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [UInt8(ascii: "\"")]
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+                case 0x08: out += Array("\\b".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0C: out += Array("\\f".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case ..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+                default: out.append(byte)
+                }
+            }
+            return out + [UInt8(ascii: "\"")]
+        }
+        let fillers: [[UInt8]] = [Array("abcdefghijklmnopqrstuvw".utf8), Array("ééééééééééé€".utf8),
+                                  [0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xFF, 0x20, 0x21, 0x5D, 0x23, 0x7F, 0x5B, 0x20, 0xC3, 0xA9, 0x21]]
+        let specials: [UInt8] = [0x00, 0x01, 0x08, 0x0A, 0x1F, UInt8(ascii: "\""), UInt8(ascii: "\\")]
+        var checked = 0
+        var wrong: [[UInt8]] = []
+        func check(_ bytes: [UInt8]) {
+            var out: [UInt8] = []
+            bytes.withUnsafeBufferPointer { out.appendJSONString(utf8: $0) }
+            if out != reference(bytes) { wrong.append(bytes) }
+            checked += 1
+        }
+        for filler in fillers {
+            for length in 0...filler.count {
+                let plain = Array(filler.prefix(length))
+                check(plain)
+                for position in 0..<length {
+                    for special in specials {
+                        var bytes = plain
+                        bytes[position] = special
+                        check(bytes)
+                    }
+                }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.prefix(3))")
+        #expect(checked > 1000)
     }
 
     @Test func parseThenSerializeIsIdentityForCanonicalText() throws {
