@@ -26,6 +26,8 @@ bench.py's, the sizes PROFILES[...]["patterns"] (fewer than the hook tables': th
 import time
 from pathlib import Path
 
+import vm_section
+
 SHAPE = "a/b/c/d"   # the target's directories, below the pattern directory
 MISSED = "q/r/s/t"  # as deep, but no pattern's anchor is on it
 
@@ -172,22 +174,8 @@ def render(pm, p):
          "and end at the policy's lengths). Same workers and interleaved "
          f"baseline as the hook tables ({pm.get('rounds', p['vm_rounds'])} rounds, {pm.get('seconds', '?')} s in the VM; "
          "`bench/pattern_bench.py`).", ""]
-    if pm.get("command"):
-        L += [f"These rows: `{pm['command']}`, {pm.get('generated', '')}, `bin/ebguard` of commit "
-              f"`{pm.get('commit', '?')}`.", ""]
-    L += ["| load | configuration | ratio min / **median** / max | overhead (median) | baseline (median) |",
-          "| --- | --- | --- | --- | --- |"]
+    L += vm_section.run_and_ratio_rows(pm)
     labels = {c["config"]: c["label"] for c in pm.get("configs", [])}
-    for r in pm.get("hooks", []):
-        if r["config"] == "direct":
-            continue
-        ratio = r.get("ratio")
-        cell = f"{ratio['min']:.3f} / **{ratio['median']:.3f}** / {ratio['max']:.3f}" if ratio else "n/a"
-        over = f"{(ratio['median'] - 1) * 100:+.1f}%" if ratio else r.get("error", "n/a")
-        base = r.get("baseline_ns_median")
-        unit = f"{base / 1e6:.2f} ms" if base and base > 1e6 else (f"{base / 1e3:.1f} µs" if base else "?")
-        L.append(f"| {r['bench']} | {labels.get(r['config'], r['config'])} | {cell} | {over} | {unit} |")
-    L.append("")
     if pm.get("hook_time"):
         L += ["Time inside ebguard's programs per operation (the kernel's BPF statistics, one more pass after the "
               "timed rounds, as in the hook tables; upper bounds):", "",

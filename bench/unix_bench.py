@@ -23,6 +23,8 @@ PROFILES[...]["unix"]. Everything is on the guest's tmpfs (bench.VMDIR).
 import subprocess
 import time
 
+import vm_section
+
 DEEP = "srv/a/b/c/d/e/f"   # the subtree target's directories, below the base
 
 
@@ -115,22 +117,8 @@ def render(um, p):
          "for a socket that is not a ping socket; `eg_unix_send` runs a little more than once per send, as a send that "
          "waited for room in the receiver's queue is checked again when unix_dgram_sendmsg retries it. Same workers and interleaved baseline as the hook tables "
          f"({um.get('rounds', p['vm_rounds'])} rounds, {um.get('seconds', '?')} s in the VM; `bench/unix_bench.py`).", ""]
-    if um.get("command"):
-        L += [f"These rows: `{um['command']}`, {um.get('generated', '')}, `bin/ebguard` of commit "
-              f"`{um.get('commit', '?')}`.", ""]
-    L += ["| load | configuration | ratio min / **median** / max | overhead (median) | baseline (median) |",
-          "| --- | --- | --- | --- | --- |"]
+    L += vm_section.run_and_ratio_rows(um)
     labels = {c["config"]: c["label"] for c in um.get("configs", [])}
-    for r in um.get("hooks", []):
-        if r["config"] == "direct":
-            continue
-        ratio = r.get("ratio")
-        cell = f"{ratio['min']:.3f} / **{ratio['median']:.3f}** / {ratio['max']:.3f}" if ratio else "n/a"
-        over = f"{(ratio['median'] - 1) * 100:+.1f}%" if ratio else r.get("error", "n/a")
-        base = r.get("baseline_ns_median")
-        unit = f"{base / 1e6:.2f} ms" if base and base > 1e6 else (f"{base / 1e3:.1f} µs" if base else "?")
-        L.append(f"| {r['bench']} | {labels.get(r['config'], r['config'])} | {cell} | {over} | {unit} |")
-    L.append("")
     if um.get("hook_time"):
         L += ["Time inside ebguard's programs per operation (the kernel's BPF statistics, one more pass after the "
               "timed rounds, as in the hook tables; upper bounds):", "",
