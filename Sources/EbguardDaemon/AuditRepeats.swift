@@ -110,7 +110,14 @@ public struct AuditRepeats {
         var records: [AuditDecision] = []
         latest = nil
         latestEvent = nil
-        for (decision, tally) in tallies where session == nil || decision.session == session {
+        // The tallies kept are gathered into a new table: removing keys from the one being
+        // iterated made a copy of it, thousands of entries, every second of a flood.
+        var kept: [AuditDecision: Tally] = [:]
+        for (decision, tally) in tallies {
+            guard session == nil || decision.session == session else {
+                kept[decision] = tally
+                continue
+            }
             let counted = tally.repeats > 0
             if counted {
                 var record = decision
@@ -120,10 +127,11 @@ public struct AuditRepeats {
                 records.append(record)
                 tally.repeats = 0
             }
-            if forgetAll || session != nil || (!counted && now.nanoseconds - tally.last.nanoseconds >= idle) {
-                tallies[decision] = nil
+            if !(forgetAll || session != nil || (!counted && now.nanoseconds - tally.last.nanoseconds >= idle)) {
+                kept[decision] = tally
             }
         }
+        tallies = kept
         // Oldest first, so the summaries keep the order in which their repeats began.
         return records.sorted { ($0.firstTime ?? "") < ($1.firstTime ?? "") }
     }

@@ -92,6 +92,19 @@ public final class DaemonHarness {
         try BackgroundProcess([binary] + arguments, environment: environment, directory: scratch, name: name)
     }
 
+    /// Starts `ebguard events --follow -o json` and waits until the daemon counts it as a
+    /// subscriber, so that it sees every event of what the test does next; nil if it never does.
+    public func followEvents(name: String = "events") throws -> BackgroundProcess? {
+        let events = try spawn(["events", "--follow", "-o", "json"], name: name)
+        for _ in 0..<200 {
+            let status = try? ebguard(["status", "--json"])
+            let report = status.flatMap { try? JSONSerialization.jsonObject(with: Data($0.stdout.utf8)) as? [String: Any] }
+            if let subscribers = report?["subscribers"] as? Int, subscribers >= 1 { return events }
+            usleep(50_000)
+        }
+        return nil
+    }
+
     public func write(_ name: String, _ text: String) throws -> String {
         let path = scratch + "/" + name
         try text.write(toFile: path, atomically: true, encoding: .utf8)

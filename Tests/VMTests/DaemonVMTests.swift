@@ -28,16 +28,8 @@ extension DaemonVMSuites {
             network:
               - { action: deny, cidr: 127.0.0.3/32 }
             """)
-            let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
             // The stream must be subscribed before the first session starts.
-            var subscribed = false
-            for _ in 0..<200 where !subscribed {
-                subscribed = (try? daemon.ebguard(["status", "--json"])).flatMap {
-                    try? JSONDecoder().decode(StatusReport.self, from: Data($0.stdout.utf8))
-                }.map { $0.subscribers >= 1 } ?? false
-                if !subscribed { usleep(50_000) }
-            }
-            try #require(subscribed, "ebguard events never subscribed")
+            let events = try #require(try daemon.followEvents(), "ebguard events never subscribed")
             let script = "echo PID=$$; /bin/echo hello from $0; cat \(secret); echo cat=$?; /usr/bin/wget -q http://127.0.0.1/ ; "
                 + "echo wget=$?; exec 3<>/dev/tcp/127.0.0.3/80"
             var pids: [String: Int] = [:]

@@ -28,15 +28,7 @@ extension DaemonVMSuites {
               - { action: deny, path: /usr/bin/id, argv: [-u] }
               - { action: ask, path: /usr/bin/true }
             """)
-            let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
-            var subscribed = false
-            for _ in 0..<200 where !subscribed {
-                subscribed = (try? daemon.ebguard(["status", "--json"])).flatMap {
-                    try? JSONDecoder().decode(StatusReport.self, from: Data($0.stdout.utf8))
-                }.map { $0.subscribers >= 1 } ?? false
-                if !subscribed { usleep(50_000) }
-            }
-            try #require(subscribed, "ebguard events never subscribed")
+            let events = try #require(try daemon.followEvents(), "ebguard events never subscribed")
             let go = daemon.scratch + "/go"
             let script = "echo READY; while [ ! -e \(go) ]; do sleep 0.05; done; cat \(secret); echo cat=$?; "
                 + "(exec 3<>/dev/tcp/127.0.0.3/9) 2>/dev/null; echo connect-tried=1; /usr/bin/id -u; echo id=$?; /usr/bin/true; echo true=$?"

@@ -64,15 +64,7 @@ extension DaemonVMSuites {
               - { action: deny, unix: "\(tree)/**" }
               - { action: deny, unix: "\(dir)/*q" }
             """)
-            let events = try daemon.spawn(["events", "--follow", "-o", "json"], name: "events")
-            var subscribed = false
-            for _ in 0..<200 where !subscribed {
-                subscribed = (try? daemon.ebguard(["status", "--json"])).flatMap {
-                    try? JSONDecoder().decode(StatusReport.self, from: Data($0.stdout.utf8))
-                }.map { $0.subscribers >= 1 } ?? false
-                if !subscribed { usleep(50_000) }
-            }
-            try #require(subscribed, "ebguard events never subscribed")
+            let events = try #require(try daemon.followEvents(), "ebguard events never subscribed")
 
             func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
             let attempts: [(label: String, name: [UInt8])] = [
