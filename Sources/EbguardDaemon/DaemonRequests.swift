@@ -301,7 +301,7 @@ extension Daemon {
                        "observed_exec": coverage.observedExec, "self_protection": coverage.selfProtection],
             programs: programs,
             sessions: sessions.values.sorted { $0.record.started < $1.record.started }.map { $0.info(clock: clock) },
-            eventsTotal: hub.total, eventsPerSecond: hub.eventsPerSecond, lostPerCPU: lost, lostTotal: lost.reduce(0, +),
+            eventsTotal: hub.total, eventsRepeated: hub.repeated, eventsPerSecond: hub.eventsPerSecond, lostPerCPU: lost, lostTotal: lost.reduce(0, +),
             subscriberDrops: hub.subscriberDrops, subscribers: clients.values.filter { $0.filter != nil }.count,
             warnings: warnings + (statisticsEnabled ? [] : ["BPF run-time statistics are off: per-hook cost unknown"]),
             audit: audit?.report())

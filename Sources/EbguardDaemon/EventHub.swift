@@ -26,6 +26,8 @@ final class EventHub {
     private var entries: [Entry?]
     private var next = 0
     private(set) var total: UInt64 = 0
+    /// Of `total`, the events published as repeats of the record before (RepeatedEvents.swift).
+    var repeated: UInt64 = 0
     private var countAtLastTick: UInt64 = 0
     private var perSecond: [UInt64] = []
     var subscriberDrops: UInt64 = 0

@@ -58,6 +58,7 @@ extension Daemon {
         GovernedEvent.appendJSONHead(seq: seq, time: clock.rfc3339(bootNanoseconds: time, cache: timeText), into: &line)
         line.append(contentsOf: tail)
         deliver(EventHub.Entry(bootNanoseconds: time, tag: tag.numbered(seq), line: line))
+        hub.repeated += 1
         if case .latest = trail {
             auditRepeats.countLatest(at: AuditTime(nanoseconds: clock.realNanoseconds(bootNanoseconds: time)))
         }

@@ -68,6 +68,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var programs: [ProgramInfo]
     public var sessions: [SessionInfo]
     public var eventsTotal: UInt64
+    /// Of `eventsTotal`, those published as a repeat of the record before (RepeatedEvents.swift):
+    /// a retry loop's records, rendered without being decoded again. nil from an older daemon.
+    public var eventsRepeated: UInt64? = nil
     public var eventsPerSecond: Double
     /// Events the kernel could not queue (ring buffer full), per CPU.
     public var lostPerCPU: [UInt64]
@@ -83,6 +86,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         case version, pid, mode, coverage, programs, sessions, subscribers, warnings, audit
         case uptimeSeconds = "uptime_seconds"
         case eventsTotal = "events_total"
+        case eventsRepeated = "events_repeated"
         case eventsPerSecond = "events_per_second"
         case lostPerCPU = "lost_per_cpu"
         case lostTotal = "lost_total"

@@ -287,7 +287,10 @@ eg_net_event_start(__u16 type, __u64 session_id, const struct eg_session *sessio
 	ev->protocol = dest->protocol;
 	ev->port = dest->port;
 	__builtin_memcpy(ev->addr, dest->addr, sizeof(ev->addr));
-	ev->unix_path[0] = 0;
+	/* Every byte set: ring memory holds older records' bytes, and a record equal to the
+	 * one before but for its time is published as a repeat (the daemon compares whole
+	 * records), which stale bytes in the unused name would defeat. */
+	__builtin_memset(ev->unix_path, 0, sizeof(ev->unix_path));
 	ev->host_id = 0;
 	ev->unix_len = 0;
 	ev->_pad = 0;
