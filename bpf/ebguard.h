@@ -141,6 +141,7 @@ enum eg_reason {
 	EG_REASON_HOST = 10,		/* a host rule decided, through a live answer of the session's resolver (host_id) */
 	EG_REASON_RESOLVER = 11,	/* another session's resolver port: a session talks to its own only */
 	EG_REASON_UNHELD = 12,		/* shadow mode: an exec argv/ask rules would hold, left running; userspace judges its argv */
+	EG_REASON_VETTED_GIT = 13,	/* a `unless: git` deny yielded to a git ebguard vetted (EG_HELD_GIT_WRITER): audited */
 };
 
 /* Value of eg_sessions, keyed by the session cgroup's id (a __u64). */
@@ -208,6 +209,13 @@ struct eg_path_rule {
 	char path[EG_PATH_MAX];	/* the key's len bytes, no NUL; the rest is zero */
 };
 #define EG_PATH_RULE_ARGV 0x1	/* hold the exec for userspace (argv rules and ask rules) */
+/*
+ * In eg_path_rule.verdict only (file rules with `unless: git`): deny, except to a
+ * process ebguard vetted at exec as git with a command line that cannot write a
+ * setting which runs code (EG_HELD_GIT_WRITER); that process is audited instead.
+ * Weaker than a plain deny of the same rank, stronger than ask.
+ */
+#define EG_VERDICT_DENY_UNLESS_GIT 4
 
 /*
  * Value of an EG_PATH_LOADED marker (it shares eg_path_rules, so it has the layout
@@ -454,6 +462,12 @@ enum eg_tamper {
  * "allow", just before SIGCONT. A held task found running without it is killed.
  */
 #define EG_HELD_ANSWERED (1ULL << 63)
+/*
+ * Set with EG_HELD_ANSWERED when the held exec is a vetted git (`unless: git` file
+ * rules). ebguard then leaves the entry in place: it marks the process as a git
+ * writer until its next exec (eg_exec_check drops answered entries) or its exit.
+ */
+#define EG_HELD_GIT_WRITER (1ULL << 62)
 
 /* EG_EVENT_TAMPER: always denied. */
 struct eg_tamper_event {

@@ -28,6 +28,21 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * the operator) and sends SIGCONT or SIGKILL. So exec asks need no answer map.
  * A shadow session holds nothing: the exec runs, reported with EG_REASON_UNHELD.
  */
+/*
+ * A vetted git's mark (EG_HELD_GIT_WRITER) belongs to the program ebguard checked:
+ * whatever this task runs next starts without it. An answered entry can only be a
+ * previous program's: a held task is stopped before its first instruction, so an
+ * unanswered one is this exec's own (a script's hold, seen again for its interpreter).
+ */
+static __always_inline void eg_end_git_writer(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 *held = bpf_map_lookup_elem(&eg_held, &tgid);
+
+	if (held && (*held & EG_HELD_ANSWERED))
+		bpf_map_delete_elem(&eg_held, &tgid);
+}
+
 SEC("lsm/bprm_check_security")
 int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 {
@@ -41,6 +56,7 @@ int BPF_PROG(eg_exec_check, struct linux_binprm *bprm, int ret)
 	session = eg_current_session(&session_id);
 	if (!session)
 		return 0;
+	eg_end_git_writer();
 	s = eg_get_scratch();
 	if (!s)
 		return -EPERM;

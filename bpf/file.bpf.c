@@ -65,7 +65,9 @@ static __always_inline int eg_file_dentry(struct vfsmount *mnt, struct dentry *d
  * `below`: bit 0 the source, bit 1 the destination also answers for the rules
  * below its path; bit 2, both answer for the rename guards (a directory, or a
  * symlink, which stands for one, being moved: lib/path_ancestor.h); bit 3, the
- * destination alone does, with no star root (a symlink's second name).
+ * destination alone does, with no star root (a symlink's second name); bit 4, the
+ * destination is a file's rename target, where a vetted git commits its lock files
+ * (eg_git_direct_name in lib/path_match.h).
  */
 static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *src, __u8 src_mask,
 				       struct vfsmount *dst_mnt, struct dentry *dst, __u8 dst_mask, int below)
@@ -93,7 +95,9 @@ static __always_inline int eg_file_two(struct vfsmount *src_mnt, struct dentry *
 		eg_rules_below(s, &a, session);
 	if (below & 4)
 		eg_rename_guards(&a, session, common);
+	s->git_rename_dst = (below & 16) != 0;
 	b = eg_decide(s, 1, len_b, dst->d_inode, session, EG_DOMAIN_FILE, dst_mask, true);
+	s->git_rename_dst = 0;
 	if (below & 2)
 		eg_rules_below(s, &b, session);
 	if (below & 4)
@@ -255,6 +259,8 @@ int BPF_PROG(eg_path_rename, const struct path *old_dir, struct dentry *old_dent
 		if (eg_stands_for_tree(old_dentry)) {
 			dst |= EG_A(WRITE);
 			below = 7;
+		} else {
+			below |= 16;
 		}
 	}
 	return eg_file_two(old_dir->mnt, old_dentry, src, new_dir->mnt, new_dentry, dst, below);

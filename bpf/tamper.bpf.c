@@ -191,6 +191,9 @@ int BPF_PROG(eg_guard_ptrace, struct task_struct *child, unsigned int mode, int 
 		return eg_tamper(held, EG_TAMPER_PTRACE, tgid);
 	if (!eg_current_session(&session_id))
 		return 0;
+	/* A vetted git writes what a session's own programs may not: none of them may reach into it. */
+	if (eg_is_git_writer(tgid))
+		return eg_tamper(session_id, EG_TAMPER_PTRACE, tgid);
 	if (eg_task_session(child) == session_id)
 		return 0;
 	return eg_tamper(session_id, EG_TAMPER_PTRACE, tgid);

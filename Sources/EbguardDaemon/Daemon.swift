@@ -363,6 +363,9 @@ public final class Daemon {
                     resumed = managed.policy.onTimeout == .allow
                     finishHeld([pid], allow: resumed)
                     why = "(held when the daemon restarted: on_timeout \(managed.policy.onTimeout.rawValue))"
+                } else if outcome.gitWriter {
+                    // Its eg_held entry marks it until its next exec or its exit (the kernel drops it).
+                    why += "; a vetted git, which `unless: git` rules let write"
                 } else {
                     enforcer.releaseHold(pid: pid)
                 }

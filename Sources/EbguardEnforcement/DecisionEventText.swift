@@ -74,6 +74,7 @@ extension DecisionEvent {
         case .noPolicy: text += blocked ? " (session without policy: fail closed)" : " (session without policy)"
         case .tamper: text += " (tampering with ebguard)"
         case .resolver: text += " (another session's resolver)"
+        case .vettedGit: text += " by a vetted git (rule " + (rule?.description ?? "?") + ", unless: git)"
         default:
             if let rule {
                 text += " by rule " + rule.description

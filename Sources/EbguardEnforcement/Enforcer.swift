@@ -195,10 +195,11 @@ public final class Enforcer {
         (try? map(KernelMaps.sessions).lookup(sessionID))??.policy_id
     }
 
-    /// Processes stopped at exec for a decision, with their session.
+    /// Processes stopped at exec for a decision, with their session. Answered entries are not
+    /// held: they mark running vetted gits (EG_HELD_GIT_WRITER).
     public func heldExecs() -> [(pid: pid_t, sessionID: UInt64)] {
         let held = (try? map(KernelMaps.held).entries()) ?? []
-        return held.map { (pid_t($0.key), $0.value) }
+        return held.filter { $0.value & HeldExec.answered == 0 }.map { (pid_t($0.key), $0.value) }
     }
 
     /// How to resume or kill a held exec (through a pidfd, marking the answer for the kernel).

@@ -34,6 +34,8 @@ public struct EventReason: RawRepresentable, Hashable, Sendable, Codable, Custom
     public static let resolver = EventReason("resolver")
     /// Shadow mode: an exec argv or ask rules would hold, left running (its argv judged later).
     public static let unheld = EventReason("unheld")
+    /// A `unless: git` deny let a git through that ebguard vetted at exec (audited).
+    public static let vettedGit = EventReason("vetted-git")
     // Userspace's.
     /// A held exec decided from its command line.
     public static let argv = EventReason("argv")
@@ -57,6 +59,7 @@ public struct EventReason: RawRepresentable, Hashable, Sendable, Codable, Custom
         case EG_REASON_HOST.rawValue: self = .host
         case EG_REASON_RESOLVER.rawValue: self = .resolver
         case EG_REASON_UNHELD.rawValue: self = .unheld
+        case EG_REASON_VETTED_GIT.rawValue: self = .vettedGit
         default: self = EventReason("reason-\(code)")
         }
     }

@@ -18,6 +18,9 @@ public enum HeldExec {
         public var stillHeld: Bool = false
         /// The program's identity (stat of /proc/PID/exe), which answers are bound to.
         public var executable: FileIdentity? = nil
+        /// Resumed as a vetted git, which `unless: git` rules let write (EG_HELD_GIT_WRITER): its
+        /// eg_held entry stays until its next exec or its exit.
+        public var gitWriter: Bool = false
     }
 
     /// A file as the kernel knows it: device and inode, not a path.
@@ -61,8 +64,11 @@ public enum HeldExec {
                            executable: FileIdentity.of(path: "/proc/\(pid)/exe"))
         }
         let allowed = decision.verdict == .allow || decision.verdict == .audit
-        let resumed = answers.answer(pid: pid, allow: allowed)
-        return Outcome(pid: pid, argv: argv, decision: decision, resumed: resumed)
+        let writer = allowed && GitWriter.isVetted(pid: pid, path: path, argv: argv)
+        let resumed = answers.answer(pid: pid, allow: allowed, gitWriter: writer)
+        var outcome = Outcome(pid: pid, argv: argv, decision: decision, resumed: resumed)
+        outcome.gitWriter = writer && resumed
+        return outcome
     }
 
     /// ebguard's answers to held execs, in the kernel's terms (eg_held, tamper.bpf.c).
@@ -77,21 +83,28 @@ public enum HeldExec {
         /// process dies, before the pid can be reused, so an entry found after pidfd_open proves the
         /// pidfd is the held process. An allow is marked in the entry before SIGCONT: the kernel
         /// kills a held task that runs without that mark.
+        ///
+        /// `gitWriter` marks a vetted git (EG_HELD_GIT_WRITER) and leaves its entry in place. The
+        /// mark goes in only while the entry exists (BPF_EXIST): an entry the kernel dropped at
+        /// the process's exit is never made again for a pid another process may then get.
         @discardableResult
-        public func answer(pid: pid_t, allow: Bool) -> Bool {
+        public func answer(pid: pid_t, allow: Bool, gitWriter: Bool = false) -> Bool {
             guard let map = try? BPFMap<UInt32, UInt64>(pinnedAt: heldMap),
                   let process = try? ProcessHandle(pid: pid) else { return false }
             guard let held = try? map.lookup(UInt32(pid)) else { return false }
             var resume = allow
-            if resume && (try? map.update(UInt32(pid), held | HeldExec.answered)) == nil { resume = false }
+            let mark = HeldExec.answered | (gitWriter ? HeldExec.gitWriter : 0)
+            if resume && (try? map.update(UInt32(pid), held | mark, .replaceOnly)) == nil { resume = false }
             let sent = (try? process.signal(resume ? SIGCONT : SIGKILL)) != nil
-            _ = try? map.delete(UInt32(pid))
+            if !(gitWriter && resume && sent) { _ = try? map.delete(UInt32(pid)) }
             return resume && sent
         }
     }
 
     /// EG_HELD_ANSWERED (bpf/ebguard.h): the bit an allow sets in a held exec's eg_held value.
     static let answered = UInt64(EG_HELD_ANSWERED)
+    /// EG_HELD_GIT_WRITER: set with it for a vetted git.
+    static let gitWriter = UInt64(EG_HELD_GIT_WRITER)
 
     /// The state letter of /proc/PID/stat ("R", "S", "T"...), nil when the process is gone.
     static func state(of pid: pid_t) -> String? {

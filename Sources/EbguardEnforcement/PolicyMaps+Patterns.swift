@@ -70,7 +70,7 @@ extension PolicyMaps {
         var result = a
         for k in 0..<Int(EG_ACCESS_KINDS.rawValue) {
             let mine = result.verdicts[k], theirs = b.verdicts[k]
-            if theirs != UInt8(EG_VERDICT_NONE), mine == UInt8(EG_VERDICT_NONE) || theirs > mine {
+            if theirs != UInt8(EG_VERDICT_NONE), mine == UInt8(EG_VERDICT_NONE) || Self.strength(theirs) > Self.strength(mine) {
                 result.verdicts[k] = theirs
                 result.rules[k] = b.rules[k]
             }

@@ -98,7 +98,7 @@ public struct PolicyMaps {
         var merged: [PathSlot: eg_path_rule] = [:]
         var order: [PathSlot] = []
         var creators: [RuleID] = []  // the rule that made each slot in `order`
-        func merge(_ slot: PathSlot, access: [Int], verdict: Verdict?, id: RuleID, argv: Bool) {
+        func merge(_ slot: PathSlot, access: [Int], verdict: UInt8?, id: RuleID, argv: Bool) {
             if merged[slot] == nil {
                 merged[slot] = .empty
                 order.append(slot)
@@ -110,8 +110,8 @@ public struct PolicyMaps {
                 for kind in access {
                     let current = rule.verdicts[kind]
                     // Stronger verdict wins; on equal verdicts the earlier rule keeps the name.
-                    if current == UInt8(EG_VERDICT_NONE) || verdict.kernelValue > current {
-                        rule.verdicts[kind] = verdict.kernelValue
+                    if current == UInt8(EG_VERDICT_NONE) || Self.strength(verdict) > Self.strength(current) {
+                        rule.verdicts[kind] = verdict
                         rule.rules[kind] = UInt16(id.index)  // below EG_RULE_DEFAULT: checkRuleIndices
                     }
                 }
@@ -123,20 +123,28 @@ public struct PolicyMaps {
             // An argv rule only marks the binary for a hold; userspace matches the command line.
             // An ask rule keeps its verdict and is held too (EG_PATH_RULE_ARGV, "hold for
             // userspace"): the exec waits stopped while a human answers, instead of failing.
-            merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: rule.argv == nil ? rule.verdict : nil,
+            merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: rule.argv == nil ? rule.verdict.kernelValue : nil,
                   id: rule.id, argv: rule.argv != nil || rule.verdict == .ask)
+        }
+        // `unless: git` rules yield only to a git ebguard vetted while its exec was held: every
+        // program named git is held, whatever else the policy says of it (its verdict stays).
+        if let yielding = policy.file.first(where: \.unlessGit) {
+            let slot = try PathSlot(domain: UInt8(EG_DOMAIN_EXEC.rawValue), matcher: BasenamePattern.matcher("git"),
+                                    rule: yielding.id, in: policy)
+            merge(slot, access: [Int(EG_ACCESS_EXEC.rawValue)], verdict: nil, id: yielding.id, argv: true)
         }
         for rule in policy.file {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), matcher: rule.matcher, rule: rule.id, in: policy)
             let kinds = (0..<Int(EG_ACCESS_KINDS.rawValue)).filter { rule.access.rawValue & (1 << $0) != 0 }
-            merge(slot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+            let verdict = rule.unlessGit ? UInt8(EG_VERDICT_DENY_UNLESS_GIT) : rule.verdict.kernelValue
+            merge(slot, access: kinds, verdict: verdict, id: rule.id, argv: false)
         }
         // `unix:` patterns are path rules of their own domain, with one access kind (connect
         // or send: EG_UNIX_ACCESS), decided by the same matcher (bpf/lib/unix_match.h); exact
         // names and subtrees stay in eg_unix_rules (`unixEntries`).
         for rule in policy.unixRules where Self.isPattern(rule.unix!) {
             let slot = try PathSlot(domain: UInt8(EG_DOMAIN_UNIX.rawValue), matcher: rule.unix!, rule: rule.id, in: policy)
-            merge(slot, access: [Int(EG_UNIX_ACCESS)], verdict: rule.verdict, id: rule.id, argv: false)
+            merge(slot, access: [Int(EG_UNIX_ACCESS)], verdict: rule.verdict.kernelValue, id: rule.id, argv: false)
         }
         // Every directory above an exact or subtree file rule answers, when it is renamed,
         // for the rules below it (bpf/lib/path_ancestor.h): per kind, the strongest of them.
@@ -154,12 +162,12 @@ public struct PolicyMaps {
                 // allow cannot strengthen anything: it needs no guard.
                 guard rule.verdict != .allow else { break }
                 for guardSlot in Self.renameGuards(of: glob) {
-                    merge(guardSlot, access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+                    merge(guardSlot, access: kinds, verdict: rule.verdict.kernelValue, id: rule.id, argv: false)
                 }
             }
             for ancestor in dirs {
                 merge(PathSlot(domain: UInt8(EG_DOMAIN_FILE.rawValue), kind: UInt8(EG_PATH_ANCESTOR.rawValue), path: ancestor),
-                      access: kinds, verdict: rule.verdict, id: rule.id, argv: false)
+                      access: kinds, verdict: rule.verdict.kernelValue, id: rule.id, argv: false)
             }
         }
         // The four loaded markers share the map with the rules.
@@ -474,6 +482,14 @@ extension eg_path_rule {
     var rules: [UInt16] {
         get { withUnsafeBytes(of: rule) { Array($0.bindMemory(to: UInt16.self)) } }
         set { withUnsafeMutableBytes(of: &rule) { raw in newValue.withUnsafeBytes { raw.copyMemory(from: $0) } } }
+    }
+}
+
+extension PolicyMaps {
+    /// How two verdicts of one key rank when rules merge: as the kernel ranks candidates
+    /// (path_match.h's EG_SV_*), a `unless: git` deny below a plain deny, above ask.
+    static func strength(_ verdict: UInt8) -> Int {
+        verdict == UInt8(EG_VERDICT_DENY_UNLESS_GIT) ? 2 * Int(EG_VERDICT_DENY.rawValue) - 1 : 2 * Int(verdict)
     }
 }
 

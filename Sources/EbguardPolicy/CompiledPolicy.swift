@@ -57,6 +57,8 @@ public struct CompiledFileRule: Sendable, Hashable {
     public var verdict: Verdict
     public var matcher: PathMatcher
     public var access: FileAccess
+    /// `unless: git`: the kernel lets a vetted git through, audited (EG_VERDICT_DENY_UNLESS_GIT).
+    public var unlessGit: Bool = false
 }
 
 /// The address part of a compiled network rule.
@@ -125,7 +127,7 @@ extension Policy {
             },
             file: file.map {
                 CompiledFileRule(id: $0.id, location: $0.location, verdict: $0.verdict,
-                                 matcher: $0.target.matcher(in: context), access: $0.access)
+                                 matcher: $0.target.matcher(in: context), access: $0.access, unlessGit: $0.unlessGit)
             },
             network: network.map { rule in
                 var compiled = CompiledNetworkRule(id: rule.id, location: rule.location, verdict: rule.verdict)

@@ -109,13 +109,17 @@ public struct FileRule: Sendable, Hashable {
     public var target: PathTarget
     /// The access kinds the rule applies to; `.all` when the rule has no `access`.
     public var access: FileAccess
+    /// `unless: git`: the deny does not apply to a git ebguard vetted at exec (docs/policy.md).
+    public var unlessGit: Bool
 
-    public init(id: RuleID, location: SourceLocation, verdict: Verdict, target: PathTarget, access: FileAccess = .all) {
+    public init(id: RuleID, location: SourceLocation, verdict: Verdict, target: PathTarget, access: FileAccess = .all,
+                unlessGit: Bool = false) {
         self.id = id
         self.location = location
         self.verdict = verdict
         self.target = target
         self.access = access
+        self.unlessGit = unlessGit
     }
 }
 

@@ -59,7 +59,15 @@ extension CompiledPolicy {
         var result: Decision?
         for kind in access.kinds {
             let candidates = file.filter { $0.access.contains(kind) && $0.matcher.matches(path) }
-            let d = Self.pick(candidates.map { ($0.id, $0.verdict, $0.matcher.specificity) }, default: defaults.file)
+            var d = Self.pick(candidates.map { ($0.id, $0.verdict, $0.matcher.specificity) }, default: defaults.file)
+            // A `unless: git` deny ranks below a plain deny of the same specificity (the kernel's
+            // EG_SV_*): the plain one names the decision, as it is the one no git gets past.
+            if let winner = candidates.first(where: { $0.id == d.rule }), winner.unlessGit {
+                let plain = candidates.filter {
+                    !$0.unlessGit && $0.verdict == .deny && $0.matcher.specificity.rank == winner.matcher.specificity.rank
+                }
+                if let first = plain.min(by: { $0.id < $1.id }) { d = Decision(.deny, first.id) }
+            }
             if result == nil || d.verdict.strength > result!.verdict.strength { result = d }
         }
         return result ?? Decision(defaults.file, nil)

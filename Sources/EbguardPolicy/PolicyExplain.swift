@@ -13,6 +13,8 @@ extension CompiledPolicy {
         public var location: SourceLocation
         public var verdict: Verdict
         public var matcher: PathMatcher
+        /// A `unless: git` deny: below a plain deny of the same rank (`decideFile`).
+        public var unlessGit = false
         public var rank: Int { matcher.specificity.rank }
     }
 
@@ -24,9 +26,11 @@ extension CompiledPolicy {
             ? self.exec.filter { $0.argv == nil && $0.matcher.matches(path) }
                 .map { PathCandidate(id: $0.id, location: $0.location, verdict: $0.verdict, matcher: $0.matcher) }
             : file.filter { $0.access.contains(kind) && $0.matcher.matches(path) }
-                .map { PathCandidate(id: $0.id, location: $0.location, verdict: $0.verdict, matcher: $0.matcher) }
+                .map { PathCandidate(id: $0.id, location: $0.location, verdict: $0.verdict, matcher: $0.matcher,
+                                     unlessGit: $0.unlessGit) }
         return rules.sorted {
-            Self.beats(($0.verdict, $0.matcher.specificity, $0.id), ($1.verdict, $1.matcher.specificity, $1.id))
+            if $0.verdict == $1.verdict, $0.rank == $1.rank, $0.unlessGit != $1.unlessGit { return !$0.unlessGit }
+            return Self.beats(($0.verdict, $0.matcher.specificity, $0.id), ($1.verdict, $1.matcher.specificity, $1.id))
         }
     }
 
@@ -63,8 +67,11 @@ extension CompiledPolicy {
             lines.append("    (argv rules match this program too: the exec is held and its command line decides)")
         }
         for (name, kind) in FileAccess.named {
-            describe("file \(name)", decideFile(path: normalized, access: kind),
-                     pathCandidates(path: normalized, exec: false, kind: kind), defaults.file)
+            let decision = decideFile(path: normalized, access: kind)
+            describe("file \(name)", decision, pathCandidates(path: normalized, exec: false, kind: kind), defaults.file)
+            if let rule = decision.rule, file.contains(where: { $0.id == rule && $0.unlessGit }) {
+                lines.append("    (unless: git: a git ebguard vetted at exec may, audited)")
+            }
         }
         describe("unix connect", decideUnix(path: normalized), unixCandidates(name: normalized), defaults.network)
         lines.append(Self.pathPrecedence)

@@ -46,6 +46,7 @@ private struct JSONPolicy: Encodable {
             var j = JSONRule(r.id, r.verdict, r.location)
             j.setMatcher(r.matcher)
             j.access = r.access.names
+            j.unless = r.unlessGit ? "git" : nil
             return j
         }
         network = p.network.map { r in
@@ -110,6 +111,7 @@ private struct JSONRule: Encodable {
     var name: String?
     var argv: [String]?
     var access: [String]?
+    var unless: String?
     var cidr: String?
     var host: String?
     var family: String?

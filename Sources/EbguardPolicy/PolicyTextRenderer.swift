@@ -27,7 +27,8 @@ extension CompiledPolicy {
         }
         for r in file {
             let access = r.access == .all ? "all" : r.access.names.joined(separator: ",")
-            rows.append((r.id.description, r.verdict.rawValue, r.matcher.kind, r.matcher.renderedValue + " access=" + access))
+            rows.append((r.id.description, r.verdict.rawValue, r.matcher.kind,
+                         r.matcher.renderedValue + " access=" + access + (r.unlessGit ? " unless=git" : "")))
         }
         for r in network {
             if let a = r.address {

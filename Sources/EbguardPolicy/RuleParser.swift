@@ -34,7 +34,7 @@ struct RuleParser {
 
     func file(_ node: Node, index: Int) -> FileRule? {
         let context = "file rule"
-        guard let f = ruleFields(node, context, allowed: ["action", "path", "name", "access"]) else { return nil }
+        guard let f = ruleFields(node, context, allowed: ["action", "path", "name", "access", "unless"]) else { return nil }
         let before = reader.diagnostics.count
         let verdict = action(f, node, context)
         let target = self.target(f, node, context)
@@ -42,9 +42,25 @@ struct RuleParser {
         if let accessNode = f["access"] {
             access = self.access(accessNode) ?? []
         }
+        let unlessGit = f["unless"].map { unless($0, verdict: verdict, access: access, accessGiven: f.has("access")) } ?? false
         guard let verdict, let target, reader.diagnostics.count == before else { return nil }
         return FileRule(id: RuleID(.file, index), location: reader.location(node), verdict: verdict,
-                        target: target, access: access)
+                        target: target, access: access, unlessGit: unlessGit)
+    }
+
+    /// `unless: git`: only a deny of writes can yield, and only to git (docs/policy.md, "Git
+    /// metadata"). Reads and execs never do: a vetted git reads nothing a session's other
+    /// programs could not, and the exception exists only for what git itself must write.
+    private func unless(_ node: Node, verdict: Verdict?, access: FileAccess, accessGiven: Bool) -> Bool {
+        guard reader.choice(node, "unless", ["git"]) != nil else { return false }
+        if let verdict, verdict != .deny {
+            reader.error(node, "'unless: git' applies only to 'action: deny' (the exception lets a vetted git write)")
+        }
+        let writes: FileAccess = [.write, .create, .delete, .rename, .chmod]
+        if !accessGiven || !access.isSubset(of: writes) {
+            reader.error(node, "'unless: git' needs 'access' listing only write kinds (write, create, delete, rename, chmod): git is let through for writes only")
+        }
+        return true
     }
 
     func network(_ node: Node, index: Int) -> NetworkRule? {

@@ -115,7 +115,7 @@ final class YAMLReader {
     func choice(_ node: Node, _ what: String, _ choices: [String]) -> String? {
         guard let text = string(node, what) else { return nil }
         if choices.contains(text) { return text }
-        let expected = choices.dropLast().joined(separator: ", ") + " or " + choices.last!
+        let expected = choices.count == 1 ? choices[0] : choices.dropLast().joined(separator: ", ") + " or " + choices.last!
         let hint = Suggestions.closest(to: text, in: choices).map { "; did you mean '\($0)'?" } ?? ""
         error(node, "invalid value '\(text)' for '\(what)' (expected \(expected)\(hint))")
         return nil

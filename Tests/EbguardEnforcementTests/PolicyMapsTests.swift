@@ -491,3 +491,55 @@ struct LPMTable {
         return (hit.verdict, hit.rule)
     }
 }
+
+/// `unless: git` (docs/policy.md, "Git metadata"): what the kernel gets for it.
+@Suite struct UnlessGitMapsTests {
+    func compile(_ rules: String) throws -> PolicyMaps {
+        let policy = try Policy.parse(yaml: "version: 1\nname: t\n" + rules, file: "test.yaml")
+        return try PolicyMaps(policy.compile(in: try PolicyContext(home: "/home/u", workspace: "/work/ws")), policyID: 7)
+    }
+
+    func entry(_ maps: PolicyMaps, domain: eg_domain, path: String) -> (key: eg_path_key, rule: eg_path_rule)? {
+        maps.paths.first { entry in
+            entry.key.domain == UInt8(domain.rawValue) && entry.key.kind != UInt8(EG_PATH_ANCESTOR.rawValue)
+                && withUnsafeBytes(of: entry.rule.path) { Array($0.prefix(Int(entry.key.len))) } == Array(path.utf8)
+        }
+    }
+
+    /// Its kinds carry the yielding deny, the others nothing; every program named git is held.
+    @Test func aYieldingDenyIsItsOwnKernelVerdictAndHoldsGit() throws {
+        let maps = try compile("file:\n  - { action: deny, path: /work/ws/r/.git/config, access: [write, create], unless: git }\n")
+        let config = try #require(entry(maps, domain: EG_DOMAIN_FILE, path: "/work/ws/r/.git/config"))
+        #expect(config.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_DENY_UNLESS_GIT))
+        #expect(config.rule.verdicts[Int(EG_ACCESS_CREATE.rawValue)] == UInt8(EG_VERDICT_DENY_UNLESS_GIT))
+        #expect(config.rule.verdicts[Int(EG_ACCESS_READ.rawValue)] == UInt8(EG_VERDICT_NONE))
+        let git = try #require(entry(maps, domain: EG_DOMAIN_EXEC, path: "git"))
+        #expect(git.key.kind == UInt8(EG_PATH_NAME.rawValue))
+        #expect(git.rule.flags & UInt32(EG_PATH_RULE_ARGV) != 0)
+        // A hold only: the policy's exec verdict for git is untouched.
+        #expect(git.rule.verdicts[Int(EG_ACCESS_EXEC.rawValue)] == UInt8(EG_VERDICT_NONE))
+    }
+
+    /// On one key a plain deny outranks a yielding one, whatever their order, and a yielding
+    /// deny outranks ask: as the kernel ranks candidates (path_match.h, EG_SV_*).
+    @Test func aPlainDenyOutranksAYieldingOneOnTheSameKey() throws {
+        let maps = try compile("""
+        file:
+          - { action: ask,  path: /work/ws/r/.git/config, access: [chmod] }
+          - { action: deny, path: /work/ws/r/.git/config, access: [write, chmod], unless: git }
+          - { action: deny, path: /work/ws/r/.git/config, access: [create] }
+          - { action: deny, path: /work/ws/r/.git/config, access: [create], unless: git }
+        """)
+        let config = try #require(entry(maps, domain: EG_DOMAIN_FILE, path: "/work/ws/r/.git/config"))
+        #expect(config.rule.verdicts[Int(EG_ACCESS_WRITE.rawValue)] == UInt8(EG_VERDICT_DENY_UNLESS_GIT))
+        #expect(config.rule.verdicts[Int(EG_ACCESS_CHMOD.rawValue)] == UInt8(EG_VERDICT_DENY_UNLESS_GIT))
+        #expect(config.rule.rules[Int(EG_ACCESS_CHMOD.rawValue)] == 1)
+        #expect(config.rule.verdicts[Int(EG_ACCESS_CREATE.rawValue)] == UInt8(EG_VERDICT_DENY.rawValue))
+        #expect(config.rule.rules[Int(EG_ACCESS_CREATE.rawValue)] == 2)
+    }
+
+    @Test func withoutSuchRulesGitIsNotHeld() throws {
+        let maps = try compile("file:\n  - { action: deny, path: /work/ws/r/.git/config, access: [write] }\n")
+        #expect(entry(maps, domain: EG_DOMAIN_EXEC, path: "git") == nil)
+    }
+}

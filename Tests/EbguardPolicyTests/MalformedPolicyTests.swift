@@ -179,6 +179,26 @@ struct MalformedPolicyTests {
                   "agent.yaml:7:15: invalid value 'maybe' for 'action' (expected allow, deny, audit or ask)",
                   "agent.yaml:7:28: 'name' is a single path component and cannot contain '/': use 'path' for 'a/b'",
                   "agent.yaml:9:5: exec rule needs 'path' or 'name'"),
+        Malformed("unless on an allow", rules("""
+            file:
+              - { action: allow, path: /x, access: [write], unless: git }
+            """), "agent.yaml:4:57: 'unless: git' applies only to 'action: deny' (the exception lets a vetted git write)"),
+        Malformed("unless without access", rules("""
+            file:
+              - { action: deny, path: /x, unless: git }
+            """), "agent.yaml:4:39: 'unless: git' needs 'access' listing only write kinds (write, create, delete, rename, chmod): git is let through for writes only"),
+        Malformed("unless with reads", rules("""
+            file:
+              - { action: deny, path: /x, access: [read, write], unless: git }
+            """), "agent.yaml:4:62: 'unless: git' needs 'access' listing only write kinds (write, create, delete, rename, chmod): git is let through for writes only"),
+        Malformed("unless names another program", rules("""
+            file:
+              - { action: deny, path: /x, access: [write], unless: svn }
+            """), "agent.yaml:4:56: invalid value 'svn' for 'unless' (expected git)"),
+        Malformed("unless on an exec rule", rules("""
+            exec:
+              - { action: deny, path: /x, unless: git }
+            """), "agent.yaml:4:31: unknown key 'unless' in exec rule"),
     ]
 
     @Test(arguments: cases)

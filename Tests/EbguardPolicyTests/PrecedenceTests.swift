@@ -207,3 +207,37 @@ struct PrecedenceTests {
         #expect(c.decideFile(path: "//etc/./shadow", access: .read) == Decision(.deny, RuleID(.file, 0)))
     }
 }
+
+/// `unless: git` in the reference evaluator and `policy show --explain`.
+@Suite struct UnlessGitPrecedenceTests {
+    let policy: CompiledPolicy
+
+    init() throws {
+        policy = try Policy.parse(yaml: """
+        version: 1
+        name: t
+        file:
+          - { action: deny, path: "${workspace}/**/.git/config*", access: [write, create], unless: git }
+          - { action: deny, path: "${workspace}/**/.git/config", access: [create] }
+        """, file: "t.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/w"))
+    }
+
+    /// The yielding rule decides where it alone matches; a plain deny of the same rank names the
+    /// decision where both do, as in the kernel (the one no git gets past).
+    @Test func aPlainDenyOfTheSameRankNamesTheDecision() {
+        #expect(policy.decideFile(path: "/w/r/.git/config", access: .write) == Decision(.deny, RuleID(.file, 0)))
+        #expect(policy.decideFile(path: "/w/r/.git/config", access: .create) == Decision(.deny, RuleID(.file, 1)))
+        #expect(policy.decideFile(path: "/w/r/.git/config.lock", access: .create) == Decision(.deny, RuleID(.file, 0)))
+        #expect(policy.decideFile(path: "/w/r/.git/config", access: .read) == Decision(.allow, nil))
+    }
+
+    @Test func explainSaysWhoMayStillWrite() {
+        let lines = policy.explain(path: "/w/r/.git/config")
+        let write = lines.firstIndex { $0.hasPrefix("  file write: deny by file[0]") }
+        #expect(write != nil, "\(lines)")
+        #expect(write.map { lines[$0 + 1].contains("unless: git") } == true, "\(lines)")
+        let create = lines.firstIndex { $0.hasPrefix("  file create: deny by file[1]") }
+        #expect(create != nil, "\(lines)")
+        #expect(create.map { lines[$0 + 1].contains("over file[0]") } == true, "\(lines)")
+    }
+}

@@ -80,8 +80,10 @@ struct ShippedPolicyTests {
             #expect(v(spot, .write) == .deny, "\(spot)")
             #expect(v(spot, .rename) == .deny, "\(spot)")
         }
-        // Recorded, not asked: git writes it on every init and clone (see agent.yaml).
-        #expect(c.decideFile(path: "/home/u/proj/.git/config", access: .rename).verdict == .audit)
+        // Denied but to a git ebguard vetted at exec (`unless: git`): git writes it on init and clone.
+        let config = c.decideFile(path: "/home/u/proj/.git/config", access: .write)
+        #expect(config.verdict == .deny)
+        #expect(c.file.first { $0.id == config.rule }?.unlessGit == true)
         #expect(v("/home/u/proj/.git/index", .write) == .allow)
     }
 
@@ -115,8 +117,15 @@ struct ShippedPolicyTests {
                 #expect([.deny, .ask].contains(v(spot, kind)), "\(spot) \(kind): \(c.decideFile(path: spot, access: kind))")
             }
         }
-        // core.hooksPath in any repository's config: recorded (git rewrites it on every clone).
-        #expect(v("\(ws)/deep/repo/.git/config", .rename) == .audit)
+        // Any repository's config, its lock, a submodule's and a worktree's, and gitfiles: denied
+        // but to a vetted git (`unless: git`; the kernel then lets it commit lock files only).
+        for spot in ["\(ws)/deep/repo/.git/config", "\(ws)/.git/config.lock", "\(ws)/.git/modules/a/b/config",
+                     "\(ws)/r/.git/worktrees/w/config.worktree", "\(ws)/r/.git/worktrees/w/commondir", "\(ws)/sub/.git"] {
+            for kind in [FileAccess.write, .create] {
+                let decision = c.decideFile(path: spot, access: kind)
+                #expect(decision.verdict == .deny && c.file.first { $0.id == decision.rule }?.unlessGit == true, "\(spot) \(kind)")
+            }
+        }
         // What installs, builds and git write stays allowed.
         for allowed in ["/home/u/.local/lib/python3.11/site-packages/pkg/__init__.py",
                         "/home/u/.local/lib/python3.11/site-packages/pkg-1.0.dist-info/RECORD",

@@ -48,6 +48,10 @@ struct AgentPolicyVMTests {
             // of every repository under the workspace, nested and submodule ones included.
             "~/.gitconfig", "~/.config/git/config", "W/a/.git/hooks/pre-commit",
             "W/a/vendor/b/.git/hooks/post-checkout", "W/a/.git/modules/sub/hooks/pre-commit",
+            // Git: every repository's config (core.hooksPath, core.fsmonitor, aliases) and its lock,
+            // a submodule's, a worktree's, and a gitfile naming a repository elsewhere.
+            "W/a/.git/config", "W/a/vendor/b/.git/config", "W/a/.git/config.lock", "W/a/.git/modules/sub/config",
+            "W/a/.git/worktrees/w/config.worktree", "W/a/.git/worktrees/w/commondir", "W/side/.git",
             // The agents' own settings: hooks and MCP servers.
             "~/.claude/settings.json", "~/.claude/settings.local.json", "~/.claude/plugins/x/hooks.json",
             "~/.codex/config.toml", "~/.gemini/settings.json", "~/.cursor/mcp.json", "W/.mcp.json",
@@ -149,8 +153,57 @@ struct AgentPolicyVMTests {
           && (cd a/vendor/b && echo hi > f && git add f && git -c user.name=t -c user.email=t@e commit -qm one) \
           && (cd a && echo hi > g && git add g && git -c user.name=t -c user.email=t@e commit -qm one && git log --oneline | grep -q one) \
           && echo "git=OK"
-        git -C a/vendor/b config core.hooksPath /tmp/hooks && echo "hookspath-local=written"
         git config --global core.hooksPath /tmp/hooks 2>/dev/null && echo "hookspath-global=written"
+        # Git that writes repository metadata, as ebguard vetted it at exec: let through (audited).
+        # (An identity of its own: without one git looks the host's name up for its reflogs.)
+        export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e
+        git init -q -b main m && git -C m config user.email t@e && git -C m config user.name t \
+          && (cd m && echo hi > f && git add f && git commit -qm one) \
+          && git clone -q m m2 && git -C m2 remote add up "$PWD/m" && git -C m2 fetch -q up \
+          && git -C m2 checkout -q -b feat --track up/main && git -C m2 push -q -u origin feat \
+          && [ "$(git -C m2 config branch.feat.remote)" = origin ] && echo "gitmeta=OK"
+        # Settings that run code, however git or anything else is asked to write them: refused.
+        git -C m config core.hooksPath /tmp/hooks 2>/dev/null && echo "esc=config-hookspath"
+        git -C m config alias.st '!touch /tmp/eg-pwned' 2>/dev/null && echo "esc=config-alias"
+        (cd m && exec -a git-config git core.fsmonitor /tmp/fsm) 2>/dev/null && echo "esc=argv0"
+        git clone -q -c core.hooksPath=/tmp/hooks m m3 2>/dev/null && echo "esc=clone-c"
+        GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/tmp/h git -C m config user.name q 2>/dev/null \
+          && echo "esc=config-env"
+        /usr/bin/python3 -c 'open("m/.git/config", "a").write("[core]\n\thooksPath = /tmp/h\n")' 2>/dev/null && echo "esc=python"
+        cp m/.git/config m/cfg && printf '[core]\n\thooksPath = /tmp/h\n' >> m/cfg && mv -f m/cfg m/.git/config 2>/dev/null \
+          && echo "esc=rename-over"
+        ln m/.git/config m/cfglink 2>/dev/null && echo "esc=hardlink"
+        # A vetted checkout whose work tree is a .git directory (core.worktree in a repository of the
+        # agent's, outside the workspace) writes a committed `config` directly: refused.
+        e=/tmp/eg-evil-$$; git init -q -b main v && git init -q "$e" \
+          && (cd "$e" && printf '[core]\n\thooksPath = /tmp/h\n' > config && git add config \
+              && git -c user.name=t -c user.email=t@e commit -qm evil) \
+          && git --git-dir="$e/.git" config core.worktree "$PWD/v/.git" \
+          && (cd "$e/.git" && git checkout -q HEAD -- config) 2>/dev/null && echo "esc=checkout-into-git"
+        grep -qi hookspath m/.git/config m2/.git/config m3/.git/config v/.git/config 2>/dev/null && echo "esc=hookspath-present"
+        # A vetted git cannot be reached into while it runs (ptrace, /proc/PID/mem); a sibling can.
+        /usr/bin/python3 -c '
+        import ctypes, errno, os, subprocess, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        def attach(pid):
+            if libc.ptrace(16, pid, 0, 0) == 0:
+                os.waitpid(pid, 0)
+                libc.ptrace(17, pid, 0, 0)
+                return "OK"
+            return errno.errorcode.get(ctypes.get_errno(), "?")
+        def mem(pid):
+            try:
+                open("/proc/%d/mem" % pid, "r+b").close()
+                return "OK"
+            except OSError as e:
+                return errno.errorcode.get(e.errno, "?")
+        env = dict(os.environ, GIT_SSH_COMMAND="sleep 6;:")
+        git = subprocess.Popen(["git", "-C", "m2", "fetch", "-q", "ssh://eg.invalid/x"], env=env, stderr=subprocess.DEVNULL)
+        other = subprocess.Popen(["sleep", "6"])
+        time.sleep(2)
+        print("ptrace-git=" + attach(git.pid), "mem-git=" + mem(git.pid), "ptrace-other=" + attach(other.pid), flush=True)
+        git.kill(); other.kill(); git.wait(); other.wait()
+        '
         /usr/bin/python3 -m pip install -q --user --no-warn-script-location '\(work)/egdemo-1.0-py3-none-any.whl' \
           && (cd / && /usr/bin/python3 -c 'import egdemo; assert egdemo.VALUE == 42') && echo "pip=OK"
         mkdir -p pkgsrc app && echo '{"name": "egpkg", "version": "1.0.0", "main": "index.js"}' > pkgsrc/package.json \
@@ -231,7 +284,7 @@ struct AgentPolicyVMTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let all = "\(result.stdout)\n--- stderr:\n\(result.stderr)"
         #expect(lines.contains("home=\(Self.home) user=egagent"), "\(all)")
-        for step in ["git", "pip", "npm", "cargo"] {
+        for step in ["git", "gitmeta", "pip", "npm", "cargo"] {
             #expect(lines.contains("\(step)=OK"), "\(step) failed under agent.yaml: \(all)")
         }
         #expect(lines.contains("installed=egdemo"), "\(all)")
@@ -252,8 +305,12 @@ struct AgentPolicyVMTests {
         // (`git config --global` is refused at ~/.gitconfig.lock, the lock beside ~/.gitconfig).
         let expected = (spots + Self.secrets).flatMap { spot in
             [spot, (spot as NSString).deletingLastPathComponent].map { $0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0 }
-        } + ["~/.gitconfig.lock"] + Self.escapeSockets.map { Self.socketPath($0).replacingOccurrences(of: Self.home, with: "~") }
-        for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) {
+        } + ["~/.gitconfig.lock", "~/proj/m/.git/config", "~/proj/m/.git/config.lock", "~/proj/m3/.git", "~/proj/m3",
+             "~/proj/m/cfg", "~/proj/m/cfglink", "~/proj/v/.git/config"] + Self.escapeSockets.map { Self.socketPath($0).replacingOccurrences(of: Self.home, with: "~") }
+        // Self-protection's refusals (the ptrace of a vetted git) name no path; its /proc/PID/mem
+        // is refused as a write outside the fence before the ptrace check would be reached.
+        for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) && !line.hasSuffix("by self-protection")
+            && !(line.contains(" /proc/") && line.contains("/mem (")) {
             Issue.record("unexpected denial: \(line)\n\(all)")
         }
         // Secrets: unreadable at home and wherever they were copied; a CA bundle an installed
@@ -277,10 +334,14 @@ struct AgentPolicyVMTests {
         for socket in Self.allowedSockets.map(Self.socketPath) {
             #expect(lines.contains("unix=OK \(socket)"), "\(socket): \(all)")
         }
-        // core.hooksPath: in ~/.gitconfig refused; in a nested repository's .git/config (which
-        // git rewrites on every init and clone) written but reported, as agent.yaml says.
+        // core.hooksPath and friends: refused in ~/.gitconfig and in every repository's config,
+        // whoever writes them; git's own writes of safe settings went through, audited.
         #expect(!lines.contains("hookspath-global=written"), "\(all)")
-        #expect(lines.contains("hookspath-local=written"), "\(all)")
-        #expect(result.stderr.contains("ebguard: audited write ~/proj/a/vendor/b/.git/config "), "\(all)")
+        for line in lines where line.hasPrefix("esc=") { Issue.record("git metadata escape: \(line)\n\(all)") }
+        #expect(lines.contains("ptrace-git=EPERM mem-git=EACCES ptrace-other=OK")
+                || lines.contains("ptrace-git=EPERM mem-git=EPERM ptrace-other=OK"), "\(all)")
+        #expect(result.stderr.split(separator: "\n").contains {
+            $0.hasPrefix("ebguard: audited ") && $0.contains(" ~/proj/m2/.git/config.lock (") && $0.contains(" by a vetted git (rule file[")
+        }, "git's own write of a clone's config was not reported: \(all)")
     }
 }

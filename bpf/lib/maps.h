@@ -42,7 +42,8 @@ struct {
 /*
  * Execs held for a decision in userspace (argv rules): tgid -> session. A task of
  * the session must not resume them itself (tamper.bpf.c refuses that SIGCONT);
- * ebguard removes the entry when it answers.
+ * ebguard removes the entry when it answers, except for a vetted git, which keeps it
+ * answered and marked EG_HELD_GIT_WRITER until its next exec or its exit.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,6 +52,14 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } eg_held SEC(".maps");
+
+/* Whether `tgid` is a git ebguard vetted to write repository metadata (EG_HELD_GIT_WRITER). */
+static __always_inline bool eg_is_git_writer(__u32 tgid)
+{
+	__u64 *held = bpf_map_lookup_elem(&eg_held, &tgid);
+
+	return held && (*held & (EG_HELD_ANSWERED | EG_HELD_GIT_WRITER)) == (EG_HELD_ANSWERED | EG_HELD_GIT_WRITER);
+}
 
 /* Template of a session's own ring buffer (created by userspace, one per session). */
 struct eg_session_ringbuf {

@@ -195,7 +195,10 @@ struct eg_path_scratch {
 	} bits;
 	__u32 best[8];
 	__u32 hold;				/* 1 + rank of the best-ranked ARGV key; 0: none */
-	__u32 _pad;
+	__u16 git_rename_dst;			/* set by the rename hook around its destination's match:
+						 * a vetted git commits its lock files that way */
+	__u16 git_name;				/* the path matched ends in `.lock` or is a `.git`
+						 * (eg_git_direct_name) */
 	struct eg_glob_ctx gw;			/* eg_glob_check's walk */
 	struct eg_affix_ctx aw;			/* eg_affix_step's walk */
 	struct eg_star_walk {			/* lib/path_ancestor.h's walk over a renamed path */
@@ -395,7 +398,14 @@ static __always_inline bool eg_has_length(const __u64 *bits, __u32 len)
 /* A candidate's precedence as one number: rank, then verdict, then the lower rule index. */
 #define EG_SCORE(rank, verdict, rule) (((__u32)(rank) << 19) | ((__u32)(verdict) << 16) | (0xffff - (__u32)(rule)))
 #define EG_SCORE_RANK(sc) ((sc) >> 19)
-#define EG_SCORE_VERDICT(sc) (((sc) >> 16) & 0x7)
+/*
+ * A score's verdict field ranks a `unless: git` deny (EG_VERDICT_DENY_UNLESS_GIT)
+ * just below a plain deny of the same rank: ALLOW 0, AUDIT 1, ASK 2, that 3, DENY 4.
+ */
+#define EG_SV_DENY_UNLESS_GIT 3
+#define EG_SV_DENY 4
+#define EG_SCORE_SV(sc) (((sc) >> 16) & 0x7)
+#define EG_SCORE_VERDICT(sc) (EG_SCORE_SV(sc) >= EG_SV_DENY_UNLESS_GIT ? EG_VERDICT_DENY : EG_SCORE_SV(sc))
 #define EG_SCORE_RULE(sc) (0xffff - ((sc) & 0xffff))
 
 /* Offers one matching key's verdicts, at `rank`, for the kinds in `mask`. */
@@ -414,8 +424,7 @@ static __always_inline void eg_take(struct eg_path_scratch *s, const __u8 *verdi
 		v = verdict[k];
 		if (v == EG_VERDICT_NONE)
 			continue;
-		if (v > EG_VERDICT_DENY)
-			v = EG_VERDICT_DENY;
+		v = v == EG_VERDICT_DENY_UNLESS_GIT ? EG_SV_DENY_UNLESS_GIT : v >= EG_VERDICT_DENY ? EG_SV_DENY : v;
 		sc = EG_SCORE(rank, v, rule[k]);
 		if (sc > s->best[k])
 			s->best[k] = sc;
@@ -713,6 +722,29 @@ static long eg_prefix_step(__u32 j, struct eg_walk_state *w)
 #define EG_NO_DEFAULT 0xff
 
 /*
+ * What a vetted git may do where a `unless: git` deny applies: create or write a
+ * lock file (`*.lock`) or a `.git` (a new repository, a gitfile), and rename onto a
+ * protected name (git_rename_dst: committing its lock file, the only way git writes
+ * config, config.worktree and the like). Never a direct write of `config` itself: a
+ * checkout or merge whose work tree was aimed at a `.git` directory (core.worktree
+ * in a repository of the agent's) writes files directly, and git refuses to check
+ * out any path named `.git`. The rename hook sets git_rename_dst; this checks the
+ * last component of path[slot] (len bytes, n '/'), for eg_match_path to note.
+ */
+static __always_inline bool eg_git_direct_name(struct eg_path_scratch *s, __u32 slot, __u32 len, __u32 n)
+{
+	const char *p = s->path[slot & (EG_SLOTS - 1)];
+	__u32 start = n ? s->slash[(n - 1) & (EG_SLASHES - 1)] + 1 : 0;
+
+	if (len >= 5 && len < EG_PATH_MAX && p[(len - 5) & (EG_PATH_MAX - 1)] == '.' &&
+	    p[(len - 4) & (EG_PATH_MAX - 1)] == 'l' && p[(len - 3) & (EG_PATH_MAX - 1)] == 'o' &&
+	    p[(len - 2) & (EG_PATH_MAX - 1)] == 'c' && p[(len - 1) & (EG_PATH_MAX - 1)] == 'k')
+		return true;
+	return len == start + 4 && p[start & (EG_PATH_MAX - 1)] == '.' && p[(start + 1) & (EG_PATH_MAX - 1)] == 'g' &&
+	       p[(start + 2) & (EG_PATH_MAX - 1)] == 'i' && p[(start + 3) & (EG_PATH_MAX - 1)] == 't';
+}
+
+/*
  * The decision for `mask` from the candidates found (s->best, s->hold): the
  * strongest kind, on a tie the lowest kind names it. A function of its own, so
  * its registers do not spill into eg_match_path's frame, which sits under the
@@ -722,24 +754,38 @@ __noinline __u64 eg_verdict_of(__u32 mask, __u32 dflt)
 {
 	struct eg_path_scratch *s = eg_get_scratch();
 	__u64 verdict = EG_VERDICT_ALLOW, reason = EG_REASON_DEFAULT, rule = EG_RULE_DEFAULT, hold = 0;
-	bool first = true;
+	bool first = true, git_writer = false;
 
 	if (!s)
 		return EG_VERDICT_DENY | (EG_REASON_UNRESOLVED << 8) | ((__u64)EG_RULE_DEFAULT << 16);
+
 	if (dflt == EG_NO_DEFAULT)
 		dflt = EG_VERDICT_ALLOW;
 	else if (dflt > EG_VERDICT_DENY)
 		dflt = EG_VERDICT_DENY;
+	/* A `unless: git` deny decides a kind: is this a git-shaped write by the git it yields to? */
+#pragma unroll
+	for (int k = 0; k < EG_ACCESS_KINDS; k++) {
+		if ((mask & (1 << k)) && s->best[k] && EG_SCORE_SV(s->best[k]) == EG_SV_DENY_UNLESS_GIT) {
+			git_writer = (s->git_rename_dst || s->git_name) && eg_is_git_writer(bpf_get_current_pid_tgid() >> 32);
+			break;
+		}
+	}
 	/* The strongest kind; on a tie the lowest kind names it. */
 #pragma unroll
 	for (int k = 0; k < EG_ACCESS_KINDS; k++) {
 		__u32 sc = s->best[k], v = sc ? EG_SCORE_VERDICT(sc) : dflt;
+		__u64 why = sc ? EG_REASON_RULE : EG_REASON_DEFAULT;
 
 		if (!(mask & (1 << k)))
 			continue;
+		if (git_writer && sc && EG_SCORE_SV(sc) == EG_SV_DENY_UNLESS_GIT) {
+			v = EG_VERDICT_AUDIT;
+			why = EG_REASON_VETTED_GIT;
+		}
 		if (first || v > verdict) {
 			verdict = v;
-			reason = sc ? EG_REASON_RULE : EG_REASON_DEFAULT;
+			reason = why;
 			rule = sc ? EG_SCORE_RULE(sc) : EG_RULE_DEFAULT;
 			first = false;
 		}
@@ -772,7 +818,10 @@ __noinline __u32 eg_scan_path(__u32 slot, __u32 len)
 		return 0;
 	n = eg_path_scan(s, slot & (EG_SLOTS - 1), len & (EG_PATH_MAX - 1));
 	/* More is not from a resolved path: components are never empty. */
-	return n > EG_SLASHES ? EG_SLASHES : n;
+	n = n > EG_SLASHES ? EG_SLASHES : n;
+	/* Here, not in eg_match_path, whose frame lies under the walks' (the call chain's stack). */
+	s->git_name = eg_git_direct_name(s, slot, len, n);
+	return n;
 }
 
 /*
