@@ -120,7 +120,7 @@ struct ShippedPolicyTests {
         // Any repository's config, its lock, a submodule's and a worktree's, and gitfiles: denied
         // but to a vetted git (`unless: git`; the kernel then lets it commit lock files only).
         for spot in ["\(ws)/deep/repo/.git/config", "\(ws)/.git/config.lock", "\(ws)/.git/modules/a/b/config",
-                     "\(ws)/r/.git/worktrees/w/config.worktree", "\(ws)/r/.git/worktrees/w/commondir", "\(ws)/sub/.git"] {
+                     "\(ws)/r/.git/worktrees/w/config.worktree", "\(ws)/r/.git/worktrees/w/commondir", "\(ws)/r/.git/commondir", "\(ws)/sub/.git"] {
             for kind in [FileAccess.write, .create] {
                 let decision = c.decideFile(path: spot, access: kind)
                 #expect(decision.verdict == .deny && c.file.first { $0.id == decision.rule }?.unlessGit == true, "\(spot) \(kind)")

@@ -51,7 +51,7 @@ struct AgentPolicyVMTests {
             // Git: every repository's config (core.hooksPath, core.fsmonitor, aliases) and its lock,
             // a submodule's, a worktree's, and a gitfile naming a repository elsewhere.
             "W/a/.git/config", "W/a/vendor/b/.git/config", "W/a/.git/config.lock", "W/a/.git/modules/sub/config",
-            "W/a/.git/worktrees/w/config.worktree", "W/a/.git/worktrees/w/commondir", "W/side/.git",
+            "W/a/.git/worktrees/w/config.worktree", "W/a/.git/worktrees/w/commondir", "W/a/.git/commondir", "W/side/.git",
             // The agents' own settings: hooks and MCP servers.
             "~/.claude/settings.json", "~/.claude/settings.local.json", "~/.claude/plugins/x/hooks.json",
             "~/.codex/config.toml", "~/.gemini/settings.json", "~/.cursor/mcp.json", "W/.mcp.json",
