@@ -43,10 +43,11 @@ deps:
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
-	@# agent.yaml's workload test (AgentPolicyVMTests) runs npm and cargo, which may come from
-	@# elsewhere (NodeSource's nodejs bundles npm; rustup's cargo is in ~/.cargo): Debian's
+	@# agent.yaml's workload test (AgentPolicyVMTests) runs npm, cargo and gradle, which may come
+	@# from elsewhere (NodeSource's nodejs bundles npm; rustup's cargo is in ~/.cargo): Debian's
 	@# packages are installed only when the command is missing.
 	@tools=""; command -v npm >/dev/null || tools="nodejs npm"; \
+	command -v gradle >/dev/null || tools="$$tools gradle"; \
 	command -v cargo >/dev/null || ls -d $$HOME/.rustup/toolchains/*/bin/cargo >/dev/null 2>&1 || tools="$$tools cargo"; \
 	if [ -n "$$tools" ]; then echo "installing:$$tools"; apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$tools >/dev/null; fi

@@ -16,6 +16,8 @@ public struct Guards: Sendable {
         public var argv: [String]?
         /// The rule's target as its policy spells it (`~/.ssh/**`, `name .env`).
         public var text: String
+        /// A `unless: git` file rule: its fences keep the exception.
+        public var unlessGit = false
     }
 
     public let base: CompiledPolicy
@@ -37,7 +39,7 @@ public struct Guards: Sendable {
             let matcher = rule.target.matcher(in: context)
             guard !Self.isCatchAll(matcher) else { continue }
             guards[rule.id] = Guard(id: rule.id, location: rule.location, verdict: rule.verdict, matcher: matcher,
-                                    access: rule.access, text: rule.target.description)
+                                    access: rule.access, text: rule.target.description, unlessGit: rule.unlessGit)
         }
         fileGuards = guards.values.filter { $0.id.domain == .file }.sorted { $0.id < $1.id }
         for rule in policy.network where rule.verdict == .deny || rule.verdict == .ask {
@@ -132,15 +134,17 @@ public struct Guards: Sendable {
                 let text = anchoring.textOfComponents(rebased)
                 let target: SuggestedRule.Target = rule.domain == .exec
                     ? .exec(path: text, argv: g.argv) : .file(path: text, access: access)
-                let key = "\(g.verdict) \(text) \(g.argv ?? [])"
+                let key = "\(g.verdict) \(g.unlessGit) \(text) \(g.argv ?? [])"
                 if let i = seen[key] {
                     if case .file(let p, let a) = out[i].target { out[i].target = .file(path: p, access: a.union(access)) }
                     continue
                 }
                 let file = g.location.file.split(separator: "/").last.map(String.init) ?? g.location.file
                 seen[key] = out.count
-                out.append(SuggestedRule(verdict: g.verdict, target: target,
-                                         note: "from \(file):\(g.location.line) (\(g.text)\(g.argv.map { " " + $0.joined(separator: " ") } ?? "")), so that \(path) does not open it"))
+                var fence = SuggestedRule(verdict: g.verdict, target: target,
+                                          note: "from \(file):\(g.location.line) (\(g.text)\(g.argv.map { " " + $0.joined(separator: " ") } ?? "")), so that \(path) does not open it")
+                fence.unlessGit = g.unlessGit
+                out.append(fence)
             }
         }
         return out

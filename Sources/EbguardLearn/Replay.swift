@@ -51,6 +51,15 @@ public struct Replay: Sendable {
         }
     }
 
+    /// Whether `decision` lets an operation of `program` through. A `unless: git` deny lets git
+    /// through: replay assumes a git that wrote there would be vetted at exec again (its command
+    /// line is not in the trail); any other program is refused.
+    public static func lets(_ decision: Decision, program: String, _ policy: CompiledPolicy) -> Bool {
+        if decision.verdict == .allow || decision.verdict == .audit { return true }
+        guard decision.verdict == .deny, program == "git", case .file? = decision.rule?.domain else { return false }
+        return policy.file.contains { $0.id == decision.rule && $0.unlessGit }
+    }
+
     /// Replays `observations`; identical operations (same object, program and outcome) are
     /// reported once with their count.
     public init(_ observations: [Observation], against policy: CompiledPolicy) {
@@ -59,7 +68,7 @@ public struct Replay: Sendable {
         for o in observations {
             operations += o.count
             let d = cache[o.target]!
-            let lets = d.verdict == .allow || d.verdict == .audit
+            let lets = Self.lets(d, program: o.program, policy)
             let direction: Change.Direction
             switch (o.outcome, lets) {
             case (.allowed, false): direction = .wouldDeny

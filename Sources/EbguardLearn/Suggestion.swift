@@ -23,6 +23,8 @@ public struct SuggestedRule: Sendable, Hashable {
     public var withheld: String?
     /// Set for the rules a suggestion adds that were not seen: where they come from.
     public var note: String?
+    /// A fence copied from a `unless: git` rule of the base keeps its exception.
+    public var unlessGit = false
 
     public init(verdict: Verdict = .allow, target: Target, uses: UInt64 = 0, programs: [String: UInt64] = [:],
                 objects: Int = 1, withheld: String? = nil, note: String? = nil) {
@@ -73,6 +75,7 @@ public struct SuggestedRule: Sendable, Hashable {
         case .file(let path, let access):
             fields.append("path: " + YAMLText.quoted(path))
             if access != .all { fields.append("access: [" + access.names.joined(separator: ", ") + "]") }
+            if unlessGit { fields.append("unless: git") }
         case .unix(let path):
             fields.append("unix: " + YAMLText.quoted(path))
         case .host(let name, let ports, let proto):

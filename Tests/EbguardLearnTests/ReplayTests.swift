@@ -60,3 +60,27 @@ import Testing
         #expect(trail.observations.map(\.outcome) == [.allowed, .refused])
     }
 }
+
+/// `unless: git` rules in learning: replay lets git through them and no one else, and the
+/// fences a suggestion copies from them keep the exception (else git in the workspace breaks).
+@Suite struct UnlessGitLearnTests {
+    @Test func replayLetsOnlyGitThroughAYieldingDeny() throws {
+        var t = TestTrail()
+        t.file("/home/dev/proj/sub/.git/config.lock", "write,create", comm: "git")
+        t.file("/home/dev/proj/sub/.git/config", "write", comm: "python3")
+        let trail = try ReplayTests.trail(t)
+        let agent = try Fixture.policy("agent.yaml").compile(in: Fixture.context)
+        let r = Replay(trail.observations, against: agent)
+        #expect(r.wouldDeny.map(\.object) == ["file /home/dev/proj/sub/.git/config (write)"])
+        #expect(r.unchanged == 1)
+    }
+
+    @Test func fencesFromAYieldingDenyKeepItsException() throws {
+        var t = TestTrail()
+        for f in ["a/x.c", "b/y.c", "c/z.c"] { t.file("/home/dev/proj/" + f, "write,create") }
+        let (_, _, policy) = try Fixture.suggest(t)
+        let fences = policy.file.filter { $0.unlessGit }
+        #expect(!fences.isEmpty, "\(policy.file)")
+        #expect(fences.allSatisfy { $0.verdict == .deny })
+    }
+}

@@ -7,11 +7,12 @@ import Testing
 /// policies/agent.yaml` for a user whose home is a throwaway tmpfs at /home/egagent (a private
 /// mount namespace with that user added to a copy of /etc/passwd), the workspace at ~/proj, as
 /// on a real machine. In one session: `pip install --user` of a local wheel, `npm pack` and
-/// `npm install` of the tarball, `cargo build --offline`, and `git` in nested repositories all
-/// work, while every persistence spot is refused by ebguard (EACCES/EPERM, and named on its
+/// `npm install` of the tarball, `cargo build --offline`, `gradle build --offline`, and `git` in
+/// nested repositories (init, clone, remote, fetch, tracking branches, push -u, config user.*)
+/// all work, while every persistence spot is refused by ebguard (EACCES/EPERM, and named on its
 /// stderr), so is a connect to the user's own servers (ssh-agent, tmux, screen, gpg-agent,
-/// editors) while the agent's own sockets stay reachable, and a `core.hooksPath` written to a
-/// nested repository's config is reported.
+/// editors) while the agent's own sockets stay reachable, and so is every way tried to put a
+/// setting that runs code into a repository's config (docs/policy.md, `unless: git`).
 @Suite(.enabled(if: TestEnvironment.inVM && TestEnvironment.isRoot, Comment(rawValue: TestEnvironment.vmReason)), .serialized)
 struct AgentPolicyVMTests {
     static let binary = TestEnvironment.projectRoot + "/bin/ebguard"
@@ -214,6 +215,11 @@ struct AgentPolicyVMTests {
         mkdir -p crate/src && printf '[package]\\nname = "egcrate"\\nversion = "0.1.0"\\nedition = "2021"\\n' > crate/Cargo.toml \
           && echo 'fn main() { println!("crate-ok"); }' > crate/src/main.rs \
           && (cd crate && cargo build --offline -q && ./target/debug/egcrate | grep -q crate-ok) && echo "cargo=OK"
+        mkdir -p gproj/src/main/java/eg && echo "apply plugin: 'java'" > gproj/build.gradle \
+          && echo 'package eg; public class Main { public static void main(String[] a) { System.out.println("gradle-ok"); } }' \
+             > gproj/src/main/java/eg/Main.java \
+          && (cd gproj && gradle --offline --no-daemon -q build && java -cp build/libs/gproj.jar eg.Main | grep -q gradle-ok) \
+          && echo "gradle=OK"
         /usr/bin/python3 '\(work)/probe.py' \(quoted(spots)) \(quoted(Self.allowedWrites))
         /usr/bin/python3 -c '
         import errno, sys
@@ -284,7 +290,7 @@ struct AgentPolicyVMTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let all = "\(result.stdout)\n--- stderr:\n\(result.stderr)"
         #expect(lines.contains("home=\(Self.home) user=egagent"), "\(all)")
-        for step in ["git", "gitmeta", "pip", "npm", "cargo"] {
+        for step in ["git", "gitmeta", "pip", "npm", "cargo", "gradle"] {
             #expect(lines.contains("\(step)=OK"), "\(step) failed under agent.yaml: \(all)")
         }
         #expect(lines.contains("installed=egdemo"), "\(all)")

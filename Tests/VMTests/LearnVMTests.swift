@@ -200,14 +200,17 @@ extension DaemonVMSuites {
                 var kernel: [Observation.Target: Set<Observation.Outcome>] = [:]
                 for o in enforced.observations { kernel[o.target, default: []].insert(o.outcome) }
                 var compared = 0, refused = 0
-                var mismatches: [String] = []
+                var mismatches: Set<String> = []
                 for (target, outcomes) in kernel where learnedTargets.contains(target) {
                     compared += 1
-                    let decision = Replay.decide(target, policy)
-                    let replayLets = decision.verdict == .allow || decision.verdict == .audit
                     if outcomes.contains(.refused) { refused += 1 }
-                    if outcomes != [replayLets ? .allowed : .refused] {
-                        mismatches.append("\(target): kernel \(outcomes.map(\.rawValue).sorted()), replay \(decision.verdict) "
+                }
+                // Per program: a `unless: git` deny lets a vetted git through and no one else (Replay.lets).
+                for o in enforced.observations where learnedTargets.contains(o.target) {
+                    let decision = Replay.decide(o.target, policy)
+                    let replayLets = Replay.lets(decision, program: o.program, policy)
+                    if o.outcome != (replayLets ? .allowed : .refused) {
+                        mismatches.insert("\(o.target) by \(o.program): kernel \(o.outcome.rawValue), replay \(decision.verdict) "
                                           + "(\(decision.rule?.description ?? "default"))")
                     }
                 }
