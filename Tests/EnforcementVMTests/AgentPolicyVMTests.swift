@@ -181,6 +181,11 @@ struct AgentPolicyVMTests {
               && git -c user.name=t -c user.email=t@e commit -qm evil) \
           && git --git-dir="$e/.git" config core.worktree "$PWD/v/.git" \
           && (cd "$e/.git" && git checkout -q HEAD -- config) 2>/dev/null && echo "esc=checkout-into-git"
+        # What a vetted git starts is not vetted: the command it runs for ssh cannot write a config.
+        printf '#!/bin/sh\ntouch "$EG_MARK.ran"\nprintf "[core]\\n\\thooksPath = /tmp/h\\n" >> "$EG_CFG" && touch "$EG_MARK"\n' > sshcmd.sh \
+          && chmod +x sshcmd.sh && EG_CFG="$PWD/m/.git/config" EG_MARK="$PWD/git-child-wrote" \\
+             GIT_SSH_COMMAND="$PWD/sshcmd.sh" git -C m2 fetch -q ssh://eg.invalid/x 2>/dev/null
+        [ -e git-child-wrote ] && echo "esc=git-child"; [ -e git-child-wrote.ran ] && echo "git-child=ran"
         grep -qi hookspath m/.git/config m2/.git/config m3/.git/config v/.git/config 2>/dev/null && echo "esc=hookspath-present"
         # A vetted git cannot be reached into while it runs (ptrace, /proc/PID/mem); a sibling can.
         /usr/bin/python3 -c '
@@ -344,6 +349,7 @@ struct AgentPolicyVMTests {
         // whoever writes them; git's own writes of safe settings went through, audited.
         #expect(!lines.contains("hookspath-global=written"), "\(all)")
         for line in lines where line.hasPrefix("esc=") { Issue.record("git metadata escape: \(line)\n\(all)") }
+        #expect(lines.contains("git-child=ran"), "the command git runs for ssh never ran: \(all)")
         #expect(lines.contains("ptrace-git=EPERM mem-git=EACCES ptrace-other=OK")
                 || lines.contains("ptrace-git=EPERM mem-git=EPERM ptrace-other=OK"), "\(all)")
         #expect(result.stderr.split(separator: "\n").contains {
