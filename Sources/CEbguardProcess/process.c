@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
-#include <grp.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -66,12 +65,19 @@ static void eg_child(const struct eg_spawn_request *request, int report_fd)
 		goto fail;
 	if (request->limit_caps && eg_limit_capabilities(request->keep_caps) != 0)
 		goto fail;
+	/*
+	 * Raw system calls, not glibc's wrappers: those apply an id change to every thread
+	 * glibc knows of (__nptl_setxid), and a child of clone3 inherits the parent's list
+	 * of threads without the threads. A parent thread that was still starting when we
+	 * cloned (another thread of ebguard run: the event printer) is waited for forever.
+	 * This child has one thread, so the raw calls are the whole change.
+	 */
 	if (request->set_ids) {
-		if (setgroups(request->group_count, request->groups) != 0)
+		if (syscall(SYS_setgroups, request->group_count, request->groups) != 0)
 			goto fail;
-		if (setresgid(request->gid, request->gid, request->gid) != 0)
+		if (syscall(SYS_setresgid, request->gid, request->gid, request->gid) != 0)
 			goto fail;
-		if (setresuid(request->uid, request->uid, request->uid) != 0)
+		if (syscall(SYS_setresuid, request->uid, request->uid, request->uid) != 0)
 			goto fail;
 	}
 	if (request->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)

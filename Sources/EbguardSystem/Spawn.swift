@@ -24,7 +24,7 @@ public enum ExitStatus: Equatable, Sendable {
 }
 
 /// A program to start inside a cgroup.
-public struct SpawnRequest {
+public struct SpawnRequest: Sendable {
     public var executable: String
     public var arguments: [String]
     public var environment: [String: String]
