@@ -468,6 +468,12 @@ enum eg_tamper {
  * writer until its next exec (eg_exec_check drops answered entries) or its exit.
  */
 #define EG_HELD_GIT_WRITER (1ULL << 62)
+/*
+ * Set with EG_HELD_GIT_WRITER for a vetted `git worktree add`, which writes the new
+ * worktree's `commondir` itself, not through a lock file: only such a git may open a
+ * protected file of that name (lib/path_match.h, eg_git_direct_name).
+ */
+#define EG_HELD_GIT_WORKTREE (1ULL << 61)
 
 /* EG_EVENT_TAMPER: always denied. */
 struct eg_tamper_event {

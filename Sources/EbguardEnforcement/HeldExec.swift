@@ -64,10 +64,10 @@ public enum HeldExec {
                            executable: FileIdentity.of(path: "/proc/\(pid)/exe"))
         }
         let allowed = decision.verdict == .allow || decision.verdict == .audit
-        let writer = allowed && GitWriter.isVetted(pid: pid, path: path, argv: argv)
-        let resumed = answers.answer(pid: pid, allow: allowed, gitWriter: writer)
+        let marks = allowed ? GitWriter.marks(pid: pid, path: path, argv: argv, policy: policy) : 0
+        let resumed = answers.answer(pid: pid, allow: allowed, gitMarks: marks)
         var outcome = Outcome(pid: pid, argv: argv, decision: decision, resumed: resumed)
-        outcome.gitWriter = writer && resumed
+        outcome.gitWriter = marks != 0 && resumed
         return outcome
     }
 
@@ -84,16 +84,18 @@ public enum HeldExec {
         /// pidfd is the held process. An allow is marked in the entry before SIGCONT: the kernel
         /// kills a held task that runs without that mark.
         ///
-        /// `gitWriter` marks a vetted git (EG_HELD_GIT_WRITER) and leaves its entry in place. The
-        /// mark goes in only while the entry exists (BPF_EXIST): an entry the kernel dropped at
-        /// the process's exit is never made again for a pid another process may then get.
+        /// `gitMarks` marks a vetted git (EG_HELD_GIT_WRITER, with EG_HELD_GIT_WORKTREE for a
+        /// `git worktree add`) and leaves its entry in place. The marks go in only while the entry
+        /// exists (BPF_EXIST): an entry the kernel dropped at the process's exit is never made
+        /// again for a pid another process may then get.
         @discardableResult
-        public func answer(pid: pid_t, allow: Bool, gitWriter: Bool = false) -> Bool {
+        public func answer(pid: pid_t, allow: Bool, gitMarks: UInt64 = 0) -> Bool {
+            let gitWriter = gitMarks != 0
             guard let map = try? BPFMap<UInt32, UInt64>(pinnedAt: heldMap),
                   let process = try? ProcessHandle(pid: pid) else { return false }
             guard let held = try? map.lookup(UInt32(pid)) else { return false }
             var resume = allow
-            let mark = HeldExec.answered | (gitWriter ? HeldExec.gitWriter : 0)
+            let mark = HeldExec.answered | gitMarks
             if resume && (try? map.update(UInt32(pid), held | mark, .replaceOnly)) == nil { resume = false }
             let sent = (try? process.signal(resume ? SIGCONT : SIGKILL)) != nil
             if !(gitWriter && resume && sent) { _ = try? map.delete(UInt32(pid)) }
@@ -105,6 +107,8 @@ public enum HeldExec {
     static let answered = UInt64(EG_HELD_ANSWERED)
     /// EG_HELD_GIT_WRITER: set with it for a vetted git.
     static let gitWriter = UInt64(EG_HELD_GIT_WRITER)
+    /// EG_HELD_GIT_WORKTREE: set with both for a vetted `git worktree add`.
+    static let gitWorktree = UInt64(EG_HELD_GIT_WORKTREE)
 
     /// The state letter of /proc/PID/stat ("R", "S", "T"...), nil when the process is gone.
     static func state(of pid: pid_t) -> String? {

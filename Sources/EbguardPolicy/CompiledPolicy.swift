@@ -16,11 +16,13 @@ public struct CompiledPolicy: Sendable, Hashable {
     /// Address rules and Unix socket rules together, in policy order.
     public var network: [CompiledNetworkRule]
 
-    /// What deciding a held exec needs (`decideExec`): the policy without its file and network
-    /// rules, which a standalone session need not keep once they are in the kernel's maps.
-    public var execRulesOnly: CompiledPolicy {
+    /// What deciding a held exec needs (`decideExec`, and for a git that `unless: git` rules
+    /// hold, `guardsGitMetadata`): the policy without its network rules, and without its file
+    /// rules unless some rule says `unless: git`. A standalone session need not keep the rest
+    /// once they are in the kernel's maps.
+    public var heldExecRules: CompiledPolicy {
         var copy = self
-        copy.file = []
+        if !file.contains(where: \.unlessGit) { copy.file = [] }
         copy.network = []
         return copy
     }

@@ -16,13 +16,27 @@ public enum GitWriteVetting {
         case refused(String)
     }
 
+    /// Where Debian's git keeps the programs it runs as its own (`git --exec-path`).
+    public static let gitExecPath = "/usr/lib/git-core"
+
     /// The template directory `ebguard run` gives every session (GIT_TEMPLATE_DIR).
     public static let sessionTemplateDirectory = "/run/ebguard/git-template"
 
     /// `argv` as /proc/PID/cmdline gives it (argv[0] included); `environment` as /proc/PID/environ gives it
-    /// ("KEY=value" strings).
-    public static func vet(argv: [String], environment: [String]) -> Verdict {
-        do { return .granted(subcommand: try decide(argv, environment)) } catch { return .refused(error.reason) }
+    /// ("KEY=value" strings). `guardsGitDirectory` says whether the policy guards the git directory at an
+    /// absolute path as it guards the repositories it protects (its config behind a `unless: git` deny):
+    /// only such a directory may be a clone's `--separate-git-dir`, which a submodule's clone names.
+    /// `guardsRepository` says the same of the repository git finds from the process's working directory
+    /// after the `-C` changes given (in order): only there may `git worktree add`, `move` and `repair`
+    /// write the gitfiles and commondir that send a work tree to it.
+    ///
+    /// A granted `worktree` names its action: `.granted(subcommand: "worktree add")`.
+    public static func vet(argv: [String], environment: [String],
+                           guardsGitDirectory: (String) -> Bool = { _ in false },
+                           guardsRepository: ([String]) -> Bool = { _ in false }) -> Verdict {
+        do { return .granted(subcommand: try decide(argv, environment, guardsGitDirectory, guardsRepository)) } catch {
+            return .refused(error.reason)
+        }
     }
 
     struct Refusal: Error {
@@ -33,7 +47,9 @@ public enum GitWriteVetting {
         }
     }
 
-    static func decide(_ argv: [String], _ environment: [String]) throws(Refusal) -> String {
+    static func decide(_ argv: [String], _ environment: [String],
+                       _ guardsGitDirectory: (String) -> Bool = { _ in false },
+                       _ guardsRepository: ([String]) -> Bool = { _ in false }) throws(Refusal) -> String {
         // git runs builtin NAME when argv[0] is `git-NAME`: `exec -a git-config git core.hooksPath x`.
         let program = argv.first ?? ""
         guard program.split(separator: "/", omittingEmptySubsequences: false).last == "git" else {
@@ -44,7 +60,7 @@ public enum GitWriteVetting {
             if let why = environmentRefusal(name, entry.dropFirst(name.count + 1)) { throw Refusal("`\(name)` \(why)") }
         }
         let variables = Set(environment.map(variableName))
-        let (globals, command, arguments) = try subcommand(of: argv)
+        let (globals, changes, command, arguments) = try subcommand(of: argv)
         guard let rules = subcommands[command] else {
             throw Refusal("`git \(command)` does not need to write repository metadata")
         }
@@ -54,7 +70,7 @@ public enum GitWriteVetting {
         // Checked-out files land on a git directory's `config` when it is the work tree (`--work-tree=.git`,
         // `-C .git --git-dir=.`) or a path inside it (`worktree add .git/worktrees/x` holds config.worktree).
         let placed = globals.first { $0 == "--git-dir" || $0 == "--work-tree" }
-            ?? ["GIT_DIR", "GIT_WORK_TREE"].first(where: variables.contains)
+            ?? ["GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR"].first(where: variables.contains)
         if rules.usesWorkTree, let placed {
             throw Refusal("`\(placed)` can put the work tree of `git \(command)` on a git directory")
         }
@@ -62,16 +78,29 @@ public enum GitWriteVetting {
         case "config": try vetConfig(arguments)
         case "remote": try vetRemote(arguments)
         default:
-            let operands = try scan(arguments, rules, command: command)
+            let operands = try scan(arguments, rules, command: command, guardsGitDirectory: guardsGitDirectory)
             if let first = operands.first, let why = rules.refusedActions[first] {
                 throw Refusal("`git \(command) \(first)` \(why)")
             }
             if rules.usesWorkTree, let inside = operands.first(where: { $0.split(separator: "/").contains(".git") }) {
                 throw Refusal("`\(inside)` lies inside a git directory, whose config a work tree there can overwrite")
             }
+            if command == "worktree" {
+                // Its gitfiles and commondir send a work tree to this repository: one the policy guards.
+                guard let action = operands.first, worktreeActions.contains(action) else {
+                    throw Refusal("`git worktree \(operands.first ?? "")` needs no write of repository metadata")
+                }
+                guard guardsRepository(changes) else {
+                    throw Refusal("`git worktree \(action)` works on a repository the policy does not guard")
+                }
+                return "worktree \(action)"
+            }
         }
         return command
     }
+
+    /// `git worktree` actions that write gitfiles (and, `add`, a commondir); the others need no grant.
+    static let worktreeActions: Set<String> = ["add", "move", "repair"]
 
     // MARK: Environment
 
@@ -84,8 +113,9 @@ public enum GitWriteVetting {
         // Templates (hooks, a `config` file) are copied into every new repository.
         case "GIT_TEMPLATE_DIR":
             return value == sessionTemplateDirectory ? nil : "is not the session's template directory"
-        // git runs `git-NAME` programs and remote helpers from there.
-        case "GIT_EXEC_PATH": return "changes which programs git runs as its own"
+        // git runs `git-NAME` programs and remote helpers from there. Its own, which git exports to the
+        // scripts it runs (`git submodule`) and so to the gits they start, changes nothing.
+        case "GIT_EXEC_PATH": return value == gitExecPath ? nil : "changes which programs git runs as its own"
         // git writes its index to the file named, a protected one included.
         case "GIT_INDEX_FILE": return "makes git write its index to the file it names"
         // LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT: code loaded into git itself.
@@ -115,9 +145,9 @@ public enum GitWriteVetting {
         "--exec-path": "changes which programs git runs as its own",
     ]
 
-    /// The global options' names, the subcommand and its arguments.
-    static func subcommand(of argv: [String]) throws(Refusal) -> ([String], String, ArraySlice<String>) {
-        var index = 1, globals: [String] = []
+    /// The global options' names, the `-C` directories in order, the subcommand and its arguments.
+    static func subcommand(of argv: [String]) throws(Refusal) -> ([String], [String], String, ArraySlice<String>) {
+        var index = 1, globals: [String] = [], changes: [String] = []
         while index < argv.count, argv[index].hasPrefix("-") {
             let option = argv[index], name = String(option.prefix { $0 != "=" })
             if globalFlags.contains(option) {
@@ -127,6 +157,7 @@ public enum GitWriteVetting {
             } else if name != option, name != "-C" {
                 index += 1  // --git-dir=DIR
             } else if name == option, index + 1 < argv.count {
+                if name == "-C", !argv[index + 1].isEmpty { changes.append(argv[index + 1]) }  // git ignores `-C ""`
                 index += 2  // -C DIR, --git-dir DIR
             } else {
                 throw Refusal("`\(option)` needs a separate value")
@@ -134,7 +165,7 @@ public enum GitWriteVetting {
             globals.append(name)
         }
         guard index < argv.count else { throw Refusal("`\(argv.joined(separator: " "))` names no subcommand") }
-        return (globals, argv[index], argv[(index + 1)...])
+        return (globals, changes, argv[index], argv[(index + 1)...])
     }
 
     // MARK: Subcommands
@@ -156,6 +187,9 @@ public enum GitWriteVetting {
         var usesWorkTree = false
         /// First operands refused, with why.
         var refusedActions: [String: String] = [:]
+        /// A long option (given in full or from its third letter on) whose value names a git directory
+        /// the command points a gitfile at: granted only for one the policy guards (`guardedGitDirectory`).
+        var gitDirectoryLong: String? = nil
     }
 
     static let template = "copies a template directory's hooks and config"
@@ -168,19 +202,22 @@ public enum GitWriteVetting {
         // Writes core.* defaults, and core.worktree for an explicit work tree; templates and gitfiles are the risks.
         "init": Rules(refusedLong: ["template": template, "separate-git-dir": gitfile], valueShort: ["b"],
                       copiesTemplates: true, usesWorkTree: true),
-        // Writes remote.origin.* and branch.*; `-c` writes any setting, `-u` a program run on fetch.
+        // Writes remote.origin.* and branch.*; `-c` writes any setting, `-u` a program run on fetch. A
+        // submodule's clone puts its git directory in the superproject's .git/modules (--separate-git-dir).
         "clone": Rules(refusedLong: ["config": setsConfig, "template": template, "separate-git-dir": gitfile,
                                      "upload-pack": program],
                        refusedShort: ["c": setsConfig, "u": program], valueShort: ["b", "o", "j"],
-                       checksURLs: true, copiesTemplates: true),
+                       checksURLs: true, copiesTemplates: true, gitDirectoryLong: "separate-git-dir"),
         // Sub-subcommands are vetted by vetRemote.
         "remote": Rules(),
         // Writes only branch.*.
         "branch": Rules(),
-        // Write branch.* and core.sparseCheckout*. Not `worktree`: `worktree add` writes the new
-        // worktree's commondir directly, which the kernel lets no git do (lib/path_match.h).
+        // Write branch.* and core.sparseCheckout*.
         "checkout": Rules(usesWorkTree: true), "switch": Rules(usesWorkTree: true),
         "sparse-checkout": Rules(usesWorkTree: true),
+        // Gitfiles, and (add) the new worktree's commondir, written directly: the kernel lets only a vetted
+        // `worktree add` do that (EG_HELD_GIT_WORKTREE); its checkout is a `git reset --hard` of its own.
+        "worktree": Rules(valueShort: ["b", "B"], usesWorkTree: true),
         // `-u`/`--set-upstream` records the repository argument as branch.*.remote, so it is a URL.
         "push": Rules(refusedLong: ["receive-pack": program, "exec": program], checksURLs: true),
         "fetch": Rules(refusedLong: ["upload-pack": program], checksURLs: true),
@@ -193,15 +230,28 @@ public enum GitWriteVetting {
     ]
 
     /// Checks `arguments` against `rules`; returns the operands (everything after `--` is one).
-    static func scan(_ arguments: ArraySlice<String>, _ rules: Rules, command: String) throws(Refusal) -> [String] {
-        var operands: [String] = [], optionsEnded = false
-        for argument in arguments {
+    static func scan(_ arguments: ArraySlice<String>, _ rules: Rules, command: String,
+                     guardsGitDirectory: (String) -> Bool = { _ in false }) throws(Refusal) -> [String] {
+        var operands: [String] = [], optionsEnded = false, index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
             if optionsEnded || argument == "-" || !argument.hasPrefix("-") {
                 operands.append(argument)
             } else if argument == "--" {
                 optionsEnded = true
             } else if argument.hasPrefix("--") {
                 let name = argument.dropFirst(2).prefix { $0 != "=" }
+                // From its third letter on, where git reads no other option into it (`--se` is ambiguous).
+                if let option = rules.gitDirectoryLong, name.count >= 3, option.hasPrefix(name) {
+                    var value = String(argument.dropFirst(name.count + 3))
+                    if name.count + 2 == argument.count {
+                        guard index < arguments.endIndex else { throw Refusal("`git \(command) \(argument)` needs a value") }
+                        (value, index) = (arguments[index], index + 1)
+                    }
+                    try guardedGitDirectory(value, command: command, option: option, guards: guardsGitDirectory)
+                    continue
+                }
                 if !name.isEmpty, let refused = rules.refusedLong.first(where: { $0.key.hasPrefix(name) }) {
                     throw Refusal("`git \(command) \(argument)` (`--\(refused.key)`) \(refused.value)")
                 }
@@ -217,6 +267,23 @@ public enum GitWriteVetting {
         }
         if rules.checksURLs { for operand in operands { try checkURL(operand) } }
         return operands
+    }
+
+    /// A git directory a gitfile may point at: a submodule's, under a superproject's `.git/modules/`,
+    /// written as an absolute path with nothing to resolve (no `.`, `..` or empty component), which
+    /// the policy guards. Anywhere else, the gitfile would send git to a config the session can write.
+    static func guardedGitDirectory(_ path: String, command: String, option: String,
+                                    guards: (String) -> Bool) throws(Refusal) {
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        let modules = components.indices.first { components[$0] == ".git" && $0 + 1 < components.endIndex
+            && components[$0 + 1] == "modules" }
+        guard path.hasPrefix("/"), !hasControlCharacter(path), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
+              let modules, modules + 2 < components.endIndex else {
+            throw Refusal("`git \(command) --\(option) \(path)` is not a submodule's git directory (/…/.git/modules/NAME)")
+        }
+        guard guards(path) else {
+            throw Refusal("`git \(command) --\(option) \(path)`: the policy does not guard that git directory's config")
+        }
     }
 
     /// `git remote` actions, and whether their operands include URLs.

@@ -111,3 +111,17 @@ extension CompiledPolicy {
         return Decision(best.1, best.0)
     }
 }
+
+extension CompiledPolicy {
+    /// Whether the git directory at `directory` is guarded as `unless: git` rules guard a
+    /// repository: writing or creating its `config` is decided by such a deny, so only a git
+    /// ebguard vetted writes it.
+    public func guardsGitMetadata(of directory: String) -> Bool {
+        let config = LexicalPath.normalize(directory + "/config")
+        return [FileAccess.write, .create].allSatisfy { kind in
+            let decision = decideFile(path: config, access: kind)
+            return decision.verdict == .deny
+                && decision.rule.flatMap { id in file.first { $0.id == id } }?.unlessGit == true
+        }
+    }
+}

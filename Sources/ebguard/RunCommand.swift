@@ -181,7 +181,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let ring = standaloneSession.flatMap {
-            StandaloneEvents(session: $0.session, policy: compiled!.execRulesOnly, enforcer: $0.enforcer, quiet: quiet,
+            StandaloneEvents(session: $0.session, policy: compiled!.heldExecRules, enforcer: $0.enforcer, quiet: quiet,
                              home: identity.home).reader()
         }
         compiled = nil

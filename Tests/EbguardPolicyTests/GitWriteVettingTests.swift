@@ -152,6 +152,7 @@ struct GitWriteVettingTests {
         Refused("config", "user.name", "x", env: session + ["GIT_CONFIG=.git/config"], names: "GIT_CONFIG"),
         Refused("branch", "-u", "origin/main", env: session + ["LD_PRELOAD=/tmp/x.so"], names: "LD_PRELOAD"),
         Refused("branch", "-u", "origin/main", env: session + ["GIT_EXEC_PATH=/tmp"], names: "GIT_EXEC_PATH"),
+        Refused("branch", "-u", "origin/main", env: session + ["GIT_EXEC_PATH=/usr/lib/git-core/"], names: "GIT_EXEC_PATH"),
         Refused("init", env: ["GIT_TEMPLATE_DIR=/tmp/t"], names: "GIT_TEMPLATE_DIR"),
         Refused("clone", url, env: ["HOME=/home/agent"], names: "GIT_TEMPLATE_DIR"),
         Refused("branch", "-u", "origin/main", env: session + ["GIT_TRACE=/w/.git/config"], names: "GIT_TRACE"),
@@ -205,5 +206,139 @@ struct GitWriteVettingTests {
         }
         #expect(GitWriteVetting.vet(argv: ["git", "init"], environment: ["GIT_CONFIG_NOSYSTEM=1"] + session)
             == .granted(subcommand: "init"))
+    }
+}
+
+/// A submodule's clone (`git submodule update --init`, `clone --recurse-submodules`, `submodule add`)
+/// puts its git directory in the superproject's `.git/modules/NAME` (--separate-git-dir) and a gitfile
+/// in the submodule's work tree pointing there. Granted only for a directory the policy guards: anywhere
+/// else the gitfile would send the user's next git to a config the session can write.
+struct SeparateGitDirectoryVettingTests {
+    /// The command line git 2.39's `submodule--helper clone` runs, with the environment it adds.
+    static func submoduleClone(_ option: [String], destination: String = "/w/top/sub") -> [String] {
+        ["git", "clone", "--no-checkout", "--quiet"] + option + ["--no-single-branch", "--", "/srv/sub.git", destination]
+    }
+
+    @Test(arguments: [
+        ["--separate-git-dir", "/w/top/.git/modules/sub"],
+        ["--separate-git-dir=/w/top/.git/modules/sub"],
+        ["--sep", "/w/top/.git/modules/sub"],  // git takes any unambiguous abbreviation
+        ["--separate-git-dir", "/w/top/.git/modules/a/modules/b"],  // a submodule's submodule
+        ["--separate-git-dir", "/w/top/.git/modules/lib/x"],  // a name with a slash
+    ])
+    func aSubmodulesCloneIntoAGuardedGitDirectoryIsGranted(_ option: [String]) {
+        var asked: [String] = []
+        // What `git submodule` (a script) passes on: git's own exec path, and the git directory for the clone.
+        let environment = session + ["GIT_DIR=.git", "GIT_EXEC_PATH=/usr/lib/git-core", "GIT_PROTOCOL_FROM_USER=0"]
+        var argv = Self.submoduleClone(option)
+        argv[0] = "/usr/lib/git-core/git"
+        let verdict = GitWriteVetting.vet(argv: argv, environment: environment) {
+            asked.append($0)
+            return true
+        }
+        #expect(verdict == .granted(subcommand: "clone"))
+        #expect(asked == [option.count == 2 ? option[1] : String(option[0].dropFirst("--separate-git-dir=".count))])
+    }
+
+    @Test(arguments: [
+        (["--separate-git-dir", "/tmp/g"], "is not a submodule's git directory"),
+        (["--separate-git-dir", ".git/modules/sub"], "is not a submodule's git directory"),  // relative: cwd decides
+        (["--separate-git-dir", "/w/top/.git/modules/../../x"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w/top/.git/modules/./sub"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w//top/.git/modules/sub"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w/top/.git/modules"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w/top/.git/modules/"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w/top/modules/.git/sub"], "is not a submodule's git directory"),
+        (["--separate-git-dir", "/w/top/.git/modules/s\nub"], "is not a submodule's git directory"),
+        (["--se", "/w/top/.git/modules/sub"], "`git clone --se`"),  // ambiguous in git (--server-option): refused as before
+        (["--separate-git-dir"], "needs a value"),
+    ])
+    func otherGitDirectoriesAreRefused(_ option: [String], _ reason: String) {
+        let argv = option == ["--separate-git-dir"] ? ["git", "clone", "/srv/sub.git", "/w/top/sub"] + option
+            : Self.submoduleClone(option)
+        let verdict = GitWriteVetting.vet(argv: argv, environment: session) { _ in true }
+        guard case .refused(let why) = verdict else {
+            Issue.record("granted: \(verdict)")
+            return
+        }
+        #expect(why.contains(reason), "\(why)")
+    }
+
+    @Test func aGitDirectoryThePolicyDoesNotGuardIsRefused() {
+        let verdict = GitWriteVetting.vet(argv: Self.submoduleClone(["--separate-git-dir", "/w/top/.git/modules/sub"]),
+                                          environment: session) { _ in false }
+        guard case .refused(let why) = verdict else {
+            Issue.record("granted: \(verdict)")
+            return
+        }
+        #expect(why.contains("does not guard"), "\(why)")
+    }
+
+    /// `git init --separate-git-dir` is no submodule's: refused wherever it points.
+    @Test func initKeepsRefusingSeparateGitDirectories() {
+        let verdict = GitWriteVetting.vet(argv: ["git", "init", "--separate-git-dir", "/w/top/.git/modules/sub"],
+                                          environment: session) { _ in true }
+        #expect(verdict != .granted(subcommand: "init"))
+    }
+
+    /// agent.yaml guards the git directories of repositories under the workspace, submodules' included.
+    @Test(arguments: [
+        ("/home/u/ws/top/.git/modules/sub", true),
+        ("/home/u/ws/a/b/.git/modules/x/modules/y", true),
+        ("/home/u/ws/top/.git", true),
+        ("/home/u/ws/top/sub", false),  // not a git directory's place: its config is the work tree's file
+        ("/tmp/top/.git/modules/sub", false),  // outside the workspace: the session writes its config
+        ("/home/u/other/.git/modules/sub", false),
+    ])
+    func agentPolicyGuardsTheWorkspacesGitDirectories(_ directory: String, _ guarded: Bool) throws {
+        let policy = try Shipped.load("agent.yaml").compile(in: try PolicyContext(home: "/home/u", workspace: "/home/u/ws"))
+        #expect(policy.guardsGitMetadata(of: directory) == guarded)
+    }
+}
+
+/// `git worktree add` writes the new worktree's gitfile and `commondir` (and `move`/`repair` gitfiles),
+/// sending a work tree to the repository git finds: granted only where the policy guards that repository.
+struct WorktreeVettingTests {
+    @Test(arguments: [
+        (["worktree", "add", "../wt"], "worktree add", [String]()),
+        (["worktree", "add", "-q", "-b", "feat", "../wt", "main"], "worktree add", []),
+        (["worktree", "add", "-bfeat", "--detach", "/w/wt2"], "worktree add", []),
+        (["-C", "a", "-C", "/w/b", "worktree", "add", "../wt"], "worktree add", ["a", "/w/b"]),
+        (["-C", "", "worktree", "add", "../wt"], "worktree add", []),  // git ignores an empty -C
+        (["worktree", "repair", "../wt"], "worktree repair", []),
+        (["worktree", "move", "../wt", "../wt3"], "worktree move", []),
+    ])
+    func grantedWhereThePolicyGuardsTheRepository(_ arguments: [String], _ grant: String, _ changes: [String]) {
+        var asked: [[String]] = []
+        let verdict = GitWriteVetting.vet(argv: ["git"] + arguments, environment: session, guardsRepository: {
+            asked.append($0)
+            return true
+        })
+        #expect(verdict == .granted(subcommand: grant))
+        #expect(asked == [changes])
+    }
+
+    @Test(arguments: [
+        (["worktree", "add", "../wt"], [String](), "does not guard"),
+        (["worktree", "add", ".git/wt"], [], "inside a git directory"),  // a work tree over the git directory's files
+        (["worktree", "add", "../x/.git/y"], [], "inside a git directory"),
+        (["worktree", "list"], [], "needs no write"),
+        (["worktree", "prune"], [], "needs no write"),
+        (["worktree"], [], "needs no write"),
+        (["--git-dir=/tmp/r/.git", "worktree", "add", "../wt"], [], "--git-dir"),
+        (["--work-tree", "/w/r", "worktree", "add", "../wt"], [], "--work-tree"),
+        (["worktree", "add", "../wt"], ["GIT_COMMON_DIR=/tmp/r/.git"], "GIT_COMMON_DIR"),
+        (["worktree", "add", "../wt"], ["GIT_DIR=/tmp/r/.git"], "GIT_DIR"),
+        (["-c", "core.hooksPath=/tmp/h", "worktree", "add", "../wt"], [], "-c"),
+    ])
+    func refused(_ arguments: [String], _ environment: [String], _ reason: String) {
+        let guards = reason != "does not guard"
+        let verdict = GitWriteVetting.vet(argv: ["git"] + arguments, environment: session + environment,
+                                          guardsRepository: { _ in guards })
+        guard case .refused(let why) = verdict else {
+            Issue.record("granted: \(verdict)")
+            return
+        }
+        #expect(why.contains(reason), "\(why)")
     }
 }

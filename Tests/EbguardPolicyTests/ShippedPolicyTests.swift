@@ -169,12 +169,16 @@ struct ShippedPolicyTests {
         #expect(c.decideExec(path: "/usr/bin/git", argv: ["git", "status"]).verdict == .allow)
     }
 
-    /// What a standalone `ebguard run` keeps to decide its held execs decides them as the whole policy does.
-    @Test func theExecRulesAloneDecideExecsAsTheWholePolicy() throws {
+    /// What a standalone `ebguard run` keeps to decide its held execs decides them as the whole policy
+    /// does, and vets a git's gitfiles as the whole policy would: agent.yaml's `unless: git` rules keep
+    /// its file rules; a policy without them keeps none.
+    @Test func theHeldExecRulesDecideExecsAsTheWholePolicy() throws {
         let whole = try Shipped.compiled("agent.yaml")
-        let execOnly = whole.execRulesOnly
-        #expect(execOnly.file.isEmpty && execOnly.network.isEmpty && !whole.file.isEmpty && !whole.network.isEmpty)
-        #expect(execOnly.exec == whole.exec && execOnly.defaults == whole.defaults)
+        let execOnly = whole.heldExecRules
+        #expect(execOnly.network.isEmpty && !whole.network.isEmpty)
+        #expect(execOnly.file == whole.file && execOnly.exec == whole.exec && execOnly.defaults == whole.defaults)
+        let strict = try Shipped.compiled("strict.yaml")
+        #expect(strict.heldExecRules.file.isEmpty && !strict.file.isEmpty && !strict.file.contains(where: \.unlessGit))
         let cases: [(String, [String]?)] = [
             ("/usr/bin/sudo", nil), ("/usr/bin/git", nil), ("/usr/bin/git", ["git", "push", "--force", "origin"]),
             ("/usr/bin/git", ["git", "status"]), ("/usr/bin/git", ["git", "clean", "-fdx"]), ("/usr/bin/make", ["make"]),

@@ -82,6 +82,13 @@ struct AgentPolicyVMTests {
     /// server of its own (`tmux -S`).
     static let allowedSockets = ["W/dev.sock", "/tmp/eg-app-{pid}/app.sock", "/tmp/eg-tmux-{pid}.sock"]
 
+    /// git's probe for symlinks (a link `tXXXXXX` in a new git directory): refused under
+    /// .git/modules, where agent.yaml's rule for submodules' hooks refuses every symlink (one
+    /// there could lead a submodule's hooks elsewhere). git then records core.symlinks=false.
+    static func isSymlinkProbe(_ denial: Substring) -> Bool {
+        denial.contains(" by rule file[") && denial.wholeMatch(of: #/.* create ~/proj/sup[23]?/\.git/modules/lib/t[A-Za-z0-9]{6} \(create\) .*/#) != nil
+    }
+
     static func absolute(_ spot: String) -> String {
         spot.hasPrefix("~/") ? home + spot.dropFirst(1) : spot.hasPrefix("W/") ? workspace + spot.dropFirst(1) : spot
     }
@@ -163,6 +170,35 @@ struct AgentPolicyVMTests {
           && git clone -q m m2 && git -C m2 remote add up "$PWD/m" && git -C m2 fetch -q up \
           && git -C m2 checkout -q -b feat --track up/main && git -C m2 push -q -u origin feat \
           && [ "$(git -C m2 config branch.feat.remote)" = origin ] && echo "gitmeta=OK"
+        # Submodules: added, cloned with --recurse-submodules, initialized after a clone. Each one's git
+        # directory goes in the superproject's .git/modules (a vetted clone's --separate-git-dir).
+        sm="$PWD/sm"; export GIT_ALLOW_PROTOCOL=file
+        git init -q -b main sm && (cd sm && echo s > s && git add s && git commit -qm sub) \
+          && git init -q -b main sup && (cd sup && echo t > t && git add t && git commit -qm top \
+               && git submodule add -q "$sm" lib && git commit -qm lib) \
+          && git clone -q --recurse-submodules sup sup2 && [ "$(cat sup2/lib/s)" = s ] \
+          && git clone -q sup sup3 && git -C sup3 submodule update -q --init && [ "$(cat sup3/lib/s)" = s ] \
+          && [ "$(git -C sup2/lib config core.worktree)" = ../../../lib ] && [ -f sup3/.git/modules/lib/HEAD ] \
+          && echo "submodule=OK"
+        echo "submodule-symlinks=$(git -C sup2/lib config core.symlinks)"
+        unset GIT_ALLOW_PROTOCOL
+        # A clone's git directory anywhere else (a gitfile in the workspace naming a config the session
+        # can write), or through a symlink to a directory elsewhere: refused, so is its gitfile. A
+        # symlink under .git/modules itself cannot be made.
+        git clone -q --separate-git-dir="/tmp/eg-gitdir-$$" sm side2 2>/dev/null; [ -e side2/.git ] && echo "esc=separate-git-dir"
+        mkdir -p "/tmp/eg-gitdir2-$$/.git/modules" && ln -s "/tmp/eg-gitdir2-$$" gdlink && echo "gitdir-symlink=made"
+        git clone -q --separate-git-dir="$PWD/gdlink/.git/modules/x" sm side3 2>/dev/null; [ -e side3/.git ] && echo "esc=separate-git-dir-symlink"
+        ln -s "/tmp/eg-gitdir2-$$" sup/.git/modules/evil 2>/dev/null && echo "esc=modules-symlink"
+        # A linked worktree (a vetted `git worktree add` writes its commondir; --no-checkout, as the
+        # checkout it would run is a `git reset --hard`, which agent.yaml asks about).
+        git -C m worktree add -q --no-checkout ../mwt && git -C mwt checkout -q -f && [ "$(cat mwt/f)" = hi ] \
+          && [ "$(cat m/.git/worktrees/mwt/commondir)" = ../.. ] && git -C mwt log --oneline | grep -q one \
+          && echo "worktree=OK"
+        # A worktree of a repository the policy does not guard (the agent's own, elsewhere): its gitfile
+        # in the workspace would name a config the session can write. Refused.
+        o=/tmp/eg-wtsrc-$$; git init -q -b main "$o" && (cd "$o" && echo o > o && git add o && git commit -qm o) \
+          && echo "foreign-repo=made"
+        git -C "$o" worktree add -q --no-checkout "$PWD/evilwt" 2>/dev/null; [ -e evilwt/.git ] && echo "esc=worktree-foreign"
         # Settings that run code, however git or anything else is asked to write them: refused.
         git -C m config core.hooksPath /tmp/hooks 2>/dev/null && echo "esc=config-hookspath"
         git -C m config alias.st '!touch /tmp/eg-pwned' 2>/dev/null && echo "esc=config-alias"
@@ -177,10 +213,12 @@ struct AgentPolicyVMTests {
         # A vetted checkout whose work tree is a .git directory (core.worktree in a repository of the
         # agent's, outside the workspace) writes a committed `config` directly: refused.
         e=/tmp/eg-evil-$$; git init -q -b main v && git init -q "$e" \
-          && (cd "$e" && printf '[core]\n\thooksPath = /tmp/h\n' > config && git add config \
-              && git -c user.name=t -c user.email=t@e commit -qm evil) \
+          && (cd "$e" && printf '[core]\n\thooksPath = /tmp/h\n' > config && echo /tmp/h > commondir \
+              && git add config commondir && git -c user.name=t -c user.email=t@e commit -qm evil) \
           && git --git-dir="$e/.git" config core.worktree "$PWD/v/.git" \
           && (cd "$e/.git" && git checkout -q HEAD -- config) 2>/dev/null && echo "esc=checkout-into-git"
+        # Nor its commondir: only a vetted `git worktree add` writes one directly.
+        (cd "$e/.git" && git checkout -q HEAD -- commondir) 2>/dev/null && echo "esc=checkout-commondir"
         # What a vetted git starts is not vetted: the command it runs for ssh cannot write a config.
         printf '#!/bin/sh\ntouch "$EG_MARK.ran"\nprintf "[core]\\n\\thooksPath = /tmp/h\\n" >> "$EG_CFG" && touch "$EG_MARK"\n' > sshcmd.sh \
           && chmod +x sshcmd.sh && EG_CFG="$PWD/m/.git/config" EG_MARK="$PWD/git-child-wrote" \\
@@ -295,7 +333,7 @@ struct AgentPolicyVMTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let all = "\(result.stdout)\n--- stderr:\n\(result.stderr)"
         #expect(lines.contains("home=\(Self.home) user=egagent"), "\(all)")
-        for step in ["git", "gitmeta", "pip", "npm", "cargo", "gradle"] {
+        for step in ["git", "gitmeta", "submodule", "worktree", "pip", "npm", "cargo", "gradle"] {
             #expect(lines.contains("\(step)=OK"), "\(step) failed under agent.yaml: \(all)")
         }
         #expect(lines.contains("installed=egdemo"), "\(all)")
@@ -317,11 +355,12 @@ struct AgentPolicyVMTests {
         let expected = (spots + Self.secrets).flatMap { spot in
             [spot, (spot as NSString).deletingLastPathComponent].map { $0.hasPrefix("W/") ? "~/proj" + $0.dropFirst(1) : $0 }
         } + ["~/.gitconfig.lock", "~/proj/m/.git/config", "~/proj/m/.git/config.lock", "~/proj/m3/.git", "~/proj/m3",
-             "~/proj/m/cfg", "~/proj/m/cfglink", "~/proj/v/.git/config"] + Self.escapeSockets.map { Self.socketPath($0).replacingOccurrences(of: Self.home, with: "~") }
+             "~/proj/m/cfg", "~/proj/m/cfglink", "~/proj/v/.git/config", "~/proj/side2/.git", "~/proj/side3/.git",
+             "~/proj/evilwt/.git", "~/proj/v/.git/commondir", "~/proj/sup/.git/modules/evil"] + Self.escapeSockets.map { Self.socketPath($0).replacingOccurrences(of: Self.home, with: "~") }
         // Self-protection's refusals (the ptrace of a vetted git) name no path; its /proc/PID/mem
         // is refused as a write outside the fence before the ptrace check would be reached.
         for line in denials where !expected.contains(where: { line.contains(" \($0) (") }) && !line.hasSuffix("by self-protection")
-            && !(line.contains(" /proc/") && line.contains("/mem (")) {
+            && !(line.contains(" /proc/") && line.contains("/mem (")) && !Self.isSymlinkProbe(line) {
             Issue.record("unexpected denial: \(line)\n\(all)")
         }
         // Secrets: unreadable at home and wherever they were copied; a CA bundle an installed
@@ -350,6 +389,20 @@ struct AgentPolicyVMTests {
         #expect(!lines.contains("hookspath-global=written"), "\(all)")
         for line in lines where line.hasPrefix("esc=") { Issue.record("git metadata escape: \(line)\n\(all)") }
         #expect(lines.contains("git-child=ran"), "the command git runs for ssh never ran: \(all)")
+        #expect(lines.contains("gitdir-symlink=made"), "the symlinked git directory was not tried: \(all)")
+        #expect(lines.contains("foreign-repo=made"), "\(all)")
+        #expect(lines.contains("submodule-symlinks=false"), "\(all)")
+        // The refusals the escapes above met are ebguard's, not git's own checks.
+        for refused in ["~/proj/side2/.git", "~/proj/side3/.git", "~/proj/evilwt/.git", "~/proj/v/.git/commondir",
+                        "~/proj/sup/.git/modules/evil"] {
+            #expect(denials.contains { $0.contains(" \(refused) (") }, "\(refused) was not refused by ebguard: \(all)")
+        }
+        #expect(result.stderr.split(separator: "\n").contains {
+            $0.hasPrefix("ebguard: audited ") && $0.contains(" ~/proj/m/.git/worktrees/mwt/commondir (")
+        }, "git worktree add wrote its commondir unreported: \(all)")
+        #expect(result.stderr.split(separator: "\n").contains {
+            $0.hasPrefix("ebguard: audited ") && $0.contains(" ~/proj/sup2/.git/modules/lib/config.lock (")
+        }, "a submodule's clone wrote its config unreported: \(all)")
         #expect(lines.contains("ptrace-git=EPERM mem-git=EACCES ptrace-other=OK")
                 || lines.contains("ptrace-git=EPERM mem-git=EPERM ptrace-other=OK"), "\(all)")
         #expect(result.stderr.split(separator: "\n").contains {

@@ -53,12 +53,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } eg_held SEC(".maps");
 
-/* Whether `tgid` is a git ebguard vetted to write repository metadata (EG_HELD_GIT_WRITER). */
-static __always_inline bool eg_is_git_writer(__u32 tgid)
+/*
+ * The marks (EG_HELD_GIT_WRITER, EG_HELD_GIT_WORKTREE) of `tgid` if it is a git
+ * ebguard vetted to write repository metadata, else 0.
+ */
+static __always_inline __u64 eg_git_writer_marks(__u32 tgid)
 {
+	const __u64 writer = EG_HELD_ANSWERED | EG_HELD_GIT_WRITER;
 	__u64 *held = bpf_map_lookup_elem(&eg_held, &tgid);
 
-	return held && (*held & (EG_HELD_ANSWERED | EG_HELD_GIT_WRITER)) == (EG_HELD_ANSWERED | EG_HELD_GIT_WRITER);
+	if (!held || (*held & writer) != writer)
+		return 0;
+	return *held & (EG_HELD_GIT_WRITER | EG_HELD_GIT_WORKTREE);
+}
+
+static __always_inline bool eg_is_git_writer(__u32 tgid)
+{
+	return eg_git_writer_marks(tgid) != 0;
 }
 
 /* Template of a session's own ring buffer (created by userspace, one per session). */

@@ -197,7 +197,7 @@ struct eg_path_scratch {
 	__u32 hold;				/* 1 + rank of the best-ranked ARGV key; 0: none */
 	__u16 git_rename_dst;			/* set by the rename hook around its destination's match:
 						 * a vetted git commits its lock files that way */
-	__u16 git_name;				/* the path matched ends in `.lock` or is a `.git`
+	__u16 git_name;				/* EG_GIT_NAME_*: how the path matched ends
 						 * (eg_git_direct_name) */
 	struct eg_glob_ctx gw;			/* eg_glob_check's walk */
 	struct eg_affix_ctx aw;			/* eg_affix_step's walk */
@@ -728,10 +728,15 @@ static long eg_prefix_step(__u32 j, struct eg_walk_state *w)
  * config, config.worktree and the like). Never a direct write of `config` itself: a
  * checkout or merge whose work tree was aimed at a `.git` directory (core.worktree
  * in a repository of the agent's) writes files directly, and git refuses to check
- * out any path named `.git`. The rename hook sets git_rename_dst; this checks the
- * last component of path[slot] (len bytes, n '/'), for eg_match_path to note.
+ * out any path named `.git`. A `commondir` only by a vetted `git worktree add`
+ * (EG_HELD_GIT_WORKTREE), which writes it directly and checks nothing out itself.
+ * The rename hook sets git_rename_dst; this checks the last component of
+ * path[slot] (len bytes, n '/'), for eg_match_path to note.
  */
-static __always_inline bool eg_git_direct_name(struct eg_path_scratch *s, __u32 slot, __u32 len, __u32 n)
+#define EG_GIT_NAME_LOCK 1	/* `*.lock` or `.git` */
+#define EG_GIT_NAME_COMMONDIR 2	/* `commondir` */
+
+static __always_inline __u16 eg_git_direct_name(struct eg_path_scratch *s, __u32 slot, __u32 len, __u32 n)
 {
 	const char *p = s->path[slot & (EG_SLOTS - 1)];
 	__u32 start = n ? s->slash[(n - 1) & (EG_SLASHES - 1)] + 1 : 0;
@@ -739,9 +744,17 @@ static __always_inline bool eg_git_direct_name(struct eg_path_scratch *s, __u32 
 	if (len >= 5 && len < EG_PATH_MAX && p[(len - 5) & (EG_PATH_MAX - 1)] == '.' &&
 	    p[(len - 4) & (EG_PATH_MAX - 1)] == 'l' && p[(len - 3) & (EG_PATH_MAX - 1)] == 'o' &&
 	    p[(len - 2) & (EG_PATH_MAX - 1)] == 'c' && p[(len - 1) & (EG_PATH_MAX - 1)] == 'k')
-		return true;
-	return len == start + 4 && p[start & (EG_PATH_MAX - 1)] == '.' && p[(start + 1) & (EG_PATH_MAX - 1)] == 'g' &&
-	       p[(start + 2) & (EG_PATH_MAX - 1)] == 'i' && p[(start + 3) & (EG_PATH_MAX - 1)] == 't';
+		return EG_GIT_NAME_LOCK;
+	if (len == start + 4 && p[start & (EG_PATH_MAX - 1)] == '.' && p[(start + 1) & (EG_PATH_MAX - 1)] == 'g' &&
+	    p[(start + 2) & (EG_PATH_MAX - 1)] == 'i' && p[(start + 3) & (EG_PATH_MAX - 1)] == 't')
+		return EG_GIT_NAME_LOCK;
+	if (len == start + 9 && p[start & (EG_PATH_MAX - 1)] == 'c' && p[(start + 1) & (EG_PATH_MAX - 1)] == 'o' &&
+	    p[(start + 2) & (EG_PATH_MAX - 1)] == 'm' && p[(start + 3) & (EG_PATH_MAX - 1)] == 'm' &&
+	    p[(start + 4) & (EG_PATH_MAX - 1)] == 'o' && p[(start + 5) & (EG_PATH_MAX - 1)] == 'n' &&
+	    p[(start + 6) & (EG_PATH_MAX - 1)] == 'd' && p[(start + 7) & (EG_PATH_MAX - 1)] == 'i' &&
+	    p[(start + 8) & (EG_PATH_MAX - 1)] == 'r')
+		return EG_GIT_NAME_COMMONDIR;
+	return 0;
 }
 
 /*
@@ -767,7 +780,10 @@ __noinline __u64 eg_verdict_of(__u32 mask, __u32 dflt)
 #pragma unroll
 	for (int k = 0; k < EG_ACCESS_KINDS; k++) {
 		if ((mask & (1 << k)) && s->best[k] && EG_SCORE_SV(s->best[k]) == EG_SV_DENY_UNLESS_GIT) {
-			git_writer = (s->git_rename_dst || s->git_name) && eg_is_git_writer(bpf_get_current_pid_tgid() >> 32);
+			__u64 marks = eg_git_writer_marks(bpf_get_current_pid_tgid() >> 32);
+
+			git_writer = ((s->git_rename_dst || s->git_name == EG_GIT_NAME_LOCK) && marks) ||
+				     (s->git_name == EG_GIT_NAME_COMMONDIR && (marks & EG_HELD_GIT_WORKTREE));
 			break;
 		}
 	}
