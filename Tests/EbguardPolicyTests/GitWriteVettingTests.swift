@@ -153,6 +153,9 @@ struct GitWriteVettingTests {
         Refused("branch", "-u", "origin/main", env: session + ["LD_PRELOAD=/tmp/x.so"], names: "LD_PRELOAD"),
         Refused("branch", "-u", "origin/main", env: session + ["GIT_EXEC_PATH=/tmp"], names: "GIT_EXEC_PATH"),
         Refused("branch", "-u", "origin/main", env: session + ["GIT_EXEC_PATH=/usr/lib/git-core/"], names: "GIT_EXEC_PATH"),
+        // GIT_COMMON_DIR moves where a work-tree command's repository lies, like GIT_DIR.
+        Refused("checkout", "main", env: session + ["GIT_COMMON_DIR=/tmp/r/.git"], names: "GIT_COMMON_DIR"),
+        Refused("switch", "main", env: session + ["GIT_COMMON_DIR=/tmp/r/.git"], names: "GIT_COMMON_DIR"),
         Refused("init", env: ["GIT_TEMPLATE_DIR=/tmp/t"], names: "GIT_TEMPLATE_DIR"),
         Refused("clone", url, env: ["HOME=/home/agent"], names: "GIT_TEMPLATE_DIR"),
         Refused("branch", "-u", "origin/main", env: session + ["GIT_TRACE=/w/.git/config"], names: "GIT_TRACE"),
